@@ -1,0 +1,57 @@
+"""The ``gembatch`` command line: a thin layer over the library, one module per command group."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gembatch.errors import GembatchError
+
+__all__ = ["build_parser", "main"]
+
+# Each module defines ``register(subparsers)`` adding its commands; every command sets
+# ``func(args) -> int``. A registry, not an if-chain: a new command group is one line here.
+COMMAND_MODULES = (
+    "gembatch.cli._prepare",  # datasets, estimate, plan
+    "gembatch.cli._emulator",  # emulator start|stop|status
+    "gembatch.cli._runs",  # run, status, results, cancel, submit
+    "gembatch.cli._serve",  # serve
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gembatch",
+        description="Plan, submit, monitor and collect Gemini Batch API workloads.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that command group is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; expected mistakes print one line to stderr and exit 2, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GembatchError as exc:
+        print(f"gembatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gembatch: interrupted; the run directory keeps all progress", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

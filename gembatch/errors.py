@@ -1,0 +1,47 @@
+"""Exceptions users can catch by name; each message says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class GembatchError(Exception):
+    """Base class of every error gembatch raises on purpose."""
+
+
+class InputError(GembatchError, ValueError):
+    """The input articles (or another user-supplied value) are invalid.
+
+    ``row`` is the 0-based row (or 1-based line for JSONL files, as the message says)
+    and ``field`` the offending column or key, when known.
+    """
+
+    def __init__(self, message: str, *, row: int | str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.row = row
+        self.field = field
+
+
+class CatalogError(GembatchError, ValueError):
+    """A model catalogue entry or override is malformed, or a tier is unknown."""
+
+
+class UnknownModel(GembatchError, LookupError):
+    """The model id is not in the catalogue; the message lists the known ones."""
+
+    def __str__(self) -> str:  # LookupError would repr-quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class BudgetExceeded(GembatchError):
+    """The estimated or committed spend would pass ``budget_usd``."""
+
+
+class QuotaExceeded(GembatchError):
+    """A single unit of work can never fit the account's quota or the service's limits."""
+
+
+class RunMismatch(GembatchError):
+    """A run directory already holds a run with different inputs, prompt, model or config."""
+
+
+class BackendError(GembatchError):
+    """The Gemini service (or the emulator) could not be reached or configured."""

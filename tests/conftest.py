@@ -1,0 +1,12 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+
+# The SDK's httpx2 transport honours proxy variables even for loopback.
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+# Tests never reach the real service: a key in the developer's environment must not leak in.
+for _var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+    os.environ.pop(_var, None)
