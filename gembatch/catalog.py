@@ -6,12 +6,15 @@ import functools
 import json
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from gembatch.errors import CatalogError, UnknownModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TIERS", "Catalog", "ModelInfo", "default_catalog", "load_catalog"]
 
@@ -134,7 +137,7 @@ class Catalog:
     def __contains__(self, model: object) -> bool:
         return isinstance(model, str) and _normalise(model) in self._models
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._models))
 
     def ids(self) -> list[str]:
@@ -159,7 +162,7 @@ class Catalog:
                 models[key] = _build(key, entry, defaults)
         return Catalog(models, defaults)
 
-    def to_frame(self):  # type: ignore[no-untyped-def]
+    def to_frame(self) -> pd.DataFrame:
         """A DataFrame with one row per model (prices, limits per tier)."""
         import pandas as pd
 
@@ -194,12 +197,10 @@ def _read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str
     except OSError as exc:
         raise CatalogError(f"cannot read catalogue file {path}: {exc.strerror}") from None
     try:
-        if path.suffix == ".json":
-            data = json.loads(raw)
-        else:
-            data = tomllib.loads(raw.decode("utf-8"))
+        data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"catalogue file {path} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise CatalogError(f"catalogue file {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
         raise CatalogError(f"catalogue file {path} must hold a table of models")
     return data
@@ -210,9 +211,7 @@ def _check_fields(mid: str, entry: Mapping[str, Any]) -> None:
     if unknown:
         raise CatalogError(f"catalogue entry {mid!r}: unknown field(s) {', '.join(sorted(unknown))}")
     for name, value in entry.items():
-        if name.endswith(("_price", "_price_long")) and (
-            not isinstance(value, int | float) or value < 0
-        ):
+        if name.endswith(("_price", "_price_long")) and (not isinstance(value, int | float) or value < 0):
             raise CatalogError(f"catalogue entry {mid!r}: {name} must be a number >= 0, not {value!r}")
         if name in ("enqueued_tokens", "rpm", "tpm"):
             if not isinstance(value, Mapping):

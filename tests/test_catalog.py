@@ -15,7 +15,8 @@ def test_builtin_models_have_dated_prices_and_limits():
     assert "gemini-2.5-flash-lite" in cat.ids()
     for mid in cat.ids():
         m = cat.get(mid)
-        assert m.as_of and m.source
+        assert m.as_of
+        assert m.source
         assert m.batch_input_price == pytest.approx(m.input_price / 2)
         assert m.batch_output_price == pytest.approx(m.output_price / 2)
         assert m.concurrent_batch_jobs == 100

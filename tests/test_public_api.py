@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gembatch as gb
 
 
@@ -12,9 +15,9 @@ def test_all_is_sorted_and_every_name_resolves():
 
 
 def test_importing_gembatch_does_not_import_jupyter():
-    import subprocess
-    import sys
-
-    code = "import sys, gembatch; print(any(m.startswith(('ipywidgets','IPython','ipykernel')) for m in sys.modules))"
+    code = (
+        "import sys, gembatch\n"
+        "print(any(m.startswith(('ipywidgets', 'IPython', 'ipykernel')) for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
