@@ -1,0 +1,143 @@
+"""Run charts as PNG bytes from matplotlib's object-oriented Figure on the Agg canvas (never pyplot)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from gembatch._html import STATE_COLORS, tokens
+
+__all__ = ["column", "elapsed_minutes", "render_run_chart"]
+
+# Accepted spellings of the events columns (CONTRACTS.md asks for the first of each).
+ENQUEUED = ("enqueued_tokens", "enqueued")
+COMMITTED = ("committed_usd", "cost_committed_usd", "est_spend_usd", "estimated_usd")
+ACTUAL = ("actual_usd", "cost_actual_usd", "spend_usd", "cost_usd", "spend")
+DONE = ("articles_done", "done", "done_articles", "articles_finished")
+
+
+def column(events: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
+    """The first of ``names`` present in ``events`` as floats (NaN for blanks), else ``None``."""
+    for name in names:
+        if name in events.columns:
+            return pd.to_numeric(events[name], errors="coerce").astype(float)
+    return None
+
+
+def elapsed_minutes(events: pd.DataFrame) -> np.ndarray:
+    """Minutes since the first event (from ``time``), or the row number when there is no time."""
+    if "time" in events.columns and len(events):
+        times = pd.to_datetime(events["time"], errors="coerce", utc=True)
+        if times.notna().any():
+            start = times.min()
+            return ((times - start).dt.total_seconds().fillna(0.0) / 60.0).to_numpy(dtype=float)
+    return np.arange(len(events), dtype=float)
+
+
+def _style(ax: Axes, title: str) -> None:
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.tick_params(labelsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(alpha=0.25, linewidth=0.6)
+
+
+def _step(ax: Axes, x: np.ndarray, y: pd.Series | None, label: str, color: str) -> bool:
+    if y is None:
+        return False
+    mask = y.notna().to_numpy()
+    if not mask.any():
+        return False
+    ax.step(x[mask], y.to_numpy()[mask], where="post", label=label, color=color, linewidth=1.6)
+    return True
+
+
+def _waiting(ax: Axes) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        "waiting for events",
+        ha="center",
+        va="center",
+        fontsize=8,
+        color="#888",
+        transform=ax.transAxes,
+    )
+
+
+def render_run_chart(
+    events: pd.DataFrame | None,
+    *,
+    quota_tokens: float | None = None,
+    headroom: float | None = None,
+    estimated_cost_usd: float | None = None,
+    budget_usd: float | None = None,
+    total_articles: float | None = None,
+    width: float = 9.6,
+    height: float = 2.5,
+    dpi: int = 80,
+) -> bytes:
+    """Three small charts of one run as PNG bytes.
+
+    Left: enqueued tokens over time against the quota line (and quota × headroom). Middle: cumulative
+    cost, committed at submit (estimated) vs settled (actual), with the plan's estimate and the budget.
+    Right: articles done over time against the total. Missing columns leave their chart blank.
+
+    >>> png = render_run_chart(None, quota_tokens=10_000_000)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    ev = events if events is not None else pd.DataFrame()
+    x = elapsed_minutes(ev)
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_tok, ax_cost, ax_done = fig.subplots(1, 3)
+
+    _style(ax_tok, "enqueued tokens")
+    drew = _step(ax_tok, x, column(ev, ENQUEUED), "enqueued", STATE_COLORS["submitted"])
+    if quota_tokens:
+        ax_tok.axhline(quota_tokens, color=STATE_COLORS["failed"], linewidth=1, linestyle="--", label="quota")
+        if headroom and 0 < headroom < 1:
+            ax_tok.axhline(
+                quota_tokens * headroom, color=STATE_COLORS["expired"], linewidth=0.8, linestyle=":"
+            )
+        ax_tok.set_ylim(0, quota_tokens * 1.1)
+    ax_tok.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: tokens(v)))
+    if not drew:
+        _waiting(ax_tok)
+
+    _style(ax_cost, "cumulative cost (USD)")
+    drew = _step(ax_cost, x, column(ev, COMMITTED), "estimated", STATE_COLORS["submitting"])
+    drew = _step(ax_cost, x, column(ev, ACTUAL), "actual", STATE_COLORS["succeeded"]) or drew
+    if estimated_cost_usd:
+        ax_cost.axhline(estimated_cost_usd, color="#9e9e9e", linewidth=0.8, linestyle=":", label="plan")
+    if budget_usd:
+        ax_cost.axhline(budget_usd, color=STATE_COLORS["failed"], linewidth=1, linestyle="--", label="budget")
+    if not drew:
+        _waiting(ax_cost)
+    ax_cost.set_ylim(bottom=0)
+    ax_cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.2f}"))
+
+    _style(ax_done, "articles done")
+    drew = _step(ax_done, x, column(ev, DONE), "done", STATE_COLORS["collected"])
+    if total_articles:
+        ax_done.axhline(total_articles, color="#9e9e9e", linewidth=0.8, linestyle="--", label="total")
+        ax_done.set_ylim(0, total_articles * 1.08)
+    if not drew:
+        _waiting(ax_done)
+
+    for ax in (ax_tok, ax_cost, ax_done):
+        ax.set_xlabel("minutes", fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="lower right", frameon=True, framealpha=0.8)
+    buf = io.BytesIO()
+    # No timestamp in the PNG metadata: equal charts give equal bytes (cheap change detection).
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
