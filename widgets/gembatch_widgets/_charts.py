@@ -18,8 +18,9 @@ __all__ = ["column", "elapsed_minutes", "render_run_chart"]
 
 # Accepted spellings of the events columns (CONTRACTS.md asks for the first of each).
 ENQUEUED = ("enqueued_tokens", "enqueued")
-COMMITTED = ("committed_usd", "cost_committed_usd", "est_spend_usd", "estimated_usd")
-ACTUAL = ("actual_usd", "cost_actual_usd", "spend_usd", "cost_usd", "spend")
+# gembatch's ledger records ``spend_usd`` as committed spend (actual + in-flight estimates).
+COMMITTED = ("committed_usd", "cost_committed_usd", "spend_usd", "estimated_usd")
+ACTUAL = ("actual_usd", "cost_actual_usd", "settled_usd", "cost_usd")
 DONE = ("articles_done", "done", "done_articles", "articles_finished")
 
 
@@ -28,6 +29,9 @@ def column(events: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
     for name in names:
         if name in events.columns:
             return pd.to_numeric(events[name], errors="coerce").astype(float)
+    if names == DONE and {"succeeded", "failed"} <= set(events.columns):
+        parts = [pd.to_numeric(events[c], errors="coerce").astype(float) for c in ("succeeded", "failed")]
+        return parts[0] + parts[1]
     return None
 
 

@@ -1,0 +1,257 @@
+"""MonitorPanel: a run's progress, jobs and live charts, refreshed by one daemon thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+
+from gembatch import _html
+from gembatch_widgets._charts import render_run_chart
+from gembatch_widgets._display import SnapshotDisplay
+from gembatch_widgets._view import RunView, read_run, view_html, view_text
+
+__all__ = ["MonitorPanel"]
+
+
+def _open_run(run: Any, client: Any) -> Any:
+    if isinstance(run, str | os.PathLike):
+        from gembatch import Run  # type: ignore[attr-defined]  # lands with the runs issue
+
+        return Run.open(run, client=client)
+    return run
+
+
+class MonitorPanel(SnapshotDisplay):
+    """Live view of a :class:`gembatch.Run`: progress by state, jobs table, charts, controls.
+
+    Parameters
+    ----------
+    run
+        A run, or its directory (reopened with ``Run.open``, e.g. after a kernel restart).
+    display
+        ``"auto"`` (default, or ``$GEMBATCH_DISPLAY``), ``"widget"`` or ``"static"``.
+    interval
+        Seconds between refreshes of the background thread.
+    autostart
+        Start the refresh thread now (it stops by itself when the run is done).
+    client
+        The ``genai.Client`` used when ``run`` is a directory.
+
+    Examples
+    --------
+    >>> panel = MonitorPanel(run)          # doctest: +SKIP
+    >>> panel.wait(timeout=600)            # doctest: +SKIP  (blocks; the snapshot shows the end state)
+    """
+
+    def __init__(
+        self,
+        run: Any,
+        *,
+        display: str | None = None,
+        interval: float = 1.0,
+        autostart: bool = True,
+        client: Any = None,
+    ) -> None:
+        self._init_display(display)
+        self.run = _open_run(run, client)
+        self.interval = float(interval)
+        self.view = RunView()
+        self.chart_png = b""
+        self._events_key: object = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._read_lock = threading.Lock()
+
+        self.header = widgets.HTML()
+        self.articles_bar = widgets.HTML()
+        self.chunks_bar = widgets.HTML()
+        self.figures = widgets.HTML()
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="960px"))
+        self.chart.add_class("gb-monitor-chart")
+        self.jobs = widgets.HTML()
+        self.status = widgets.HTML()
+        self.status.add_class("gb-monitor-status")
+        self.pause_button = widgets.Button(
+            description="Pause", icon="pause", tooltip="Stop submitting new jobs"
+        )
+        self.cancel_button = widgets.Button(description="Cancel", icon="stop", button_style="danger")
+        self.retry_button = widgets.Button(description="Retry failed", icon="redo")
+        self.pause_button.on_click(self._on_pause)
+        self.cancel_button.on_click(self._on_cancel)
+        self.retry_button.on_click(self._on_retry)
+        for button, method in (
+            (self.pause_button, "pause"),
+            (self.cancel_button, "cancel"),
+            (self.retry_button, "retry_failed"),
+        ):
+            if not callable(getattr(self.run, method, None)):
+                button.layout.display = "none"
+        controls = widgets.HBox([self.pause_button, self.cancel_button, self.retry_button])
+        self.widget = widgets.VBox(
+            [
+                self.header,
+                self.articles_bar,
+                self.chunks_bar,
+                self.figures,
+                self.chart,
+                controls,
+                self.jobs,
+                self.status,
+            ]
+        )
+        self.widget.add_class("gb-monitor")
+        self.refresh()
+        if autostart and not self.done:
+            self.start()
+
+    # --- reading ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """Whether the run has finished (every article succeeded or failed for good, or cancelled)."""
+        return self.view.done
+
+    def refresh(self) -> RunView:
+        """Read the run once and update every widget trait (safe from any thread)."""
+        with self._read_lock:
+            try:
+                view = read_run(self.run)
+            except Exception as exc:  # keep the panel alive; show what went wrong
+                self.status.value = (
+                    f'<span style="color:#e53935">refresh failed: {_html.esc(exc, 300)}</span>'
+                )
+                return self.view
+            events = view.events
+            key = (len(events), tuple(events.iloc[-1].astype(str)) if len(events) else (), view.key())
+            if key != self._events_key or not self.chart_png:
+                self.chart_png = render_run_chart(
+                    events,
+                    quota_tokens=view.quota_tokens,
+                    headroom=view.headroom,
+                    estimated_cost_usd=view.estimated_usd,
+                    budget_usd=view.budget_usd,
+                    total_articles=view.total_articles or None,
+                )
+                self._events_key = key
+                self.chart.value = self.chart_png
+            self.view = view
+            self._set_traits(view)
+            return view
+
+    def _set_traits(self, view: RunView) -> None:
+        subtitle = " · ".join(x for x in (view.run_id, view.model) if x)
+        self.header.value = (
+            f'<div class="gb-repr">{_html.STYLE}<span class="gb-title">gembatch run</span>'
+            f'<span class="gb-sub">{_html.esc(subtitle, 120)}</span> {_html.state_badge(view.state)}</div>'
+        )
+        self.articles_bar.value = (
+            f'<div class="gb-repr">{_html.progress_bar(view.articles, view.total_articles)}</div>'
+        )
+        self.chunks_bar.value = f'<div class="gb-repr">{_html.progress_bar(view.chunks_by_state)}</div>'
+        from gembatch_widgets._view import _jobs_frame, view_fields
+
+        self.figures.value = f'<div class="gb-repr">{_html.kv_table(view_fields(view))}</div>'
+        jobs = _jobs_frame(view.chunks)
+        self.jobs.value = (
+            f'<div class="gb-repr">{_html.frame_table(jobs, max_rows=8)}</div>' if not jobs.empty else ""
+        )
+        paused = view.state == "paused"
+        self.pause_button.description = "Resume" if paused else "Pause"
+        self.pause_button.icon = "play" if paused else "pause"
+        for button in (self.pause_button, self.cancel_button):
+            button.disabled = view.done
+        self.retry_button.disabled = not view.articles.get("failed")
+        moment = time.strftime("%H:%M:%S")
+        self.status.value = f"<small>{_html.esc(view.state)} · updated {moment}</small>"
+
+    # --- snapshot -----------------------------------------------------------------------------
+    def snapshot_html(self) -> str:
+        """Static HTML of the current state (chart inline), as papermill and GitHub keep it."""
+        return view_html(self.view, self.chart_png)
+
+    def snapshot_text(self) -> str:
+        """Plain-text summary of the current state."""
+        return view_text(self.view)
+
+    def snapshot_key(self) -> object:
+        """Changes on state transitions only (not on every refresh)."""
+        return self.view.key()
+
+    # --- the refresh thread -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the daemon refresh thread (no-op if it runs); it only sets widget traits."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="gembatch-monitor", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.refresh()
+            if self.done:
+                break
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the refresh thread and wait for it; refreshes the displayed snapshot once more."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
+        self.refresh_display()
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether the refresh thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None, poll: float | None = None) -> bool:
+        """Block until the run is done (or ``timeout`` seconds), then refresh the displayed snapshot.
+
+        If nothing drives the run (no scheduler thread), drives it here with ``run.wait``.
+        Returns whether the run is done.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        driven = getattr(self.run, "is_running", None)
+        if driven is False and callable(getattr(self.run, "wait", None)):
+            self.run.wait(timeout=timeout, progress=False)
+        while not self.refresh().done:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(poll if poll is not None else min(self.interval, 0.5))
+        self.refresh_display()
+        return self.done
+
+    def close(self) -> None:
+        """Stop refreshing and close the widgets."""
+        self.stop()
+        self._remove_hook()
+        self.widget.close()
+
+    # --- controls -----------------------------------------------------------------------------
+    def _call(self, method: str, label: str) -> None:
+        try:
+            out = getattr(self.run, method)()
+        except Exception as exc:
+            self.status.value = f'<span style="color:#e53935">{label} failed: {_html.esc(exc, 300)}</span>'
+            return
+        self.refresh()
+        note = f" ({_html.esc(out)})" if isinstance(out, int) else ""
+        self.status.value = f"<small>{_html.esc(label)} done{note}</small>"
+        self.refresh_display()
+
+    def _on_pause(self, _button: widgets.Button) -> None:
+        self._call("resume" if self.view.state == "paused" else "pause", "resume/pause")
+
+    def _on_cancel(self, _button: widgets.Button) -> None:
+        self._call("cancel", "cancel")
+
+    def _on_retry(self, _button: widgets.Button) -> None:
+        self._call("retry_failed", "retry")
+
+    def __repr__(self) -> str:
+        return self.snapshot_text()
