@@ -9,6 +9,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+import gembatch
 from gembatch import _html
 from gembatch_widgets._charts import render_run_chart
 from gembatch_widgets._display import SnapshotDisplay
@@ -17,11 +18,17 @@ from gembatch_widgets._view import RunView, read_run, view_html, view_text
 __all__ = ["MonitorPanel"]
 
 
+def run_class() -> Any:
+    """``gembatch.Run`` (read at call time, so a newer gembatch is picked up)."""
+    cls = getattr(gembatch, "Run", None)
+    if cls is None:
+        raise gembatch.BackendError("this gembatch has no Run yet; upgrade gembatch (pip install -e .)")
+    return cls
+
+
 def _open_run(run: Any, client: Any) -> Any:
     if isinstance(run, str | os.PathLike):
-        from gembatch import Run  # type: ignore[attr-defined]  # lands with the runs issue
-
-        return Run.open(run, client=client)
+        return run_class().open(run, client=client)
     return run
 
 

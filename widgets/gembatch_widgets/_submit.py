@@ -1,0 +1,355 @@
+"""SubmitPanel: choose input, model, prompt and budget; see a live estimate; submit a durable run."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+import gembatch
+from gembatch import _html
+from gembatch.catalog import TIERS, Catalog, default_catalog
+from gembatch_widgets._display import SnapshotDisplay
+from gembatch_widgets._estimate import PlanSummary, summarize
+from gembatch_widgets._monitor import MonitorPanel, run_class
+
+__all__ = ["SubmitPanel"]
+
+_DEFAULT_MODEL = "gemini-2.5-flash-lite"
+_WIDE = widgets.Layout(width="100%", max_width="720px")
+_STYLE = {"description_width": "110px"}
+
+
+def _load_articles(source: Any) -> pd.DataFrame:
+    from gembatch.articles import is_articles_frame, read_articles
+
+    if isinstance(source, pd.DataFrame) and is_articles_frame(source):
+        return source
+    return read_articles(source)
+
+
+class SubmitPanel(SnapshotDisplay):
+    """Pick the input and the request, watch the estimate, and submit a run guarded by the budget.
+
+    Parameters
+    ----------
+    articles
+        A DataFrame (from ``gb.read_articles`` or raw), a file path, or ``None`` to type a path.
+    run_dir
+        Where the run's ledger goes; submitting again with the same inputs reopens (resumes) it.
+    model, tier, prompt, system_instruction, schema, budget_usd, policy, mode
+        Initial values of the inputs (``schema``: a JSON-schema dict or a pydantic model).
+    client
+        The ``genai.Client`` (default ``gb.connect()``: the emulator when no API key is set).
+    display
+        ``"auto"`` | ``"widget"`` | ``"static"`` (default ``$GEMBATCH_DISPLAY`` or auto).
+    monitor_interval
+        Refresh interval (s) of the MonitorPanel shown after Submit.
+
+    Examples
+    --------
+    >>> panel = SubmitPanel(articles, run_dir="runs/demo")   # doctest: +SKIP
+    >>> panel.model.value = "gemini-2.5-flash"                # the estimate refreshes  # doctest: +SKIP
+    >>> panel.submit()                                        # same as clicking Submit  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        articles: Any = None,
+        *,
+        run_dir: str | os.PathLike[str] = "runs/gembatch",
+        model: str | None = None,
+        tier: str = "tier1",
+        prompt: str = "{text}",
+        system_instruction: str = "",
+        schema: Any = None,
+        budget_usd: float | None = None,
+        policy: str = "rolling",
+        mode: str = "batch",
+        client: Any = None,
+        catalog: Catalog | None = None,
+        display: str | None = None,
+        monitor_interval: float = 1.0,
+    ) -> None:
+        self._init_display(display)
+        self.client = client
+        self.catalog = catalog or default_catalog()
+        self.monitor_interval = monitor_interval
+        self.articles: pd.DataFrame | None = None
+        self.summary = PlanSummary()
+        self.plan: Any = None
+        self.run: Any = None
+        self.monitor: MonitorPanel | None = None
+
+        ids = self.catalog.ids()
+        model = model or (_DEFAULT_MODEL if _DEFAULT_MODEL in ids else ids[0])
+        self.source = widgets.Text(
+            value="" if articles is None or isinstance(articles, pd.DataFrame) else str(articles),
+            description="input file",
+            placeholder="articles.jsonl / .csv / .parquet",
+            layout=_WIDE,
+            style=_STYLE,
+            continuous_update=False,
+        )
+        self.preview = widgets.HTML()
+        self.model = widgets.Dropdown(options=ids, value=model, description="model", style=_STYLE)
+        self.tier = widgets.Dropdown(options=list(TIERS), value=tier, description="tier", style=_STYLE)
+        self.prompt = widgets.Textarea(
+            value=prompt, description="prompt", layout=_WIDE, style=_STYLE, continuous_update=False
+        )
+        self.system_instruction = widgets.Textarea(
+            value=system_instruction,
+            description="system",
+            layout=_WIDE,
+            style=_STYLE,
+            continuous_update=False,
+        )
+        schema_text = "" if schema is None else json.dumps(_schema_dict(schema), indent=1)
+        self.schema = widgets.Textarea(
+            value=schema_text,
+            description="output schema",
+            placeholder='optional JSON schema, e.g. {"type": "object", "properties": {...}}',
+            layout=_WIDE,
+            style=_STYLE,
+            continuous_update=False,
+        )
+        self.budget = widgets.BoundedFloatText(
+            value=budget_usd or 0.0, min=0.0, max=1e9, description="budget USD", style=_STYLE
+        )
+        self.budget.description_tooltip = "0 means no budget"
+        self.policy = widgets.Dropdown(
+            options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
+        )
+        self.mode = widgets.ToggleButtons(
+            options=["batch", "realtime"], value=mode, description="mode", style=_STYLE
+        )
+        self.run_dir = widgets.Text(
+            value=str(run_dir),
+            description="run directory",
+            layout=_WIDE,
+            style=_STYLE,
+            continuous_update=False,
+        )
+        self.estimate_html = widgets.HTML()
+        self.estimate_html.add_class("gb-submit-estimate")
+        self.submit_button = widgets.Button(description="Submit", icon="paper-plane", button_style="primary")
+        self.submit_button.add_class("gb-submit")
+        self.submit_button.on_click(lambda _b: self._on_submit())
+        self.status = widgets.HTML()
+        self.status.add_class("gb-submit-status")
+        self.monitor_box = widgets.VBox()
+        self.monitor_box.add_class("gb-submit-monitor")
+
+        inputs = [self.source] if not isinstance(articles, pd.DataFrame) else []
+        form = widgets.VBox(
+            [
+                *inputs,
+                self.preview,
+                widgets.HBox([self.model, self.tier]),
+                self.prompt,
+                self.system_instruction,
+                self.schema,
+                widgets.HBox([self.budget, self.policy]),
+                self.mode,
+                self.run_dir,
+            ]
+        )
+        self.widget = widgets.VBox(
+            [form, self.estimate_html, widgets.HBox([self.submit_button, self.status]), self.monitor_box]
+        )
+        self.widget.add_class("gb-submit-panel")
+
+        self.source.observe(self._on_source, names="value")
+        for w in (self.model, self.tier, self.prompt, self.system_instruction, self.schema, self.budget):
+            w.observe(self._on_change, names="value")
+        for w in (self.policy, self.mode):
+            w.observe(self._on_change, names="value")
+        if isinstance(articles, pd.DataFrame):
+            self._set_articles(articles)
+        elif articles is not None:
+            self._on_source({"new": str(articles)})
+        else:
+            self.update_estimate()
+
+    # --- inputs -------------------------------------------------------------------------------
+    def _set_articles(self, source: Any) -> None:
+        try:
+            self.articles = _load_articles(source)
+        except gembatch.GembatchError as exc:
+            self.articles = None
+            self.preview.value = _error(f"input: {exc}")
+        else:
+            cols = [c for c in ("text", "chars", "est_tokens") if c in self.articles.columns]
+            table = _html.frame_table(self.articles[cols], max_rows=4)
+            self.preview.value = f'<div class="gb-repr">{table}</div>'
+        self.update_estimate()
+
+    def _on_source(self, change: Any) -> None:
+        path = str(change["new"]).strip()
+        if path:
+            self._set_articles(path)
+
+    def _on_change(self, _change: Any = None) -> None:
+        self.update_estimate()
+
+    def _schema_value(self) -> dict[str, Any] | None:
+        text = self.schema.value.strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise gembatch.InputError(f"output schema is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise gembatch.InputError("output schema must be a JSON object")
+        return value
+
+    def plan_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``gb.plan`` as the inputs say now."""
+        return {
+            "model": self.model.value,
+            "tier": self.tier.value,
+            "prompt": self.prompt.value,
+            "system_instruction": self.system_instruction.value.strip() or None,
+            "schema": self._schema_value(),
+            "budget_usd": self.budget.value or None,
+            "policy": self.policy.value,
+        }
+
+    # --- estimate -----------------------------------------------------------------------------
+    def update_estimate(self) -> PlanSummary:
+        """Recompute the plan and estimate from the inputs; enable Submit only within budget."""
+        self.plan = None
+        if self.articles is None:
+            self.summary = PlanSummary(error="choose an input file (or pass a DataFrame)")
+        else:
+            try:
+                self.plan, self.summary = summarize(self.articles, self.plan_kwargs(), self.mode.value)
+            except gembatch.GembatchError as exc:
+                self.summary = PlanSummary(error=str(exc))
+        self.estimate_html.value = self.summary.html()
+        self._update_button()
+        return self.summary
+
+    def _update_button(self) -> None:
+        reason = self.summary.blocker()
+        if reason is None and self.mode.value == "realtime" and not _run_supports("mode"):
+            reason = "real-time runs are not available in this gembatch version; use batch"
+        if self.run is not None:
+            reason = reason or "submitted"
+        self.submit_button.disabled = reason is not None
+        self.submit_button.tooltip = reason or "create the run and start submitting"
+        if self.run is None:
+            self.status.value = _error(reason) if reason and reason != "submitted" else ""
+
+    # --- submit -------------------------------------------------------------------------------
+    def _on_submit(self) -> None:
+        try:
+            self.submit()
+        except Exception as exc:  # a button callback has nowhere else to report
+            self.status.value = _error(f"submit failed: {exc}")
+
+    def submit(self) -> MonitorPanel:
+        """Create (or reopen) the run in ``run_dir``, start it and show its MonitorPanel."""
+        if self.monitor is not None:
+            return self.monitor
+        summary = self.update_estimate()
+        blocker = summary.blocker()
+        if blocker is not None or self.plan is None:
+            raise (
+                gembatch.BudgetExceeded(blocker or "no plan")
+                if summary.over_budget
+                else gembatch.InputError(f"cannot submit: {blocker}")
+            )
+        Run = run_class()
+        kwargs: dict[str, Any] = {"client": self.client}
+        if _run_supports("mode"):
+            kwargs["mode"] = self.mode.value
+        self.status.value = "<small>creating the run…</small>"
+        run = Run.create(self.run_dir.value, self.articles, self.plan, **kwargs)
+        self.run = run
+        if callable(getattr(run, "start", None)):
+            run.start()
+        self.monitor = MonitorPanel(run, display="widget", interval=self.monitor_interval)
+        self.monitor_box.children = (self.monitor.widget,)
+        self._update_button()
+        self.status.value = f"<small>submitted to {_html.esc(self.run_dir.value)}</small>"
+        self.refresh_display()
+        return self.monitor
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the submitted run is done (see :meth:`MonitorPanel.wait`); False if none."""
+        if self.monitor is None:
+            return False
+        done = self.monitor.wait(timeout)
+        self.refresh_display()
+        return done
+
+    def stop(self) -> None:
+        """Stop the monitor's refresh thread (the run itself keeps going)."""
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.refresh_display()
+
+    # --- snapshot -----------------------------------------------------------------------------
+    def _input_fields(self) -> dict[str, object]:
+        n = len(self.articles) if self.articles is not None else None
+        return {
+            "input": f"{_html.count(n)} articles"
+            + (f" from {self.source.value}" if self.source.value else ""),
+            "model": f"{self.model.value} · {self.tier.value} · {self.policy.value} · {self.mode.value}",
+            "prompt": self.prompt.value,
+            "budget": _html.usd(self.budget.value) if self.budget.value else "none",
+            "run directory": self.run_dir.value,
+        }
+
+    def snapshot_html(self) -> str:
+        """Static HTML: the inputs, the estimate and (after Submit) the monitor's snapshot."""
+        state = "submitted" if self.run is not None else ("blocked" if self.summary.blocker() else "ready")
+        head = _html.render("gembatch submit", badges=[state], fields=self._input_fields())
+        body = head + self.summary.html()
+        if self.monitor is not None:
+            body += self.monitor.snapshot_html()
+        return body
+
+    def snapshot_text(self) -> str:
+        """Plain-text summary."""
+        text = _html.render_text("gembatch submit", fields={**self._input_fields(), **self.summary.fields()})
+        if self.monitor is not None:
+            text += "\n" + self.monitor.snapshot_text()
+        return text
+
+    def snapshot_key(self) -> object:
+        """Changes when the estimate, the submission or the run's state changes."""
+        monitor_key = self.monitor.snapshot_key() if self.monitor is not None else None
+        return (self.summary.key(), self.run is not None, monitor_key)
+
+    def __repr__(self) -> str:
+        return self.snapshot_text()
+
+
+def _schema_dict(schema: Any) -> dict[str, Any]:
+    if isinstance(schema, dict):
+        return schema
+    from gembatch.requests import schema_from_model
+
+    return schema_from_model(schema)
+
+
+def _run_supports(param: str) -> bool:
+    run_cls = getattr(gembatch, "Run", None)
+    create = getattr(run_cls, "create", None)
+    if create is None:
+        return False
+    try:
+        return param in inspect.signature(create).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _error(message: str) -> str:
+    return f'<span style="color:#e53935">{_html.esc(message, 400)}</span>'
