@@ -81,6 +81,7 @@ def render_run_chart(
     *,
     quota_tokens: float | None = None,
     headroom: float | None = None,
+    cap_tokens: float | None = None,
     estimated_cost_usd: float | None = None,
     budget_usd: float | None = None,
     total_articles: float | None = None,
@@ -90,7 +91,8 @@ def render_run_chart(
 ) -> bytes:
     """Three small charts of one run as PNG bytes.
 
-    Left: enqueued tokens over time against the quota line (and quota × headroom). Middle: cumulative
+    Left: enqueued tokens over time against the quota line (and quota × headroom, or only the
+    scheduler's ``cap_tokens`` when the quota is unknown). Middle: cumulative
     cost, committed at submit (estimated) vs settled (actual), with the plan's estimate and the budget.
     Right: articles done over time against the total. Missing columns leave their chart blank.
 
@@ -104,10 +106,15 @@ def render_run_chart(
     FigureCanvasAgg(fig)
     ax_tok, ax_cost, ax_done = fig.subplots(1, 3)
 
+    quota_label = "quota"
+    if cap_tokens and not quota_tokens:
+        quota_tokens, headroom, quota_label = cap_tokens, None, "cap"
     _style(ax_tok, "enqueued tokens")
     drew = _step(ax_tok, x, column(ev, ENQUEUED), "enqueued", STATE_COLORS["submitted"])
     if quota_tokens:
-        ax_tok.axhline(quota_tokens, color=STATE_COLORS["failed"], linewidth=1, linestyle="--", label="quota")
+        ax_tok.axhline(
+            quota_tokens, color=STATE_COLORS["failed"], linewidth=1, linestyle="--", label=quota_label
+        )
         if headroom and 0 < headroom < 1:
             ax_tok.axhline(
                 quota_tokens * headroom, color=STATE_COLORS["expired"], linewidth=0.8, linestyle=":"

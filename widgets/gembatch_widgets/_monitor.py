@@ -138,6 +138,7 @@ class MonitorPanel(SnapshotDisplay):
                     events,
                     quota_tokens=view.quota_tokens,
                     headroom=view.headroom,
+                    cap_tokens=view.cap_tokens,
                     estimated_cost_usd=view.estimated_usd,
                     budget_usd=view.budget_usd,
                     total_articles=view.total_articles or None,

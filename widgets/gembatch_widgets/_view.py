@@ -45,6 +45,7 @@ class RunView:
     enqueued_tokens: float | None = None
     quota_tokens: float | None = None
     headroom: float | None = None
+    cap_tokens: float | None = None
     chunks: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     events: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     error: str | None = None
@@ -121,6 +122,8 @@ def read_run(run: Any) -> RunView:
         done = chunks[chunks["state"].isin(["succeeded", "collected"])]["articles"].sum()
         view.articles = {"succeeded": int(done), "pending": int(chunks["articles"].sum() - done)}
     total = _first(articles, "total") or _first(summary, "total_articles", "n_articles")
+    if total is None and isinstance(summary.get("articles"), int | float):
+        total = summary["articles"]
     view.total_articles = int(total) if total is not None else sum(view.articles.values())
 
     by_state = _first(summary, "chunks", "chunks_by_state")
@@ -138,6 +141,9 @@ def read_run(run: Any) -> RunView:
     view.enqueued_tokens = _num(_first(summary, "enqueued_tokens", "in_flight_tokens"))
     view.quota_tokens = _num(_first(summary, "quota_tokens")) or _num(getattr(plan, "quota_tokens", None))
     view.headroom = _num(_first(summary, "headroom")) or _num(getattr(plan, "headroom", None))
+    view.cap_tokens = _num(_first(summary, "enqueued_cap", "cap_tokens")) or _num(
+        getattr(plan, "cap_tokens", None)
+    )
 
     pending = view.articles.get("pending")
     state = _first(summary, "state", "status")
@@ -176,10 +182,9 @@ def view_fields(view: RunView) -> dict[str, object]:
         fields["plan estimate"] = _html.usd(view.estimated_usd)
     if view.budget_usd:
         fields["budget"] = _html.usd(view.budget_usd)
-    if view.enqueued_tokens is not None or view.quota_tokens:
-        fields["enqueued"] = (
-            f"{_html.tokens(view.enqueued_tokens)} of {_html.tokens(view.quota_tokens)} quota"
-        )
+    limit, name = (view.cap_tokens, "cap") if view.cap_tokens else (view.quota_tokens, "quota")
+    if view.enqueued_tokens is not None or limit:
+        fields["enqueued"] = f"{_html.tokens(view.enqueued_tokens)} of {_html.tokens(limit)} {name}"
     if view.error:
         fields["error"] = view.error
     return fields
