@@ -1,0 +1,321 @@
+"""``gb.Run``: a durable batch run driven from its ledger (create, resume, step, wait, inspect)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gembatch import views
+from gembatch.collect import collect_chunk, make_retry_chunks
+from gembatch.context import Context, RunConfig
+from gembatch.errors import GembatchError
+from gembatch.ledger import Ledger
+from gembatch.monitor import poll, sweep
+from gembatch.results import export, results_frame
+from gembatch.run_setup import check_same_run, defining_config, fingerprints, new_ledger
+from gembatch.scheduler import Candidate, Capacity, choose
+from gembatch.states import FINISHED, State
+from gembatch.submit import reconcile, submit_chunk
+
+__all__ = ["Run", "StepReport"]
+
+LEDGER_FILE = "ledger.sqlite"
+RESULTS_FILE = "results.parquet"
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one :meth:`Run.step` did."""
+
+    submitted: int
+    finished: int
+    collected: int
+    done: bool
+
+
+def _default_client() -> Any:
+    from gembatch.backend import connect
+
+    return connect()
+
+
+def _poll_defaults(client: Any) -> dict[str, float]:
+    try:
+        from gembatch.backend import is_emulator
+
+        emulated = bool(is_emulator(client))
+    except ImportError:
+        emulated = False
+    return {"poll_min_s": 0.2, "poll_max_s": 2.0} if emulated else {}
+
+
+class Run:
+    """A batch run whose every decision is recorded in ``run_dir/ledger.sqlite``.
+
+    Examples
+    --------
+    >>> run = gb.Run.create("runs/12k", articles, plan)   # doctest: +SKIP
+    >>> run.wait()                                         # doctest: +SKIP
+    >>> run.results().status.value_counts()                # doctest: +SKIP
+    """
+
+    def __init__(self, run_dir: Path, ledger: Ledger, client: Any):
+        self.run_dir = run_dir
+        config = RunConfig.from_dict(ledger.get_meta("config"))
+        self._ctx = Context(run_dir=run_dir, ledger=ledger, client=client, config=config)
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        run_dir: str | os.PathLike[str],
+        articles: pd.DataFrame,
+        plan: Any,
+        *,
+        client: Any = None,
+        max_attempts: int = 3,
+        **knobs: Any,
+    ) -> Run:
+        """Create the run, or reopen it when ``run_dir`` already holds the same one.
+
+        ``knobs`` are operational settings (:attr:`RunConfig.OPERATIONAL`, e.g. ``pending_limit_s``,
+        ``cancel_stale``, ``delete_output_files``, ``poll_min_s``); they may change on reopen.
+        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+        """
+        unknown = set(knobs) - set(RunConfig.OPERATIONAL)
+        if unknown:
+            raise TypeError(f"unknown Run.create option(s): {', '.join(sorted(unknown))}")
+        path = Path(run_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        client = client if client is not None else _default_client()
+        knobs = {**_poll_defaults(client), **knobs}
+        ledger_path = path / LEDGER_FILE
+        if ledger_path.exists():
+            ledger = Ledger(ledger_path)
+            stored = ledger.get_meta("config")
+            if stored is not None:
+                config = RunConfig.from_dict(stored)
+                check_same_run(
+                    config, fingerprints(articles, plan, defining_config(plan, max_attempts)), path
+                )
+                if knobs:
+                    ledger.set_meta("config", {**stored, **knobs})
+                return cls(path, ledger, client)
+            ledger.close()
+            ledger_path.unlink()  # a create that crashed before committing: start afresh
+        ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, **knobs)
+        return cls(path, ledger, client)
+
+    @classmethod
+    def open(cls, run_dir: str | os.PathLike[str], client: Any = None, **knobs: Any) -> Run:
+        """Reopen an existing run (after a crash, a kernel restart, or from another process)."""
+        path = Path(run_dir)
+        if not (path / LEDGER_FILE).exists():
+            raise GembatchError(
+                f"{path} holds no gembatch run; create one with gb.Run.create(run_dir, articles, plan)"
+            )
+        ledger = Ledger(path / LEDGER_FILE)
+        stored = ledger.get_meta("config")
+        if stored is None:
+            raise GembatchError(f"{path}: the run was never fully created; call gb.Run.create again")
+        client = client if client is not None else _default_client()
+        knobs = {**_poll_defaults(client), **knobs}
+        if knobs:
+            ledger.set_meta("config", {**stored, **knobs})
+        return cls(path, ledger, client)
+
+    @property
+    def config(self) -> RunConfig:
+        return self._ctx.config
+
+    @property
+    def run_id(self) -> str:
+        return self._ctx.config.run_id
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ctx.ledger
+
+    # -- driving --------------------------------------------------------------------------
+    def step(self) -> StepReport:
+        """One tick: reconcile, one listing sweep, collect, re-queue, submit what fits."""
+        with self._lock:
+            ctx, led = self._ctx, self._ctx.ledger
+            cancelled = bool(led.get_meta("cancelled"))
+            finished = 0
+            if led.chunks_in(State.SUBMITTING, State.SUBMITTED):
+                listing = sweep(ctx)
+                reconcile(ctx, listing.by_display)
+                if cancelled:
+                    self._cancel_remote()
+                finished = poll(ctx, listing)
+            collected = 0
+            for row in led.chunks_in(*FINISHED):
+                collect_chunk(ctx, row["chunk_id"], user_cancelled=cancelled)
+                collected += 1
+            submitted = 0
+            if not cancelled:
+                make_retry_chunks(ctx, flush=not led.chunks_in(State.PLANNED))
+                submitted = self._schedule()
+            if collected:
+                export(self.results(), self.run_dir / RESULTS_FILE)
+            done = self._check_done()
+            return StepReport(submitted, finished, collected, done)
+
+    def _schedule(self) -> int:
+        ctx, led, cfg = self._ctx, self._ctx.ledger, self._ctx.config
+        if time.time() < ctx.backoff_until:
+            return 0
+        planned = led.chunks_in(State.PLANNED)
+        if not planned:
+            return 0
+        tokens, jobs, _ = led.in_flight()
+        _, committed = led.spend()
+        open_wave = led.query("SELECT MIN(wave) FROM chunks WHERE state != 'collected'")[0][0]
+        decision = choose(
+            [Candidate(r["chunk_id"], r["wave"], r["est_input_tokens"], r["est_cost_usd"]) for r in planned],
+            Capacity(tokens, jobs, committed, open_wave),
+            policy=cfg.policy,
+            cap_tokens=cfg.cap_tokens,
+            max_jobs=cfg.max_jobs,
+            budget_usd=cfg.budget_usd,
+        )
+        blocked = {r["chunk_id"]: r for r in planned}
+        for cid in decision.over_budget:
+            if blocked[cid]["blocked"] != "budget":
+                led.update_chunk(cid, blocked="budget")
+                led.event(
+                    "budget_blocked",
+                    f"not submitted: ~${blocked[cid]['est_cost_usd']:.4f} would push committed "
+                    f"${committed:.4f} past budget_usd ${cfg.budget_usd:.4f}",
+                    cid,
+                )
+        n = 0
+        for cid in decision.submit:
+            outcome = submit_chunk(ctx, cid)
+            n += outcome == "submitted"
+            if outcome == "backoff":
+                break
+        return n
+
+    def _check_done(self) -> bool:
+        led = self._ctx.ledger
+        busy = led.query(
+            "SELECT COUNT(*) FROM chunks WHERE state IN ('submitting', 'submitted', 'succeeded', 'failed', "
+            "'expired', 'cancelled') OR (state = 'planned' AND COALESCE(blocked, '') != 'budget')"
+        )[0][0]
+        if led.get_meta("cancelled"):
+            busy = led.query("SELECT COUNT(*) FROM chunks WHERE state IN ('submitting', 'submitted')")[0][0]
+        requeued = led.query("SELECT COUNT(*) FROM articles WHERE requeue=1 AND status='pending'")[0][0]
+        done = busy == 0 and (requeued == 0 or bool(led.get_meta("cancelled")))
+        if done and not led.get_meta("done"):
+            c = led.counts()
+            why = "cancelled" if led.get_meta("cancelled") else ("budget" if c["pending"] else "complete")
+            led.set_meta("done", why)
+            led.event(
+                "done", f"{why}: {c['succeeded']} succeeded, {c['failed']} failed, {c['pending']} pending"
+            )
+        return done
+
+    def wait(self, timeout: float | None = None, progress: bool = True) -> bool:
+        """Step until every article is accounted for (or ``timeout`` seconds pass); True when done."""
+        from tqdm.auto import tqdm
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cfg = self._ctx.config
+        interval = cfg.poll_min_s
+        total = int(self.ledger.query("SELECT COUNT(*) FROM articles")[0][0])
+        bar = tqdm(total=total, desc=f"run {self.run_id}", unit="article", disable=not progress)
+        try:
+            while not self._stop.is_set():
+                report = self.step()
+                c = self.ledger.counts()
+                bar.n = c["succeeded"] + c["failed"]
+                bar.set_postfix(failed=c["failed"], refresh=False)
+                bar.refresh()
+                if report.done:
+                    return True
+                busy = report.submitted or report.finished or report.collected
+                interval = cfg.poll_min_s if busy else min(cfg.poll_max_s, interval * 1.5)
+                if deadline is not None and time.monotonic() + interval > deadline:
+                    return False
+                self._stop.wait(interval)
+            return False
+        finally:
+            bar.close()
+
+    def start(self) -> Run:
+        """Drive the run from a daemon thread (for notebooks); calling it again is harmless."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._background, name=f"gembatch-run-{self.run_id}", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def _background(self) -> None:
+        try:
+            self.wait(progress=False)
+        except Exception as exc:  # a thread has nobody to raise to: record it where the user looks
+            self.ledger.event("error", f"background driver stopped: {type(exc).__name__}: {exc}")
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Stop the background driver (jobs keep running remotely; everything is in the ledger)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+        self._stop.clear()
+
+    def cancel(self) -> None:
+        """Submit nothing more and cancel every job in flight; collected results are kept."""
+        with self._lock:
+            led = self._ctx.ledger
+            led.set_meta("cancelled", True)
+            with led.transaction():
+                for row in led.chunks_in(State.PLANNED):
+                    led.transition(
+                        row["chunk_id"], State.CANCELLED, cancel_reason="user", finished_at=time.time()
+                    )
+                led.event("cancel", "run cancelled by the user")
+            self._cancel_remote()
+
+    def _cancel_remote(self) -> None:
+        for row in self._ctx.ledger.chunks_in(State.SUBMITTED):
+            if row["cancel_reason"] != "user":
+                self._ctx.client.batches.cancel(name=row["batch_name"])
+                self._ctx.ledger.update_chunk(row["chunk_id"], cancel_reason="user")
+
+    # -- views ----------------------------------------------------------------------------
+    def results(self, join: bool = False) -> pd.DataFrame:
+        """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
+        return results_frame(
+            self.ledger, self._ctx.spec.response_schema, self._ctx.articles if join else None
+        )
+
+    def chunks(self) -> pd.DataFrame:
+        """One row per chunk (batch job attempt): state, batch name, estimates vs actuals, times."""
+        return views.chunks_frame(self.ledger)
+
+    def events(self) -> pd.DataFrame:
+        """The run's history: time, kind, chunk, message, enqueued tokens, committed spend, done counts."""
+        return views.events_frame(self.ledger)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, tokens, cost estimated vs actual, and an ETA."""
+        return views.summary(self.ledger, self._ctx.config)
+
+    def __repr__(self) -> str:
+        return views.text_repr(self.run_dir, self.summary())

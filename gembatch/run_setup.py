@@ -1,0 +1,171 @@
+"""Turn (articles, plan) into a new ledger, or prove a run directory holds the same run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gembatch.context import ARTICLES_FILE, RunConfig
+from gembatch.errors import InputError, QuotaExceeded, RunMismatch
+from gembatch.ledger import Ledger
+
+__all__ = ["check_same_run", "fingerprints", "new_ledger"]
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
+    """Per-article hashes, the representative of each identical request, and estimates."""
+    from gembatch.requests import iter_request_lines
+
+    model = plan.model
+    ids, content, request = [], [], []
+    texts = articles["text"].astype(str).tolist()
+    for line, text in zip(iter_request_lines(articles, plan.spec), texts, strict=True):
+        ids.append(line["key"])
+        content.append(_sha(text))
+        request.append(_sha(model, json.dumps(line["request"], sort_keys=True, separators=(",", ":"))))
+    rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
+    rows["seq"] = range(len(rows))
+    rows["rep_id"] = rows.groupby("request_hash")["article_id"].transform("first")
+    assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
+    if pd.isna(assign).any():
+        missing = rows["article_id"][pd.isna(assign)].iloc[0]
+        raise InputError(
+            f"article {missing!r} is not in the plan; re-run gb.plan() on these articles", row=missing
+        )
+    rows["chunk_id"] = assign
+    weight = articles["est_tokens"].reindex(rows["article_id"]).to_numpy(dtype="float64") + 1.0
+    rows["w"] = weight / pd.Series(weight).groupby(rows["chunk_id"]).transform("sum").to_numpy()
+    chunks = plan.chunks
+    for src, dst in (
+        ("est_input_tokens", "est_input_tokens"),
+        ("est_output_tokens", "est_output_tokens"),
+        ("est_cost_usd", "est_cost_usd"),
+    ):
+        per_chunk = chunks[src].reindex(rows["chunk_id"]).to_numpy(dtype="float64")
+        rows[dst] = per_chunk * rows["w"]
+    rows["est_input_tokens"] = rows["est_input_tokens"].round().astype("int64")
+    rows["est_output_tokens"] = rows["est_output_tokens"].round().astype("int64")
+    return rows
+
+
+def _info_dict(info: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(info) and not isinstance(info, type):
+        return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in dataclasses.asdict(info).items()}
+    return dict(info)
+
+
+def fingerprints(articles: pd.DataFrame, plan: Any, config: dict[str, Any]) -> dict[str, str]:
+    """Short hashes of what defines a run: input, prompt, model, config (re-create must match)."""
+    texts = articles["text"].astype(str).tolist()
+    ids = [str(i) for i in articles.index.tolist()]
+    data = _sha(*(f"{i}\x01{_sha(t)}" for i, t in zip(ids, texts, strict=True)))
+    layout = _sha(*(f"{a}\x01{c}" for a, c in plan.assignments.sort_index().items()))
+    cfg = _sha(json.dumps(config, sort_keys=True, default=str), layout)
+    return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
+
+
+def defining_config(plan: Any, max_attempts: int) -> dict[str, Any]:
+    return {
+        "tier": plan.tier,
+        "policy": plan.policy,
+        "headroom": float(plan.headroom),
+        "budget_usd": None if plan.budget_usd is None else float(plan.budget_usd),
+        "max_attempts": int(max_attempts),
+    }
+
+
+def check_same_run(stored: RunConfig, wanted: dict[str, str], run_dir: Path) -> None:
+    """Raise :class:`RunMismatch` naming every fingerprint that differs."""
+    diffs = [
+        f"{k} differs (run has {stored.fingerprints.get(k)}, now {v})"
+        for k, v in wanted.items()
+        if stored.fingerprints.get(k) != v
+    ]
+    if diffs:
+        raise RunMismatch(
+            f"{run_dir} already holds run {stored.run_id} with different inputs: {'; '.join(diffs)}. "
+            "Use a new run_dir for a new run, or gb.Run.open(run_dir) to continue the existing one"
+        )
+
+
+def new_ledger(
+    run_dir: Path, articles: pd.DataFrame, plan: Any, *, max_attempts: int, **knobs: Any
+) -> Ledger:
+    """Snapshot the inputs and write the whole initial ledger in one transaction."""
+    defining = defining_config(plan, max_attempts)
+    fps = fingerprints(articles, plan, defining)
+    info = plan.model_info
+    quota = int(plan.quota_tokens)
+    cap = int(quota * float(plan.headroom))
+    chunks = plan.chunks
+    too_big = chunks[chunks["est_input_tokens"] > cap] if cap else chunks.iloc[:0]
+    if len(too_big):
+        cid = too_big.index[0]
+        raise QuotaExceeded(
+            f"chunk {cid} needs ~{int(too_big['est_input_tokens'].iloc[0]):,} enqueued tokens but "
+            f"quota × headroom is {cap:,}; re-plan with a smaller chunk_tokens"
+        )
+    config = RunConfig(
+        run_id=f"{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:8]}",
+        model=str(plan.model),
+        tier=str(plan.tier),
+        spec=plan.spec.to_dict(),
+        model_info=_info_dict(info),
+        policy=str(plan.policy),
+        headroom=float(plan.headroom),
+        budget_usd=defining["budget_usd"],
+        quota_tokens=quota,
+        max_attempts=int(max_attempts),
+        chunk_tokens=int(min(cap, chunks["est_input_tokens"].max())) if len(chunks) and cap else 1,
+        max_jobs=int(getattr(info, "concurrent_batch_jobs", 100)),
+        fingerprints=fps,
+        **knobs,
+    )
+    if config.model_info.get("inline_limit_bytes"):
+        config.inline_limit_bytes = min(
+            config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
+        )
+    rows = _article_rows(articles, plan)
+    articles.to_parquet(run_dir / ARTICLES_FILE)
+    led = Ledger(run_dir / "ledger.sqlite")
+    reps = rows[rows["article_id"] == rows["rep_id"]]
+    with led.transaction():
+        led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
+        groups = dict(tuple(reps.groupby("chunk_id", sort=False)))
+        for cid in chunks.index:  # plan order: the scheduler submits first-fit in this order
+            if cid not in groups:
+                continue  # every article of this chunk repeats a request sent by another chunk
+            group, meta = groups[cid], chunks.loc[cid]
+            led.add_chunk(
+                str(cid),
+                attempt=1,
+                wave=int(meta.get("wave", 1)),
+                model=config.model,
+                display_name=f"gembatch/{config.run_id}/{cid}/1",
+                article_ids=group["article_id"].tolist(),
+                est_input_tokens=int(group["est_input_tokens"].sum()),
+                est_output_tokens=int(group["est_output_tokens"].sum()),
+                est_cost_usd=float(group["est_cost_usd"].sum()),
+            )
+        dups = len(rows) - len(reps)
+        led.set_meta("config", config.to_dict())
+        led.event(
+            "created", f"{len(rows)} articles ({dups} identical requests sent once), {len(chunks)} chunks"
+        )
+    return led

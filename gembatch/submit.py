@@ -1,0 +1,174 @@
+"""Exactly-once submission of one chunk, and reconciliation of chunks whose create outcome is unknown."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from google.genai import errors as genai_errors
+
+from gembatch import remote
+from gembatch._crash import crash_point
+from gembatch.context import Context
+from gembatch.states import State
+
+__all__ = ["JSONL_MIME", "reconcile", "request_lines", "submit_chunk"]
+
+#: The MIME type that works for batch input files (``"jsonl"`` from the docs fails intermittently).
+JSONL_MIME = "application/jsonl"
+
+Outcome = Literal["submitted", "backoff", "unknown", "failed"]
+
+
+def request_lines(ctx: Context, article_ids: list[str]) -> Iterator[dict[str, Any]]:
+    """Request lines (``{"key", "request"}``) for these articles, built from the input snapshot."""
+    from gembatch.requests import iter_request_lines
+
+    return iter_request_lines(ctx.articles.loc[article_ids], ctx.spec)
+
+
+class _CrashingReader(io.FileIO):
+    """A file whose second read is a test crash point: the upload is then genuinely half done."""
+
+    _reads = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        self._reads += 1
+        if self._reads == 2:
+            crash_point("upload")
+        return super().read(size)
+
+
+def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
+    """Commit the intent, then upload and create. Never creates a second job for a (chunk, attempt).
+
+    Returns ``submitted``; ``backoff`` (the service refused, nothing exists, the chunk is planned
+    again); ``unknown`` (the job may exist: it stays ``submitting`` until reconciled); ``failed``.
+    """
+    led = ctx.ledger
+    row = led.chunk(chunk_id)
+    display = ctx.display_name(chunk_id, row["attempt"])
+    with led.transaction():
+        led.transition(
+            chunk_id, State.SUBMITTING, intent_at=time.time(), create_tries=row["create_tries"] + 1
+        )
+        led.event("intent", display, chunk_id)
+    crash_point("intent")
+    path = ctx.tmp_dir / f"{chunk_id}.jsonl"
+    from gembatch.requests import write_jsonl
+
+    nbytes = write_jsonl(request_lines(ctx, led.chunk_article_ids(chunk_id)), path)
+    inline = nbytes < ctx.config.inline_limit_bytes
+    try:
+        file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
+    except Exception as exc:  # nothing was created: the create call was never made
+        path.unlink(missing_ok=True)
+        return _refused(ctx, chunk_id, exc, "upload")
+    try:
+        if inline:
+            with path.open("rb") as fh:
+                lines = [json.loads(line) for line in fh]
+            op = remote.create_batch(ctx.client, ctx.config.model, display, requests=lines)
+        else:
+            op = remote.create_batch(ctx.client, ctx.config.model, display, file_name=file_name)
+    except Exception as exc:
+        if remote.error_outcome(exc) == "refused":
+            return _refused(ctx, chunk_id, exc, "create")
+        led.event(
+            "create_unknown", f"{type(exc).__name__}: {_short(exc)}; will reconcile by display name", chunk_id
+        )
+        return "unknown"
+    finally:
+        path.unlink(missing_ok=True)
+    crash_point("create")
+    name = str(op.get("name") or "")
+    if not name:  # a 200 without a name: as unknown as a lost response
+        led.event("create_unknown", "create answered without a batch name; will reconcile", chunk_id)
+        return "unknown"
+    _record(ctx, chunk_id, name, "inline" if inline else "file")
+    ctx.backoff_ok()
+    return "submitted"
+
+
+def _upload(ctx: Context, chunk_id: str, path: Path, display: str, previous: str | None) -> str:
+    if previous:  # a file uploaded before a crash: reuse it if the service still has it
+        try:
+            ctx.client.files.get(name=previous)
+        except genai_errors.APIError:
+            pass
+        else:
+            return previous
+    with _CrashingReader(path, "rb") as fh:
+        uploaded = ctx.client.files.upload(file=fh, config={"mime_type": JSONL_MIME, "display_name": display})
+    ctx.ledger.update_chunk(chunk_id, input_file=uploaded.name)
+    return str(uploaded.name)
+
+
+def _refused(ctx: Context, chunk_id: str, exc: Exception, step: str) -> Outcome:
+    led = ctx.ledger
+    code = getattr(exc, "code", None)
+    transient = not isinstance(exc, genai_errors.ClientError) or code in (408, 429)
+    if transient:
+        delay = ctx.back_off(remote.retry_delay(exc))
+        with led.transaction():
+            led.transition(chunk_id, State.PLANNED)
+            led.event(f"{step}_refused", f"{_short(exc)}; backing off {delay:.1f}s, plan kept", chunk_id)
+        return "backoff"
+    with led.transaction():
+        led.transition(
+            chunk_id, State.FAILED, error=f"{step} refused: {_short(exc)}", finished_at=time.time()
+        )
+        led.event(f"{step}_failed", _short(exc), chunk_id)
+    return "failed"
+
+
+def _record(ctx: Context, chunk_id: str, name: str, source: str) -> None:
+    with ctx.ledger.transaction():
+        ctx.ledger.transition(
+            chunk_id, State.SUBMITTED, batch_name=name, source=source, submitted_at=time.time()
+        )
+        ctx.ledger.event("submitted", name, chunk_id)
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, genai_errors.APIError):
+        return f"{exc.code} {exc.status}: {(exc.message or '')[:200]}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def reconcile(ctx: Context, listing: Mapping[str, list[dict[str, Any]]], *, now: float | None = None) -> int:
+    """Resolve chunks left in ``submitting`` using a full listing keyed by display name.
+
+    Found → confirmed with ``batches.get`` and recorded. Certainly absent (not in a complete listing
+    taken after the grace period) → planned again. Returns how many chunks were resolved.
+    """
+    now = time.time() if now is None else now
+    led = ctx.ledger
+    done = 0
+    for row in led.chunks_in(State.SUBMITTING):
+        display = ctx.display_name(row["chunk_id"], row["attempt"])
+        ops = listing.get(display) or []
+        if ops:
+            names = sorted({str(op.get("name")) for op in ops})
+            if len(names) > 1:
+                led.event(
+                    "duplicate_jobs",
+                    f"{display} has {len(names)} remote jobs: {', '.join(names)}",
+                    row["chunk_id"],
+                )
+            confirmed = remote.get_batch(ctx.client, names[0])
+            _record(
+                ctx, row["chunk_id"], str(confirmed.get("name") or names[0]), row["source"] or "reconciled"
+            )
+            led.event("reconciled", f"found {names[0]} for {display}", row["chunk_id"])
+            done += 1
+        elif now - float(row["intent_at"] or 0) >= ctx.config.reconcile_grace_s:
+            with led.transaction():
+                led.transition(row["chunk_id"], State.PLANNED)
+                led.event("reconciled", f"no remote job named {display}: planned again", row["chunk_id"])
+            done += 1
+    return done

@@ -1,0 +1,131 @@
+"""Read-only views of a ledger: the chunks and events DataFrames, the summary, the text repr."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gembatch.context import RunConfig
+from gembatch.ledger import Ledger
+
+__all__ = ["chunks_frame", "events_frame", "summary", "text_repr"]
+
+_CHUNK_COLS = (
+    "chunk_id", "wave", "attempt", "state", "remote_state", "batch_name", "display_name", "source",
+    "articles", "est_input_tokens", "est_output_tokens", "est_cost_usd", "input_tokens", "output_tokens",
+    "thoughts_tokens", "cost_usd", "succeeded", "failed", "retried", "create_tries", "blocked", "error",
+    "input_file", "output_file", "created_at", "intent_at", "submitted_at", "finished_at", "collected_at",
+)  # fmt: skip
+_INTS = (
+    "wave", "attempt", "articles", "est_input_tokens", "est_output_tokens", "input_tokens", "output_tokens",
+    "thoughts_tokens", "succeeded", "failed", "retried", "create_tries",
+)  # fmt: skip
+_TIMES = ("created_at", "intent_at", "submitted_at", "finished_at", "collected_at")
+
+
+def _times(values: Any) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="Float64").astype("float64"), unit="s", utc=True)
+
+
+def chunks_frame(ledger: Ledger) -> pd.DataFrame:
+    """One row per chunk, index ``chunk_id``; counts are ``Int64``, times UTC datetimes."""
+    rows = ledger.query(f"SELECT {', '.join(_CHUNK_COLS)} FROM chunks ORDER BY seq")
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(_CHUNK_COLS))
+    for col in _INTS:
+        frame[col] = frame[col].astype("Int64")
+    for col in ("est_cost_usd", "cost_usd"):
+        frame[col] = frame[col].astype("Float64")
+    for col in _TIMES:
+        frame[col] = _times(frame[col]).to_numpy()
+    for col in set(_CHUNK_COLS) - set(_INTS) - set(_TIMES) - {"est_cost_usd", "cost_usd"}:
+        frame[col] = frame[col].astype("string")
+    return frame.set_index("chunk_id")
+
+
+def events_frame(ledger: Ledger) -> pd.DataFrame:
+    """The run's history, one row per event, for charts (enqueued tokens, committed spend, done counts)."""
+    cols = [
+        "time",
+        "kind",
+        "chunk_id",
+        "message",
+        "enqueued_tokens",
+        "spend_usd",
+        "succeeded",
+        "failed",
+        "pending",
+    ]
+    rows = ledger.query(f"SELECT {', '.join(cols)} FROM events ORDER BY id")
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    frame["time"] = _times(frame["time"]).to_numpy()
+    for col in ("kind", "chunk_id", "message"):
+        frame[col] = frame[col].astype("string")
+    for col in ("enqueued_tokens", "succeeded", "failed", "pending"):
+        frame[col] = frame[col].astype("Int64")
+    frame["spend_usd"] = frame["spend_usd"].astype("Float64")
+    return frame
+
+
+def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
+    """Counts, tokens, cost estimated vs actual, quota use and an ETA, as a plain dict."""
+    counts = ledger.counts()
+    states = {r[0]: r[1] for r in ledger.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
+    est = ledger.query(
+        "SELECT COALESCE(SUM(est_input_tokens), 0), COALESCE(SUM(est_output_tokens), 0), "
+        "COALESCE(SUM(est_cost_usd), 0) FROM chunks WHERE attempt = 1"
+    )[0]
+    act = ledger.query(
+        "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+        "COALESCE(SUM(thoughts_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM results"
+    )[0]
+    enqueued, jobs, _ = ledger.in_flight()
+    actual, committed = ledger.spend()
+    total = sum(counts.values())
+    done = counts["succeeded"] + counts["failed"]
+    first = ledger.query("SELECT MIN(intent_at) FROM chunks")[0][0]
+    eta = None
+    if first and 0 < done < total:
+        rate = done / max(time.time() - float(first), 1e-9)
+        eta = (total - done) / rate
+    return {
+        "run_id": config.run_id,
+        "model": config.model,
+        "policy": config.policy,
+        "articles": total,
+        **counts,
+        "chunks": states,
+        "jobs_in_flight": jobs,
+        "enqueued_tokens": enqueued,
+        "enqueued_cap": config.cap_tokens,
+        "est_input_tokens": int(est[0]),
+        "est_output_tokens": int(est[1]),
+        "input_tokens": int(act[0]),
+        "output_tokens": int(act[1]),
+        "thoughts_tokens": int(act[2]),
+        "est_cost_usd": float(est[2]),
+        "cost_usd": actual,
+        "committed_usd": committed,
+        "budget_usd": config.budget_usd,
+        "eta_s": eta,
+        "done": ledger.get_meta("done"),
+    }
+
+
+def text_repr(run_dir: Path, s: dict[str, Any]) -> str:
+    """A few lines that read well in a notebook cell or a terminal."""
+    chunks = ", ".join(f"{k} {v}" for k, v in sorted(s["chunks"].items()))
+    eta = f" · ETA {s['eta_s'] / 60:.1f} min" if s["eta_s"] else ""
+    budget = f" (budget ${s['budget_usd']:.2f})" if s["budget_usd"] is not None else ""
+    state = f"done ({s['done']})" if s["done"] else "in progress"
+    return (
+        f"<gembatch.Run {str(run_dir)!r} {s['run_id']} · {s['model']} · {s['policy']} · {state}>\n"
+        f"  articles: {s['articles']:,} — {s['succeeded']:,} succeeded, {s['failed']:,} failed, "
+        f"{s['pending']:,} pending{eta}\n"
+        f"  jobs: {s['jobs_in_flight']} in flight, "
+        f"{s['enqueued_tokens']:,}/{s['enqueued_cap']:,} enqueued tokens; chunks: {chunks}\n"
+        f"  cost: ${s['cost_usd']:.4f} actual, ${s['committed_usd']:.4f} committed, "
+        f"${s['est_cost_usd']:.4f} estimated{budget}"
+    )

@@ -1,0 +1,121 @@
+"""The ledger: schema, WAL, the chunk life cycle, figures."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from gembatch.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from gembatch.states import IllegalTransition, State, check_transition, from_remote
+
+
+def _ledger(tmp_path):
+    led = Ledger(tmp_path / "ledger.sqlite")
+    led.add_articles(
+        {
+            "article_id": f"a{i}",
+            "seq": i,
+            "content_hash": f"h{i}",
+            "request_hash": f"r{i}",
+            "rep_id": f"a{i}",
+            "est_input_tokens": 100,
+            "est_output_tokens": 10,
+            "est_cost_usd": 0.01,
+        }
+        for i in range(4)
+    )
+    led.add_chunk(
+        "c00001",
+        attempt=1,
+        wave=1,
+        model="m",
+        display_name="gembatch/r/c00001/1",
+        article_ids=["a0", "a1", "a2", "a3"],
+        est_input_tokens=400,
+        est_output_tokens=40,
+        est_cost_usd=0.04,
+    )
+    return led
+
+
+def test_schema_is_versioned_and_wal(tmp_path):
+    led = _ledger(tmp_path)
+    assert led.get_meta("schema_version") == SCHEMA_VERSION
+    mode = sqlite3.connect(tmp_path / "ledger.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    led = _ledger(tmp_path)
+    led.set_meta("schema_version", SCHEMA_VERSION + 1)
+    led.close()
+    with pytest.raises(LedgerError, match="newer gembatch"):
+        Ledger(tmp_path / "ledger.sqlite")
+
+
+def test_happy_path_transitions_and_figures(tmp_path):
+    led = _ledger(tmp_path)
+    assert led.in_flight() == (0, 0, 0.0)
+    led.transition("c00001", State.SUBMITTING)
+    assert led.in_flight()[:2] == (400, 1)
+    led.transition("c00001", State.SUBMITTED, batch_name="batches/x")
+    assert led.spend() == (0.0, pytest.approx(0.04))
+    led.transition("c00001", State.SUCCEEDED)
+    assert led.in_flight() == (0, 0, 0.0)
+    led.transition("c00001", State.COLLECTED)
+    assert led.chunk("c00001")["batch_name"] == "batches/x"
+    assert led.chunk_article_ids("c00001") == ["a0", "a1", "a2", "a3"]
+    assert led.counts() == {"succeeded": 0, "failed": 0, "pending": 4}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("planned", "submitted"), ("planned", "collected"), ("submitted", "planned"), ("collected", "planned")],
+)
+def test_illegal_transitions_raise(old, new):
+    with pytest.raises(IllegalTransition, match=f"{old} -> {new}"):
+        check_transition("c1", old, new)
+
+
+def test_illegal_transition_leaves_ledger_untouched(tmp_path):
+    led = _ledger(tmp_path)
+    with pytest.raises(IllegalTransition):
+        led.transition("c00001", State.SUBMITTED, batch_name="batches/x")
+    row = led.chunk("c00001")
+    assert (row["state"], row["batch_name"]) == ("planned", None)
+
+
+def test_transaction_rolls_back_on_error(tmp_path):
+    led = _ledger(tmp_path)
+    with pytest.raises(RuntimeError), led.transaction():
+        led.transition("c00001", State.SUBMITTING)
+        led.event("intent")
+        raise RuntimeError("boom")
+    assert led.chunk("c00001")["state"] == "planned"
+    assert led.query("SELECT COUNT(*) FROM events")[0][0] == 0
+
+
+def test_events_carry_chart_figures(tmp_path):
+    led = _ledger(tmp_path)
+    led.transition("c00001", State.SUBMITTING)
+    led.event("intent", "x", "c00001")
+    row = led.query("SELECT * FROM events")[0]
+    assert (row["enqueued_tokens"], row["pending"], row["kind"]) == (400, 4, "intent")
+
+
+@pytest.mark.parametrize(
+    ("wire", "state"),
+    [
+        ("BATCH_STATE_SUCCEEDED", State.SUCCEEDED),
+        ("JOB_STATE_EXPIRED", State.EXPIRED),
+        ("BATCH_STATE_FAILED", State.FAILED),
+        ("BATCH_STATE_CANCELLED", State.CANCELLED),
+        ("BATCH_STATE_PENDING", None),
+        ("BATCH_STATE_RUNNING", None),
+        ("SOMETHING_NEW", None),
+        ("", None),
+    ],
+)
+def test_every_terminal_remote_state_is_terminal(wire, state):
+    assert from_remote(wire) == state
