@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: install test lint pytest demo bench clean
+.PHONY: install test lint pytest demo bench clean browser-deps
 
 install: $(VENV)/.installed
 
@@ -20,8 +20,17 @@ lint: install
 	$(BIN)/ruff check gembatch tests bench $(wildcard widgets)
 	$(BIN)/mypy
 
-pytest: install
+pytest: install browser-deps
 	$(BIN)/pytest -q
+
+# Debian's chromium for the widgets' real-browser test (never `playwright install`: it downloads browsers).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser-deps: installing Debian's chromium"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "browser-deps: chromium could not be installed; the browser test will be skipped"; \
+	else echo "browser-deps: chromium is missing and needs root + apt-get; the browser test will be skipped"; fi
 
 test: lint pytest
 
