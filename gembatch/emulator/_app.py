@@ -1,0 +1,120 @@
+"""One emulator instance: configuration, state directory and the services it wires together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gembatch.catalog import Catalog, default_catalog
+from gembatch.emulator._admin import ADMIN_PREFIX, handle_admin
+from gembatch.emulator._api import GeminiApi, Reply, route
+from gembatch.emulator._batches import BatchService
+from gembatch.emulator._clock import Clock
+from gembatch.emulator._errors import ApiError
+from gembatch.emulator._faults import FaultBook, Profile
+from gembatch.emulator._files import FileStore
+from gembatch.emulator._limits import RateLimiter
+from gembatch.emulator._persist import read_json, write_json
+from gembatch.emulator._stats import Stats
+
+__all__ = ["App", "Config"]
+
+logger = logging.getLogger("gembatch.emulator")
+
+
+@dataclass(frozen=True)
+class Config:
+    """How an emulator behaves; ``api_keys=None`` accepts any non-empty key."""
+
+    speed: float = 600.0
+    profile: Profile = field(default_factory=Profile)
+    tier: str = "tier1"
+    seed: int = 0
+    api_keys: frozenset[str] | None = None
+    catalog: Catalog | None = None
+
+    @property
+    def models(self) -> Catalog:
+        return self.catalog or default_catalog()
+
+
+class App:
+    """Services of one emulator, and the entry point the HTTP server calls for every request."""
+
+    def __init__(self, config: Config, state_dir: Path):
+        catalog = config.models
+        self.config = Config(config.speed, config.profile, config.tier, config.seed, config.api_keys, catalog)
+        self.state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        clock_path = state_dir / "clock.json"
+        self.clock = (
+            Clock.from_dict(read_json(clock_path), config.speed)
+            if clock_path.exists()
+            else Clock(config.speed)
+        )
+        self.save_clock()
+        infos = [catalog.get(m) for m in catalog.ids()]
+        self.files = FileStore(
+            state_dir / "files",
+            file_limit=min((i.file_limit_bytes for i in infos), default=2_000_000_000),
+            storage_limit=min((i.file_storage_bytes for i in infos), default=20_000_000_000),
+        )
+        self.stats = Stats()
+        self.faults = FaultBook()
+        self.limiter = RateLimiter(catalog, config.tier)
+        self.batches = BatchService(
+            state_dir / "batches",
+            files=self.files,
+            clock=self.clock,
+            catalog=catalog,
+            tier=config.tier,
+            profile=config.profile,
+            seed=config.seed,
+            faults=self.faults,
+            stats=self.stats,
+        )
+        self.api = GeminiApi(self)
+        self.base_url = ""
+
+    def save_clock(self) -> None:
+        write_json(self.state_dir / "clock.json", self.clock.to_dict())
+
+    def start(self) -> None:
+        self.batches.start()
+
+    def stop(self) -> None:
+        self.batches.stop()
+        self.save_clock()
+
+    def handle(
+        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Answer one HTTP request (never raises)."""
+        try:
+            if path.startswith(ADMIN_PREFIX):
+                return handle_admin(self, method, path, body)
+            found = route(method, path, query)
+            if found is None:
+                self.stats.request("unknown")
+                err = ApiError(404, f"Method not found: {method} {path}")
+                reply = Reply(404, err.body())
+            else:
+                op, params = found
+                self.stats.request(op)
+                reply = self.api.handle(op, params, query, headers, body)
+        except Exception as exc:  # a bug must answer 500, not hang the client
+            logger.exception("emulator: %s %s failed", method, path)
+            reply = Reply(500, ApiError(500, f"emulator error: {type(exc).__name__}: {exc}").body())
+        self.stats.status(reply.status)
+        return reply
+
+    def describe(self) -> dict[str, Any]:
+        return {"speed": self.clock.speed, "profile": self.config.profile.name, "tier": self.config.tier}
+
+
+def dump_config(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(dict(data), indent=2), "utf-8")

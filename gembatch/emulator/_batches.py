@@ -1,0 +1,406 @@
+"""Batch jobs: create (with quota and limits), get, list, cancel, delete, and progress over time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import threading
+from array import array
+from pathlib import Path
+from typing import Any
+
+from gembatch.catalog import Catalog
+from gembatch.emulator._casing import normalize
+from gembatch.emulator._clock import Clock
+from gembatch.emulator._errors import ApiError, invalid, quota_error
+from gembatch.emulator._faults import FaultBook, Profile
+from gembatch.emulator._files import FileStore
+from gembatch.emulator._jobs import Job, roll, schedule
+from gembatch.emulator._limits import model_info_or_404
+from gembatch.emulator._output import InputScan, generate_output, scan_input
+from gembatch.emulator._persist import new_id, read_json, write_json
+from gembatch.emulator._stats import Stats
+from gembatch.emulator._tokenizer import request_prompt_tokens
+from gembatch.errors import CatalogError
+
+__all__ = ["BatchService"]
+
+logger = logging.getLogger("gembatch.emulator")
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+
+
+class BatchService:
+    """All batch jobs of one emulator; persisted as one JSON file per job under ``root``."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        files: FileStore,
+        clock: Clock,
+        catalog: Catalog,
+        tier: str,
+        profile: Profile,
+        seed: int,
+        faults: FaultBook,
+        stats: Stats,
+    ):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.files, self.clock, self.catalog, self.tier = files, clock, catalog, tier
+        self.profile, self.seed, self.faults, self.stats = profile, seed, faults, stats
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._line_tokens: dict[str, array[int]] = {}
+        self._work: queue.Queue[str] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        for path in self.root.glob("*.job.json"):
+            job = Job.from_dict(read_json(path))
+            self._jobs[job.id] = job
+        self._seq = max((j.seq for j in self._jobs.values()), default=0)
+        for job in sorted(self._jobs.values(), key=lambda j: j.seq):
+            self.stats.created(job.display_name)
+            if job.active and not job.generated:
+                self._work.put(job.id)
+        for model in {j.model for j in self._jobs.values()}:
+            self.stats.set_enqueued(self.clock.now(), model, self._enqueued(model))
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        for target, name in (
+            (self._worker, "gembatch-emulator-worker"),
+            (self._ticker, "gembatch-emulator-clock"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    def _ticker(self) -> None:
+        while not self._stop.wait(0.05):
+            self.advance()
+            self.files.expire(self.clock.now())
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job_id = self._work.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with self._lock:
+                job = self._jobs.get(job_id)
+            if job is None or not job.active or job.generated:
+                continue
+            try:
+                result = self._generate(job)
+            except Exception:  # a broken input must fail the job, never kill the worker
+                logger.exception("emulator: generating output of %s failed", job.name)
+                with self._lock:
+                    if job.active:
+                        job.planned, job.end_at = "FAILED", min(job.end_at, self.clock.now())
+                        self._save(job)
+                continue
+            if result is None:
+                continue
+            with self._lock:
+                if job.active:
+                    job.ok_count, job.fail_count = result
+                    job.generated, job.generated_at = True, self.clock.now()
+                    self._save(job)
+
+    def _generate(self, job: Job) -> tuple[int, int] | None:
+        return generate_output(
+            input_path=self._path(job.id, "input.jsonl"),
+            output_path=self._output_path(job),
+            model=job.model,
+            inline=job.source == "inline",
+            profile=self.profile,
+            seed=self.seed,
+            job_seq=job.seq,
+            line_tokens=self._line_tokens.pop(job.id, None),
+            cancelled=lambda j=job: self._stop.is_set() or not j.active,  # type: ignore[misc]
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+    def _path(self, job_id: str, suffix: str) -> Path:
+        return self.root / f"{job_id}.{suffix}"
+
+    def _output_path(self, job: Job) -> Path:
+        return self._path(job.id, "output.json" if job.source == "inline" else "output.jsonl")
+
+    def _save(self, job: Job) -> None:
+        write_json(self._path(job.id, "job.json"), job.to_dict())
+
+    def _enqueued(self, model: str) -> int:
+        return sum(j.tokens for j in self._jobs.values() if j.active and j.model == model)
+
+    def _job(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id.removeprefix("batches/"))
+        if job is None:
+            raise ApiError(404, "Requested entity was not found.")
+        return job
+
+    def _render(self, job: Job, now: float) -> dict[str, Any]:
+        inline = None
+        if job.state == "SUCCEEDED" and job.source == "inline":
+            path = self._output_path(job)
+            inline = json.loads(path.read_bytes()) if path.exists() else []
+        return job.resource(now, inline)
+
+    # --- create ---------------------------------------------------------------------------
+    def _stage_input(self, job_id: str, batch: dict[str, Any]) -> tuple[str, str | None, InputScan]:
+        config = batch.get("inputConfig")
+        if not isinstance(config, dict):
+            raise invalid("batch.input_config", "is required: give file_name or requests")
+        file_name, inline = config.get("fileName"), config.get("requests")
+        if (file_name is None) == (inline is None):
+            raise invalid("batch.input_config", "set exactly one of file_name and requests")
+        target = self._path(job_id, "input.jsonl")
+        if file_name is not None:
+            if not isinstance(file_name, str):
+                raise invalid("batch.input_config.file_name", "must be a string like 'files/abc123'")
+            try:
+                rec = self.files.get(file_name)
+            except ApiError:
+                raise invalid("batch.input_config.file_name", f"file {file_name} does not exist") from None
+            try:
+                os.link(self.files.data_path(rec.id), target)
+            except OSError:
+                shutil.copyfile(self.files.data_path(rec.id), target)
+            return "file", rec.name, scan_input(target)
+        items = inline.get("requests") if isinstance(inline, dict) else None
+        if not isinstance(items, list) or not items:
+            raise invalid("batch.input_config.requests.requests", "must be a non-empty list")
+        scan = InputScan()
+        with target.open("wb") as out:
+            for i, item in enumerate(items):
+                field = f"batch.input_config.requests.requests[{i}]"
+                request = item.get("request") if isinstance(item, dict) else None
+                if not isinstance(request, dict):
+                    raise invalid(f"{field}.request", "is required")
+                if not isinstance(request.get("contents"), list) or not request["contents"]:
+                    raise invalid(f"{field}.request.contents", "must be a non-empty list of contents")
+                meta = item.get("metadata")
+                key = meta.get("key") if isinstance(meta, dict) else None
+                line = {"key": key, "request": request, "metadata": meta}
+                out.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+                tokens = request_prompt_tokens(request)
+                scan.count += 1
+                scan.tokens += tokens
+                scan.line_tokens.append(tokens)
+        return "inline", None, scan
+
+    def create(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        info = model_info_or_404(self.catalog, model, "batchGenerateContent")
+        body = normalize(body)
+        batch = body.get("batch")
+        if not isinstance(batch, dict):
+            raise invalid("batch", "is required")
+        display_name = batch.get("displayName")
+        if display_name is not None and not isinstance(display_name, str):
+            raise invalid("batch.display_name", "must be a string")
+        job_id = new_id(36)
+        try:
+            source, input_file, scan = self._stage_input(job_id, batch)
+            return self._commit(
+                job_id=job_id,
+                model=info.id,
+                display_name=display_name,
+                source=source,
+                input_file=input_file,
+                scan=scan,
+            )
+        except BaseException:
+            self._path(job_id, "input.jsonl").unlink(missing_ok=True)
+            raise
+
+    def _commit(
+        self,
+        *,
+        job_id: str,
+        model: str,
+        display_name: str | None,
+        source: str,
+        input_file: str | None,
+        scan: InputScan,
+    ) -> dict[str, Any]:
+        info = self.catalog.get(model)
+        tier_label = self.tier.replace("tier", "Tier").replace("free", "FreeTier")
+        with self._lock:
+            self.advance()
+            now = self.clock.now()
+            active = [j for j in self._jobs.values() if j.active]
+            if len(active) >= info.concurrent_batch_jobs:
+                retry = min(j.end_at for j in active) - now
+                raise quota_error(
+                    "batch_concurrent_requests",
+                    "BatchConcurrentRequestsPerProject",
+                    info.concurrent_batch_jobs,
+                    None,
+                    max(1.0, self.clock.real_seconds(retry)),
+                )
+            try:
+                limit = info.enqueued_limit(self.tier)
+            except CatalogError:
+                limit = 0
+            held = self._enqueued(model)
+            if held + scan.tokens > limit:
+                ends = [j.end_at for j in active if j.model == model]
+                retry = (min(ends) - now) if ends else 3600.0
+                raise quota_error(
+                    "batch_enqueued_tokens",
+                    f"BatchEnqueuedTokensPerModelPerProject-{tier_label}",
+                    limit,
+                    model,
+                    max(1.0, self.clock.real_seconds(retry)),
+                )
+            self._seq += 1
+            seq = self._seq
+            start, end = schedule(self.profile, seed=self.seed, seq=seq, tokens=scan.tokens, created=now)
+            expire = now + info.batch_expiry_hours * 3600.0
+            forced = self.faults.take_outcome(display_name)
+            planned = forced or "SUCCEEDED"
+            if forced == "EXPIRED":
+                expire = min(expire, end)  # a forced expiry happens at the scheduled end, not 48 h later
+            elif forced is None and roll(self.seed, "fail", seq) < self.profile.job_failure_rate:
+                planned = "FAILED"
+            elif forced is None and roll(self.seed, "expire", seq) < self.profile.expiry_probability:
+                planned = "EXPIRED"
+            job = Job(
+                id=job_id,
+                seq=seq,
+                model=model,
+                display_name=display_name,
+                source=source,
+                input_file=input_file,
+                request_count=scan.count,
+                tokens=scan.tokens,
+                create_time=now,
+                start_at=start,
+                end_at=end,
+                expire_at=expire,
+                planned=planned,
+                update_time=now,
+            )
+            self._jobs[job.id] = job
+            self._line_tokens[job.id] = scan.line_tokens
+            self._save(job)
+            self.stats.created(display_name)
+            self.stats.set_enqueued(now, model, held + scan.tokens)
+            self._work.put(job.id)
+            return self._render(job, now)
+
+    def force_outcome(self, display_name: str, outcome: str, count: int) -> int:
+        """Force the outcome of up to ``count`` active jobs named ``display_name``; returns how many."""
+        done = 0
+        with self._lock:
+            now = self.clock.now()
+            for job in sorted(self._jobs.values(), key=lambda j: j.seq):
+                if done >= count or not job.active or job.display_name != display_name:
+                    continue
+                job.planned = outcome
+                if outcome == "EXPIRED":
+                    job.expire_at = max(now, min(job.expire_at, job.end_at))
+                self._save(job)
+                done += 1
+        return done
+
+    # --- progress -------------------------------------------------------------------------
+    def advance(self) -> None:
+        """Commit every state change due by now (PENDING → RUNNING → terminal)."""
+        with self._lock:
+            now = self.clock.now()
+            for job in [j for j in self._jobs.values() if j.active]:
+                outcome = job.due(now)
+                if outcome is None:
+                    if job.state == "PENDING" and now >= job.start_at:
+                        job.state, job.update_time = "RUNNING", job.start_at
+                        self._save(job)
+                    continue
+                self._finish(job, outcome, now)
+
+    def _finish(self, job: Job, outcome: str, now: float) -> None:
+        if outcome == "EXPIRED":
+            end = job.expire_at
+        elif outcome == "SUCCEEDED":
+            end = max(job.end_at, job.generated_at)
+        elif outcome == "CANCELLED":
+            end = now
+        else:
+            end = job.end_at
+        end = min(end, now)
+        if outcome == "SUCCEEDED" and job.source == "file":
+            rec = self.files.add_generated(f"batch-{job.id}", self._output_path(job), end)
+            job.output_file = rec.name
+        job.state, job.end_time, job.update_time = outcome, end, end
+        self._save(job)
+        self.stats.set_enqueued(end, job.model, self._enqueued(job.model))
+
+    # --- reads and changes -----------------------------------------------------------------
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.advance()
+            return self._render(self._job(job_id), self.clock.now())
+
+    def list(self, page_size: int | None, page_token: str | None) -> dict[str, Any]:
+        size = DEFAULT_PAGE if not page_size or page_size <= 0 else min(page_size, MAX_PAGE)
+        after = None
+        if page_token:
+            try:
+                after = int(page_token.removeprefix("s"))
+            except ValueError:
+                raise invalid("page_token", "is not a token from a previous list call") from None
+        with self._lock:
+            self.advance()
+            now = self.clock.now()
+            jobs = sorted(self._jobs.values(), key=lambda j: -j.seq)
+            if after is not None:
+                jobs = [j for j in jobs if j.seq < after]
+            page = jobs[:size]
+            body: dict[str, Any] = {"operations": [self._render(j, now) for j in page]}
+            if len(jobs) > size:
+                body["nextPageToken"] = f"s{page[-1].seq}"
+            return body
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.advance()
+            job = self._job(job_id)
+            if not job.active:
+                raise ApiError(
+                    400,
+                    f"Batch {job.name} is already {job.state} and cannot be cancelled.",
+                    status="FAILED_PRECONDITION",
+                )
+            self._finish(job, "CANCELLED", self.clock.now())
+            return {}
+
+    def delete(self, job_id: str) -> dict[str, Any]:
+        with self._lock:
+            self.advance()
+            job = self._job(job_id)
+            if job.active:
+                self._finish(job, "CANCELLED", self.clock.now())
+            del self._jobs[job.id]
+            self._line_tokens.pop(job.id, None)
+            for suffix in ("job.json", "input.jsonl", "output.json", "output.jsonl"):
+                self._path(job.id, suffix).unlink(missing_ok=True)
+            return {}
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            out: dict[str, int] = {}
+            for job in self._jobs.values():
+                out[job.state] = out.get(job.state, 0) + 1
+            return out

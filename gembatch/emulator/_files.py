@@ -1,0 +1,235 @@
+"""The Files API: resumable uploads, metadata, downloads, storage quota and 48 h expiry."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gembatch.emulator._clock import rfc3339
+from gembatch.emulator._errors import ApiError, invalid, not_found, quota_error
+from gembatch.emulator._persist import new_id, read_json, write_json
+
+__all__ = ["FileRecord", "FileStore", "UploadSession"]
+
+FILE_LIFETIME_S = 48 * 3600.0
+
+
+@dataclass
+class FileRecord:
+    """One stored file; the bytes live in ``<dir>/<id>.data``."""
+
+    id: str
+    display_name: str
+    mime_type: str
+    size: int
+    create_time: float
+    expire_time: float
+    sha256: str
+    source: str = "UPLOADED"
+
+    @property
+    def name(self) -> str:
+        return f"files/{self.id}"
+
+    def resource(self, base_url: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "mimeType": self.mime_type,
+            "sizeBytes": str(self.size),
+            "createTime": rfc3339(self.create_time),
+            "updateTime": rfc3339(self.create_time),
+            "expirationTime": rfc3339(self.expire_time),
+            "sha256Hash": self.sha256,
+            "uri": f"{base_url}/v1beta/files/{self.id}",
+            "state": "ACTIVE",
+            "source": self.source,
+        }
+        if self.display_name:
+            body["displayName"] = self.display_name
+        if self.source == "GENERATED":
+            body["downloadUri"] = f"{base_url}/download/v1beta/files/{self.id}:download?alt=media"
+        return body
+
+
+@dataclass
+class UploadSession:
+    """A resumable upload in progress."""
+
+    id: str
+    file_id: str
+    display_name: str
+    mime_type: str
+    size: int
+    path: Path
+    received: int = 0
+    hasher: Any = None
+    lock: Any = None
+
+
+class FileStore:
+    """Files on disk under ``root`` with an in-memory index; thread-safe."""
+
+    def __init__(self, root: Path, *, file_limit: int, storage_limit: int):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.file_limit = file_limit
+        self.storage_limit = storage_limit
+        self._lock = threading.RLock()
+        self._files: dict[str, FileRecord] = {}
+        self._uploads: dict[str, UploadSession] = {}
+        for meta in sorted(self.root.glob("*.json")):
+            rec = FileRecord(**read_json(meta))
+            if self.data_path(rec.id).exists():
+                self._files[rec.id] = rec
+
+    def data_path(self, file_id: str) -> Path:
+        return self.root / f"{file_id}.data"
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(f.size for f in self._files.values())
+
+    # --- uploads -------------------------------------------------------------------------
+    def start_upload(
+        self, *, size: int, mime_type: str, display_name: str, name: str | None, now: float
+    ) -> UploadSession:
+        if size < 0:
+            raise invalid("file.size_bytes", "must be >= 0")
+        if size > self.file_limit:
+            raise invalid(
+                "file.size_bytes",
+                f"file of {size} bytes exceeds the maximum file size of {self.file_limit} bytes",
+            )
+        file_id = (name or "").removeprefix("files/") or new_id()
+        with self._lock:
+            if file_id in self._files:
+                raise ApiError(409, f"File files/{file_id} already exists.")
+            pending = sum(s.size - s.received for s in self._uploads.values())
+            if self.used_bytes() + pending + size > self.storage_limit:
+                raise quota_error(
+                    "file_storage_bytes", "FileStorageBytesPerProject", self.storage_limit, None, 3600
+                )
+            session = UploadSession(
+                id=new_id(24),
+                file_id=file_id,
+                display_name=display_name,
+                mime_type=mime_type,
+                size=size,
+                path=self.root / f"upload-{file_id}.part",
+                hasher=hashlib.sha256(),
+                lock=threading.Lock(),
+            )
+            session.path.write_bytes(b"")
+            self._uploads[session.id] = session
+        return session
+
+    def upload_chunk(
+        self, upload_id: str, offset: int | None, data: bytes, finalize: bool, now: float
+    ) -> FileRecord | None:
+        with self._lock:
+            session = self._uploads.get(upload_id)
+        if session is None:
+            raise not_found(f"Upload session {upload_id}")
+        with session.lock:
+            if offset is not None and offset != session.received:
+                raise invalid("X-Goog-Upload-Offset", f"expected offset {session.received}, got {offset}")
+            if session.received + len(data) > session.size:
+                raise invalid(
+                    "X-Goog-Upload-Offset", f"upload exceeds the declared size of {session.size} bytes"
+                )
+            with session.path.open("ab") as fh:
+                fh.write(data)
+            session.hasher.update(data)
+            session.received += len(data)
+            if not finalize:
+                return None
+            if session.received != session.size:
+                raise invalid(
+                    "X-Goog-Upload-Header-Content-Length",
+                    f"declared {session.size} bytes, received {session.received}",
+                )
+            with self._lock:
+                self._uploads.pop(upload_id, None)
+            os.replace(session.path, self.data_path(session.file_id))
+            digest = base64_sha(session.hasher.digest())
+            rec = FileRecord(
+                id=session.file_id,
+                display_name=session.display_name,
+                mime_type=session.mime_type,
+                size=session.size,
+                create_time=now,
+                expire_time=now + FILE_LIFETIME_S,
+                sha256=digest,
+            )
+            self._register(rec)
+            return rec
+
+    # --- generated files -------------------------------------------------------------------
+    def add_generated(
+        self, file_id: str, source_path: Path, now: float, mime_type: str = "application/jsonl"
+    ) -> FileRecord:
+        os.replace(source_path, self.data_path(file_id))
+        hasher = hashlib.sha256()
+        with self.data_path(file_id).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                hasher.update(block)
+        rec = FileRecord(
+            id=file_id,
+            display_name="",
+            mime_type=mime_type,
+            size=self.data_path(file_id).stat().st_size,
+            create_time=now,
+            expire_time=now + FILE_LIFETIME_S,
+            sha256=base64_sha(hasher.digest()),
+            source="GENERATED",
+        )
+        self._register(rec)
+        return rec
+
+    def _register(self, rec: FileRecord) -> None:
+        with self._lock:
+            self._files[rec.id] = rec
+            write_json(self.root / f"{rec.id}.json", asdict(rec))
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, file_id: str) -> FileRecord:
+        file_id = file_id.removeprefix("files/")
+        with self._lock:
+            rec = self._files.get(file_id)
+        if rec is None:
+            raise ApiError(
+                404,
+                f"File files/{file_id} was not found or you do not have permission to access it.",
+            )
+        return rec
+
+    def records(self) -> list[FileRecord]:
+        with self._lock:
+            return sorted(self._files.values(), key=lambda f: (-f.create_time, f.id))
+
+    def delete(self, file_id: str) -> None:
+        rec = self.get(file_id)
+        with self._lock:
+            self._files.pop(rec.id, None)
+        for path in (self.root / f"{rec.id}.json", self.data_path(rec.id)):
+            path.unlink(missing_ok=True)
+
+    def expire(self, now: float) -> list[str]:
+        """Delete files whose 48 h lifetime has passed; returns their names."""
+        with self._lock:
+            gone = [f.id for f in self._files.values() if f.expire_time <= now]
+        for file_id in gone:
+            with contextlib.suppress(ApiError):
+                self.delete(file_id)
+        return [f"files/{i}" for i in gone]
+
+
+def base64_sha(digest: bytes) -> str:
+    import base64
+
+    return base64.b64encode(digest).decode()

@@ -1,0 +1,154 @@
+"""A batch job: its schedule in emulated time and its Operation-shaped resource."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gembatch.emulator._clock import rfc3339
+from gembatch.emulator._faults import Profile
+
+__all__ = ["ACTIVE", "TERMINAL", "Job", "schedule"]
+
+ACTIVE = ("PENDING", "RUNNING")
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
+_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main."
+_OP_ERRORS = {
+    "FAILED": {
+        "code": 13,
+        "message": "Batch job failed: an internal error occurred while processing the batch.",
+    },
+    "EXPIRED": {"code": 4, "message": "Batch job expired: it was not completed within 48 hours."},
+    "CANCELLED": {"code": 1, "message": "Batch job was cancelled."},
+}
+
+
+@dataclass
+class Job:
+    """One batch job. Times are emulated UNIX seconds; ``state`` is the committed state."""
+
+    id: str
+    seq: int
+    model: str
+    display_name: str | None
+    source: str  # "file" | "inline"
+    input_file: str | None
+    request_count: int
+    tokens: int
+    create_time: float
+    start_at: float
+    end_at: float
+    expire_at: float
+    planned: str = "SUCCEEDED"
+    state: str = "PENDING"
+    update_time: float = 0.0
+    end_time: float | None = None
+    generated: bool = False
+    generated_at: float = 0.0
+    ok_count: int = 0
+    fail_count: int = 0
+    output_file: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"batches/{self.id}"
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def observed(self, now: float) -> str:
+        """The state at emulated time ``now`` before committing transitions."""
+        if not self.active:
+            return self.state
+        return "PENDING" if now < self.start_at else "RUNNING"
+
+    def due(self, now: float) -> str | None:
+        """The terminal state this job reaches at ``now``, if any."""
+        if not self.active:
+            return None
+        late = self.planned == "EXPIRED" or self.end_at >= self.expire_at or not self.generated
+        if now >= self.expire_at and late:
+            return "EXPIRED"
+        if self.planned == "EXPIRED" or now < self.end_at:
+            return None
+        if self.planned == "FAILED":
+            return "FAILED"
+        return "SUCCEEDED" if self.generated else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        return cls(**data)
+
+    def stats(self, now: float) -> dict[str, str]:
+        n = self.request_count
+        ok = fail = 0
+        state = self.observed(now)
+        if state == "SUCCEEDED":
+            ok, fail = self.ok_count, self.fail_count
+        elif state == "RUNNING" and self.generated and self.end_at > self.start_at:
+            frac = min(1.0, max(0.0, (now - self.start_at) / (self.end_at - self.start_at)))
+            ok, fail = math.floor(frac * self.ok_count), math.floor(frac * self.fail_count)
+        counts = {
+            "requestCount": n,
+            "successfulRequestCount": ok,
+            "failedRequestCount": fail,
+            "pendingRequestCount": n - ok - fail
+            if state in (*ACTIVE, "EXPIRED", "FAILED", "CANCELLED")
+            else 0,
+        }
+        return {k: str(v) for k, v in counts.items() if v}
+
+    def resource(self, now: float, inline_output: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The Operation JSON the real service returns for create, get and list."""
+        state = self.observed(now)
+        meta: dict[str, Any] = {"@type": _TYPE + "GenerateContentBatch", "model": f"models/{self.model}"}
+        if self.display_name is not None:
+            meta["displayName"] = self.display_name
+        if self.input_file:
+            meta["inputConfig"] = {"fileName": self.input_file}
+        meta["createTime"] = rfc3339(self.create_time)
+        meta["updateTime"] = rfc3339(max(self.update_time, self.create_time))
+        if self.end_time is not None:
+            meta["endTime"] = rfc3339(self.end_time)
+        meta["batchStats"] = self.stats(now)
+        meta["state"] = f"BATCH_STATE_{state}"
+        meta["name"] = self.name
+        op: dict[str, Any] = {"name": self.name, "metadata": meta}
+        if state in TERMINAL:
+            op["done"] = True
+        if state == "SUCCEEDED":
+            if self.output_file:
+                output: dict[str, Any] = {"responsesFile": self.output_file}
+            else:
+                output = {"inlinedResponses": {"inlinedResponses": inline_output or []}}
+            meta["output"] = output
+            op["response"] = {"@type": _TYPE + "GenerateContentBatchOutput", **output}
+        elif state in _OP_ERRORS:
+            op["error"] = dict(_OP_ERRORS[state])
+        return op
+
+
+def schedule(profile: Profile, *, seed: int, seq: int, tokens: int, created: float) -> tuple[float, float]:
+    """Seeded heavy-tailed (lognormal) start and end times for a new job."""
+    digest = hashlib.sha256(f"{seed}:{seq}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    queue = profile.queue_median_s * rng.lognormvariate(0.0, profile.queue_sigma) + profile.extra_latency_s
+    work = (profile.overhead_s + tokens / max(profile.tokens_per_s, 1e-9)) * rng.lognormvariate(
+        0.0, profile.proc_sigma
+    )
+    start = created + queue
+    return start, start + work
+
+
+def roll(seed: int, *parts: object) -> float:
+    """A deterministic uniform [0, 1) number for (seed, parts…)."""
+    digest = hashlib.sha256(":".join(map(str, (seed, *parts))).encode()).digest()
+    return int.from_bytes(digest[:7], "big") / float(1 << 56)

@@ -1,0 +1,76 @@
+"""Per-model limits from the catalogue, and sliding-window RPM/TPM limiters for real-time calls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from gembatch.catalog import Catalog, ModelInfo
+from gembatch.emulator._errors import ApiError, quota_error
+from gembatch.errors import CatalogError, UnknownModel
+
+__all__ = ["RateLimiter", "model_info_or_404"]
+
+_WINDOW_S = 60.0
+
+
+def model_info_or_404(catalog: Catalog, model: str, method: str) -> ModelInfo:
+    """The catalogue entry for ``model``, or the 404 the real service sends for unknown models."""
+    try:
+        return catalog.get(model)
+    except UnknownModel:
+        raise ApiError(
+            404,
+            f"models/{model.removeprefix('models/')} is not found for API version v1beta, or is not "
+            f"supported for {method}. Call ListModels to see the list of available models and their "
+            "supported methods.",
+        ) from None
+
+
+class RateLimiter:
+    """Requests and tokens per minute per model, over a real-time sliding window.
+
+    Real-time calls are not sped up by the emulated clock, so their limits use wall time.
+    """
+
+    def __init__(self, catalog: Catalog, tier: str):
+        self.catalog = catalog
+        self.tier = tier
+        self._lock = threading.Lock()
+        self._events: dict[str, deque[tuple[float, int]]] = {}
+
+    def check(self, model: str, tokens: int) -> None:
+        """Record one request of ``tokens`` prompt tokens, or raise 429 past RPM or TPM."""
+        info = self.catalog.get(model)
+        try:
+            rpm, tpm = info.rate_limits(self.tier)
+        except CatalogError:
+            return
+        now = time.monotonic()
+        tier_label = self.tier.replace("tier", "Tier")
+        with self._lock:
+            events = self._events.setdefault(info.id, deque())
+            while events and events[0][0] <= now - _WINDOW_S:
+                events.popleft()
+            retry = (events[0][0] + _WINDOW_S - now) if events else _WINDOW_S
+            if len(events) + 1 > rpm:
+                raise quota_error(
+                    "generate_content_paid_tier_requests"
+                    if self.tier != "free"
+                    else "generate_content_free_tier_requests",
+                    f"GenerateRequestsPerMinutePerProjectPerModel-{tier_label}",
+                    rpm,
+                    info.id,
+                    retry,
+                )
+            used = sum(t for _, t in events)
+            if used + tokens > tpm:
+                raise quota_error(
+                    "generate_content_paid_tier_input_token_count",
+                    f"GenerateContentInputTokensPerModelPerMinute-{tier_label}",
+                    tpm,
+                    info.id,
+                    retry,
+                )
+            events.append((now, tokens))
