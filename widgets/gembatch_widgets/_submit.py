@@ -120,7 +120,7 @@ class SubmitPanel(SnapshotDisplay):
         self.budget = widgets.BoundedFloatText(
             value=budget_usd or 0.0, min=0.0, max=1e9, description="budget USD", style=_STYLE
         )
-        self.budget.description_tooltip = "0 means no budget"
+        self.budget.tooltip = "0 means no budget"
         self.policy = widgets.Dropdown(
             options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
         )

@@ -1,0 +1,56 @@
+"""Run charts: PNG bytes from the OO matplotlib API, changing with the run's events."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from gembatch_widgets import render_run_chart
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _events(n: int) -> pd.DataFrame:
+    """Events as gembatch's ledger records them (spend_usd is committed spend)."""
+    return pd.DataFrame(
+        {
+            "time": pd.date_range("2026-01-01", periods=n, freq="20s", tz="UTC"),
+            "kind": ["submitted"] * n,
+            "enqueued_tokens": [1000 * (i % 4) for i in range(n)],
+            "spend_usd": [0.01 * i for i in range(n)],
+            "succeeded": [2 * i for i in range(n)],
+            "failed": [0] * n,
+            "pending": [100 - 2 * i for i in range(n)],
+        }
+    )
+
+
+def test_chart_is_png_and_changes_as_events_arrive():
+    kwargs = {"quota_tokens": 5000, "headroom": 0.9, "estimated_cost_usd": 0.5, "total_articles": 100}
+    empty = render_run_chart(None, **kwargs)
+    early = render_run_chart(_events(3), **kwargs)
+    late = render_run_chart(_events(8), **kwargs)
+    for png in (empty, early, late):
+        assert png.startswith(PNG)
+    assert len({empty, early, late}) == 3
+
+
+def test_chart_bytes_are_deterministic():
+    assert render_run_chart(_events(5), cap_tokens=4000) == render_run_chart(_events(5), cap_tokens=4000)
+
+
+def test_chart_tolerates_missing_columns_and_blank_values():
+    events = pd.DataFrame({"kind": ["x", "y"], "enqueued_tokens": [None, 5]})
+    assert render_run_chart(events).startswith(PNG)
+
+
+def test_widgets_never_import_pyplot():
+    code = (
+        "import sys, gembatch_widgets\n"
+        "gembatch_widgets.render_run_chart(None)\n"
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,89 @@
+"""gembatch._html: escaped, bounded, scoped HTML and text for rich reprs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from gembatch import _html
+
+
+def _frame(n: int) -> pd.DataFrame:
+    index = pd.Index([f"c{i:05d}" for i in range(n)], name="chunk_id")
+    return pd.DataFrame({"state": ["<b>planned</b>"] * n, "articles": range(n)}, index=index)
+
+
+def test_everything_user_supplied_is_escaped():
+    html = _html.render(
+        "Plan <script>",
+        subtitle="<img src=x onerror=alert(1)>",
+        badges=["<i>x</i>"],
+        fields={"prompt": "<script>alert(1)</script>", "<k>": 1},
+        tables={"chunks": _frame(3)},
+        footer="</div>",
+    )
+    assert "<script>" not in html
+    assert "<img src=x" not in html
+    assert "&lt;b&gt;planned&lt;/b&gt;" in html
+    assert html.count("<div") == html.count("</div>")
+
+
+def test_html_values_from_helpers_are_inserted_as_is():
+    bar = _html.progress_bar({"succeeded": 3, "failed": 1, "pending": 6})
+    html = _html.render("Run", fields={"progress": bar})
+    assert str(bar) in html
+    assert "width:30.00%" in bar and "width:10.00%" in bar
+
+
+def test_tables_and_text_are_bounded():
+    big = _frame(100_000)
+    html = _html.render("Plan", tables={"chunks": big})
+    assert len(html) < 20_000
+    assert "99,988 more rows" in html
+    assert "c99999" in html  # tail rows are shown too
+    text = _html.render_text("Plan", fields={"prompt": "x" * 10_000}, tables={"chunks": big})
+    assert len(text) < 2_000
+    assert "more rows" in text
+    assert len(_html.esc("y" * 10_000)) <= _html.MAX_CELL
+
+
+def test_wide_frames_are_cut_to_max_cols():
+    wide = pd.DataFrame([list(range(40))], columns=[f"col{i}" for i in range(40)])
+    html = _html.frame_table(wide)
+    assert "col11" in html and "col12" not in html
+    assert "28 more columns" in html
+
+
+def test_number_formats():
+    assert _html.usd(1234.5) == "$1,234.50"
+    assert _html.usd(0.0042) == "$0.0042"
+    assert _html.usd(None) == "—"
+    assert _html.count(12000) == "12,000"
+    assert _html.tokens(4_560_000) == "4.56M"
+    assert _html.tokens(950) == "950"
+    assert _html.pct(1, 4) == "25%"
+    assert _html.pct(1, 0) == "—"
+
+
+def test_png_img_inlines_small_pngs_and_drops_large_ones():
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    assert _html.png_img(png, "chart").startswith('<img src="data:image/png;base64,')
+    assert "left out" in _html.png_img(png, "chart", max_bytes=10)
+    assert "no chart yet" in _html.png_img(b"", "chart")
+
+
+def test_css_is_scoped_to_the_repr_block():
+    rules = [line for line in _html.STYLE.splitlines() if "{" in line]
+    assert rules
+    assert all(line.startswith(".gb-repr") for line in rules)
+
+
+def test_html_helpers_import_no_jupyter():
+    code = (
+        "import sys, gembatch._html\n"
+        "print(any(m.startswith(('ipywidgets', 'IPython', 'matplotlib')) for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
