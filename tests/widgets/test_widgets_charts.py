@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pandas as pd
-
 from gembatch_widgets import render_run_chart
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from gembatch_widgets import DISPLAY_ENV, SubmitPanel, resolve_display
 
 import gembatch as gb
-from gembatch_widgets import DISPLAY_ENV, SubmitPanel, resolve_display
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -71,7 +71,8 @@ def test_display_handle_is_refreshed_only_when_the_state_changes(monkeypatch, ar
     handles: list[_Handle] = []
 
     def fake_display(bundle: dict[str, Any], raw: bool = False, display_id: Any = None) -> _Handle:
-        assert raw and display_id is True
+        assert raw
+        assert display_id is True
         handles.append(_Handle(bundle))
         return handles[-1]
 

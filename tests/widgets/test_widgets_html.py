@@ -34,7 +34,8 @@ def test_html_values_from_helpers_are_inserted_as_is():
     bar = _html.progress_bar({"succeeded": 3, "failed": 1, "pending": 6})
     html = _html.render("Run", fields={"progress": bar})
     assert str(bar) in html
-    assert "width:30.00%" in bar and "width:10.00%" in bar
+    assert "width:30.00%" in bar
+    assert "width:10.00%" in bar
 
 
 def test_tables_and_text_are_bounded():
@@ -52,7 +53,8 @@ def test_tables_and_text_are_bounded():
 def test_wide_frames_are_cut_to_max_cols():
     wide = pd.DataFrame([list(range(40))], columns=[f"col{i}" for i in range(40)])
     html = _html.frame_table(wide)
-    assert "col11" in html and "col12" not in html
+    assert "col11" in html
+    assert "col12" not in html
     assert "28 more columns" in html
 
 

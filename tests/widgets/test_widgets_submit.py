@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from gembatch_widgets import SubmitPanel
 
 
@@ -14,8 +13,11 @@ def test_estimate_updates_when_inputs_change(articles: pd.DataFrame):
     panel = SubmitPanel(articles, model="gemini-2.5-flash-lite")
     first = panel.summary
     assert first.articles == 12
-    assert first.batch_usd and first.realtime_usd and first.realtime_usd > first.batch_usd
-    assert first.chunks and first.waves
+    assert first.batch_usd
+    assert first.realtime_usd
+    assert first.realtime_usd > first.batch_usd
+    assert first.chunks
+    assert first.waves
     html_before = panel.estimate_html.value
 
     panel.model.value = "gemini-2.5-pro"
@@ -62,7 +64,8 @@ def test_input_from_a_file_path(tmp_path: Path, articles: pd.DataFrame):
     panel = SubmitPanel()
     assert panel.submit_button.disabled
     panel.source.value = str(path)
-    assert panel.articles is not None and len(panel.articles) == 12
+    assert panel.articles is not None
+    assert len(panel.articles) == 12
     assert "articles.jsonl" in panel.snapshot_text()
     assert not panel.submit_button.disabled
     panel.source.value = str(tmp_path / "missing.jsonl")
