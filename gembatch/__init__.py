@@ -20,7 +20,19 @@ from gembatch.errors import (
 )
 
 # --- foundation (articles, tokens, cost, plan, requests) ---
+# isort: split
+from gembatch.articles import read_articles
+from gembatch.cost import Estimate, estimate
+from gembatch.datasets import synthetic_articles
+from gembatch.plan import Plan, plan
+from gembatch.requests import RequestSpec, iter_request_lines, write_jsonl
+from gembatch.tokens import Calibration, TokenEstimator, calibrate
+
 # --- backend and emulator ---
+# isort: split
+from gembatch import emulator
+from gembatch.backend import connect, describe, is_emulator
+
 # --- runs ---
 
 __version__ = "0.1.0"
@@ -28,15 +40,31 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "BudgetExceeded",
+    "Calibration",
     "Catalog",
     "CatalogError",
+    "Estimate",
     "GembatchError",
     "InputError",
     "ModelInfo",
+    "Plan",
     "QuotaExceeded",
+    "RequestSpec",
     "RunMismatch",
+    "TokenEstimator",
     "UnknownModel",
     "__version__",
+    "calibrate",
+    "connect",
     "default_catalog",
+    "describe",
+    "emulator",
+    "estimate",
+    "is_emulator",
+    "iter_request_lines",
     "load_catalog",
+    "plan",
+    "read_articles",
+    "synthetic_articles",
+    "write_jsonl",
 ]

@@ -1,0 +1,253 @@
+"""Cost estimates: tokens and USD per article, batch against real time, with p50/p90 figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gembatch import _format as fmt
+from gembatch.catalog import Catalog, ModelInfo, _check_tier, default_catalog
+from gembatch.errors import InputError
+from gembatch.requests import RequestSpec
+from gembatch.tokens import TokenEstimator, request_chars
+
+__all__ = ["OUTPUT_P90_FACTOR", "Estimate", "estimate", "make_spec"]
+
+# Output length is an expectation, not max_output_tokens (a worst case nobody pays). The high
+# (p90) figure assumes outputs run to 1.5× the expectation, capped by max_output_tokens.
+OUTPUT_P90_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated tokens and cost of running ``spec`` over some articles.
+
+    ``per_article`` (index ``article_id``) has ``input_tokens`` (the planning estimate, also the
+    enqueued tokens), ``output_tokens``, ``thinking_tokens``, ``batch_cost_usd`` and
+    ``realtime_cost_usd``. The summary attributes add p50/p90 figures from the estimator's
+    measured (or stated) error.
+    """
+
+    per_article: pd.DataFrame
+    spec: RequestSpec
+    model_info: ModelInfo
+    tier: str
+    estimator: TokenEstimator
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        return self.model_info.id
+
+    def __getattr__(self, name: str) -> Any:  # summary figures as attributes: est.batch_cost_usd
+        summary = self.__dict__.get("summary", {})
+        if name in summary:
+            return summary[name]
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON summary."""
+        return dict(self.summary)
+
+    def _rows(self) -> list[list[str]]:
+        s = self.summary
+        return [
+            [
+                "input tokens",
+                fmt.num(s["input_tokens"]),
+                fmt.num(s["input_tokens_p50"]),
+                fmt.num(s["input_tokens_p90"]),
+            ],
+            [
+                "output tokens",
+                fmt.num(s["output_tokens"]),
+                fmt.num(s["output_tokens"]),
+                fmt.num(s["output_tokens_p90"]),
+            ],
+            [
+                "thinking tokens",
+                fmt.num(s["thinking_tokens"]),
+                fmt.num(s["thinking_tokens"]),
+                fmt.num(s["thinking_tokens"]),
+            ],
+            [
+                "batch cost",
+                fmt.usd(s["batch_cost_usd"]),
+                fmt.usd(s["batch_cost_usd_p50"]),
+                fmt.usd(s["batch_cost_usd_p90"]),
+            ],
+            [
+                "real-time cost",
+                fmt.usd(s["realtime_cost_usd"]),
+                fmt.usd(s["realtime_cost_usd_p50"]),
+                fmt.usd(s["realtime_cost_usd_p90"]),
+            ],
+        ]
+
+    def _title(self) -> str:
+        s = self.summary
+        return f"Estimate: {fmt.num(s['articles'])} articles · {self.model} · {self.tier}"
+
+    def _notes(self) -> list[str]:
+        s = self.summary
+        return [
+            f"batch saves {fmt.usd(s['savings_usd'])} ({s['savings_pct']:.0f}%) against real time",
+            f"tokens: {self.estimator.source}",
+            f"output: {fmt.num(self.spec.expected_output_tokens)} tokens expected per article "
+            f"(p90 ×{OUTPUT_P90_FACTOR}); thinking {fmt.num(self.spec.thinking_tokens)}"
+            + (
+                " (models that think by default bill it as output: set thinking_budget or "
+                "expected_thinking_tokens)"
+                if self.spec.thinking_budget is None and self.spec.expected_thinking_tokens is None
+                else ""
+            ),
+            f"prices as of {self.model_info.as_of} ({self.model_info.source})",
+        ]
+
+    def __repr__(self) -> str:
+        table = fmt.text_table(self._rows(), ["", "estimate", "p50", "p90"])
+        return "\n".join([self._title(), table, *self._notes()])
+
+    def _repr_html_(self) -> str:
+        return fmt.html_block(
+            self._title(), [fmt.html_table(self._rows(), ["", "estimate", "p50", "p90"])], self._notes()
+        )
+
+
+def make_spec(
+    spec: RequestSpec | None,
+    model: str | None,
+    prompt: str,
+    system_instruction: str | None,
+    schema: Any,
+    **kwargs: Any,
+) -> RequestSpec:
+    """The spec passed in, or one built from the keyword arguments (``None`` ones left default)."""
+    if spec is not None:
+        if model is not None and spec.model != model.removeprefix("models/"):
+            raise InputError(f"model={model!r} disagrees with spec.model={spec.model!r}; pass one")
+        return spec
+    if model is None:
+        raise InputError("model is required, e.g. model='gemini-2.5-flash-lite'")
+    extra = {k: v for k, v in kwargs.items() if v is not None}
+    return RequestSpec.create(model, prompt, system_instruction=system_instruction, schema=schema, **extra)
+
+
+def estimate(
+    articles: Any,
+    model: str | None = None,
+    prompt: str = "{text}",
+    system_instruction: str | None = None,
+    schema: Any = None,
+    *,
+    tier: str = "tier1",
+    expected_output_tokens: int | None = None,
+    expected_thinking_tokens: int | None = None,
+    temperature: float | None = None,
+    max_output_tokens: int | None = None,
+    thinking_budget: int | None = None,
+    spec: RequestSpec | None = None,
+    catalog: Catalog | None = None,
+    estimator: TokenEstimator | None = None,
+) -> Estimate:
+    """Estimate tokens and cost, per article and in total, for batch and real time.
+
+    Examples
+    --------
+    >>> from gembatch.datasets import synthetic_articles
+    >>> est = estimate(synthetic_articles(10), model="gemini-2.5-flash-lite")
+    >>> est.batch_cost_usd < est.realtime_cost_usd
+    True
+    """
+    from gembatch.articles import is_articles_frame, read_articles
+
+    spec = make_spec(
+        spec, model, prompt, system_instruction, schema,
+        expected_output_tokens=expected_output_tokens, expected_thinking_tokens=expected_thinking_tokens,
+        temperature=temperature, max_output_tokens=max_output_tokens, thinking_budget=thinking_budget,
+    )  # fmt: skip
+    _check_tier(tier)
+    info = (catalog or default_catalog()).get(spec.model)
+    estimator = estimator or TokenEstimator()
+    if not is_articles_frame(articles):
+        articles = read_articles(articles, catalog=catalog, estimator=estimator)
+    tokens_in = estimator.tokens(request_chars(articles, spec))
+    over = np.flatnonzero(tokens_in + spec.expected_output_tokens > info.context_window)
+    if len(over):
+        aid = articles.index[int(over[0])]
+        raise InputError(
+            f"article {aid!r}: ~{tokens_in[over[0]]:,} input tokens plus the expected output exceed "
+            f"{info.id}'s context window of {info.context_window:,}; shorten it",
+            row=str(aid),
+            field="text",
+        )
+    n = len(articles)
+    out = np.full(n, spec.expected_output_tokens, dtype=np.int64)
+    think = np.full(n, spec.thinking_tokens, dtype=np.int64)
+    out_p90 = np.full(n, int(np.ceil(spec.expected_output_tokens * OUTPUT_P90_FACTOR)), dtype=np.int64)
+    if spec.max_output_tokens is not None:
+        out = np.minimum(out, spec.max_output_tokens)
+        out_p90 = np.minimum(out_p90, spec.max_output_tokens)
+
+    def cost(tin: np.ndarray, tout: np.ndarray, mode: str) -> np.ndarray:
+        pin, pout = _prices(info, tin, mode)
+        return (tin * pin + (tout + think) * pout) / 1e6
+
+    batch = cost(tokens_in, out, "batch")
+    realtime = cost(tokens_in, out, "realtime")
+    in50 = np.ceil(tokens_in * estimator.p50_ratio).astype(np.int64)
+    in90 = np.ceil(tokens_in * estimator.p90_ratio).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "input_tokens": tokens_in,
+            "output_tokens": out,
+            "thinking_tokens": think,
+            "batch_cost_usd": batch,
+            "realtime_cost_usd": realtime,
+        },
+        index=articles.index,
+    )
+    b50, b90 = float(cost(in50, out, "batch").sum()), float(cost(in90, out_p90, "batch").sum())
+    r50, r90 = float(cost(in50, out, "realtime").sum()), float(cost(in90, out_p90, "realtime").sum())
+    total_b, total_r = float(batch.sum()), float(realtime.sum())
+    summary: dict[str, Any] = {
+        "model": info.id,
+        "tier": tier,
+        "articles": n,
+        "input_tokens": int(tokens_in.sum()),
+        "input_tokens_p50": int(in50.sum()),
+        "input_tokens_p90": int(in90.sum()),
+        "output_tokens": int(out.sum()),
+        "output_tokens_p90": int(out_p90.sum()),
+        "thinking_tokens": int(think.sum()),
+        "batch_cost_usd": total_b,
+        "batch_cost_usd_p50": b50,
+        "batch_cost_usd_p90": b90,
+        "realtime_cost_usd": total_r,
+        "realtime_cost_usd_p50": r50,
+        "realtime_cost_usd_p90": r90,
+        "savings_usd": total_r - total_b,
+        "savings_pct": 100.0 * (total_r - total_b) / total_r if total_r else 0.0,
+        "chars_per_token": estimator.chars_per_token,
+        "estimator": estimator.source,
+        "expected_output_tokens": spec.expected_output_tokens,
+        "expected_thinking_tokens": spec.thinking_tokens,
+        "prices_as_of": info.as_of,
+    }
+    return Estimate(per_article=frame, spec=spec, model_info=info, tier=tier, estimator=estimator,
+                    summary=summary)  # fmt: skip
+
+
+def _prices(info: ModelInfo, tokens_in: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-request (input, output) prices; long-context prices above the model's threshold."""
+    pin, pout = info.prices(mode, 0)  # type: ignore[arg-type]
+    pin_a = np.full(len(tokens_in), pin)
+    pout_a = np.full(len(tokens_in), pout)
+    if info.long_context_threshold is not None:
+        lin, lout = info.prices(mode, info.long_context_threshold + 1)  # type: ignore[arg-type]
+        long = tokens_in > info.long_context_threshold
+        pin_a[long], pout_a[long] = lin, lout
+    return pin_a, pout_a
