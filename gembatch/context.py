@@ -55,6 +55,7 @@ class RunConfig:
     reconcile_grace_s: float = 5.0
 
     OPERATIONAL = (
+        "inline_limit_bytes",
         "delete_input_files",
         "delete_output_files",
         "pending_limit_s",

@@ -100,7 +100,8 @@ CREATE TABLE IF NOT EXISTS events (
     chunk_id TEXT,
     message TEXT,
     enqueued_tokens INTEGER,
-    spend_usd REAL,
+    spend_usd REAL,                  -- committed: actual + estimates in flight
+    actual_usd REAL,                 -- settled so far
     succeeded INTEGER,
     failed INTEGER,
     pending INTEGER
@@ -282,7 +283,7 @@ class Ledger:
     # -- figures --------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Articles per final status: ``{"succeeded": n, "failed": n, "pending": n}``."""
-        out = {"succeeded": 0, "failed": 0, "pending": 0}
+        out = {"succeeded": 0, "failed": 0, "pending": 0}  # this order is the events' column order
         for status, n in self.query("SELECT status, COUNT(*) FROM articles GROUP BY status"):
             out[status] = n
         return out
@@ -306,20 +307,10 @@ class Ledger:
         """Append an event with the figures the charts need (joins an open transaction)."""
         with self.transaction() as db:
             enq, _, _ = self.in_flight()
-            _, committed = self.spend()
+            actual, committed = self.spend()
             c = self.counts()
             db.execute(
-                "INSERT INTO events(time, kind, chunk_id, message, enqueued_tokens, spend_usd, succeeded, "
-                "failed, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    time.time(),
-                    kind,
-                    chunk_id,
-                    message,
-                    enq,
-                    committed,
-                    c["succeeded"],
-                    c["failed"],
-                    c["pending"],
-                ),
+                "INSERT INTO events(time, kind, chunk_id, message, enqueued_tokens, spend_usd, actual_usd, "
+                "succeeded, failed, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), kind, chunk_id, message, enq, committed, actual, *c.values()),
             )

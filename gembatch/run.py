@@ -83,12 +83,15 @@ class Run:
         *,
         client: Any = None,
         max_attempts: int = 3,
+        run_id: str | None = None,
         **knobs: Any,
     ) -> Run:
         """Create the run, or reopen it when ``run_dir`` already holds the same one.
 
         ``knobs`` are operational settings (:attr:`RunConfig.OPERATIONAL`, e.g. ``pending_limit_s``,
         ``cancel_stale``, ``delete_output_files``, ``poll_min_s``); they may change on reopen.
+        ``run_id`` prefixes the job display names (default: the directory name); a random suffix
+        keeps it unique.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
         """
         unknown = set(knobs) - set(RunConfig.OPERATIONAL)
@@ -112,7 +115,7 @@ class Run:
                 return cls(path, ledger, client)
             ledger.close()
             ledger_path.unlink()  # a create that crashed before committing: start afresh
-        ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, **knobs)
+        ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id, **knobs)
         return cls(path, ledger, client)
 
     @classmethod
@@ -163,7 +166,7 @@ class Run:
                 collect_chunk(ctx, row["chunk_id"], user_cancelled=cancelled)
                 collected += 1
             submitted = 0
-            if not cancelled:
+            if not cancelled and not led.get_meta("paused"):
                 make_retry_chunks(ctx, flush=not led.chunks_in(State.PLANNED))
                 submitted = self._schedule()
             if collected:
@@ -278,6 +281,47 @@ class Run:
             self._thread.join(timeout)
         self._thread = None
         self._stop.clear()
+
+    @property
+    def is_running(self) -> bool:
+        """True while :meth:`start`'s background driver is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def pause(self) -> None:
+        """Submit nothing new (monitoring and collection go on), until :meth:`resume`, across restarts."""
+        self.ledger.set_meta("paused", True)
+        self.ledger.event("pause", "submission paused")
+
+    def resume(self) -> None:
+        """Undo :meth:`pause`."""
+        self.ledger.set_meta("paused", False)
+        self.ledger.event("resume", "submission resumed")
+
+    def retry_failed(self) -> int:
+        """Give every failed article one more attempt (e.g. after fixing a quota); returns how many."""
+        with self._lock, self.ledger.transaction() as db:
+            n = db.execute(
+                "UPDATE articles SET status='pending', requeue=1, error=NULL "
+                "WHERE status='failed' AND article_id=rep_id"
+            ).rowcount
+            db.execute("UPDATE articles SET status='pending' WHERE status='failed' AND article_id!=rep_id")
+            top = int(db.execute("SELECT COALESCE(MAX(attempts), 0) FROM articles").fetchone()[0])
+            cfg = self._ctx.config
+            cfg.max_attempts = max(cfg.max_attempts, top + 1)
+            self.ledger.set_meta("config", cfg.to_dict())
+            self.ledger.set_meta("done", None)
+            self.ledger.event("retry_failed", f"{n} failed articles re-queued")
+        return int(n)
+
+    def monitor(self, **kwargs: Any) -> Any:
+        """A live ``gembatch_widgets.MonitorPanel`` for this run (needs the widgets package)."""
+        try:
+            from gembatch_widgets import MonitorPanel
+        except ImportError:
+            raise GembatchError(
+                "the monitor panel needs gembatch-widgets: pip install -e ./widgets"
+            ) from None
+        return MonitorPanel(self, **kwargs)
 
     def cancel(self) -> None:
         """Submit nothing more and cancel every job in flight; collected results are kept."""

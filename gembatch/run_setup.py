@@ -64,6 +64,10 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
     return rows
 
 
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:40] or time.strftime("%Y%m%d")
+
+
 def _info_dict(info: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(info) and not isinstance(info, type):
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in dataclasses.asdict(info).items()}
@@ -105,7 +109,7 @@ def check_same_run(stored: RunConfig, wanted: dict[str, str], run_dir: Path) -> 
 
 
 def new_ledger(
-    run_dir: Path, articles: pd.DataFrame, plan: Any, *, max_attempts: int, **knobs: Any
+    run_dir: Path, articles: pd.DataFrame, plan: Any, *, max_attempts: int, run_id: str | None, **knobs: Any
 ) -> Ledger:
     """Snapshot the inputs and write the whole initial ledger in one transaction."""
     defining = defining_config(plan, max_attempts)
@@ -122,7 +126,8 @@ def new_ledger(
             f"quota × headroom is {cap:,}; re-plan with a smaller chunk_tokens"
         )
     config = RunConfig(
-        run_id=f"{time.strftime('%Y%m%d')}-{uuid.uuid4().hex[:8]}",
+        # unique even if the directory is deleted and made again: old remote jobs never match
+        run_id=f"{run_id or _slug(run_dir.resolve().name)}-{uuid.uuid4().hex[:8]}",
         model=str(plan.model),
         tier=str(plan.tier),
         spec=plan.spec.to_dict(),

@@ -54,6 +54,7 @@ def events_frame(ledger: Ledger) -> pd.DataFrame:
         "message",
         "enqueued_tokens",
         "spend_usd",
+        "actual_usd",
         "succeeded",
         "failed",
         "pending",
@@ -66,11 +67,16 @@ def events_frame(ledger: Ledger) -> pd.DataFrame:
     for col in ("enqueued_tokens", "succeeded", "failed", "pending"):
         frame[col] = frame[col].astype("Int64")
     frame["spend_usd"] = frame["spend_usd"].astype("Float64")
+    frame["actual_usd"] = frame["actual_usd"].astype("Float64")
     return frame
 
 
 def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
-    """Counts, tokens, cost estimated vs actual, quota use and an ETA, as a plain dict."""
+    """Counts, tokens, cost estimated vs actual, quota use and an ETA, as a plain (JSON-able) dict.
+
+    ``state`` is ``running`` | ``paused`` | ``done`` | ``cancelled`` | ``budget`` (stopped by
+    ``budget_usd`` with articles pending); ``done`` is true once nothing more will happen.
+    """
     counts = ledger.counts()
     states = {r[0]: r[1] for r in ledger.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
     est = ledger.query(
@@ -86,6 +92,9 @@ def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
     total = sum(counts.values())
     done = counts["succeeded"] + counts["failed"]
     first = ledger.query("SELECT MIN(intent_at) FROM chunks")[0][0]
+    finished = ledger.get_meta("done")
+    paused = "paused" if ledger.get_meta("paused") else "running"
+    state = {"complete": "done"}.get(finished, finished) or paused
     eta = None
     if first and 0 < done < total:
         rate = done / max(time.time() - float(first), 1e-9)
@@ -105,12 +114,15 @@ def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
         "input_tokens": int(act[0]),
         "output_tokens": int(act[1]),
         "thoughts_tokens": int(act[2]),
-        "est_cost_usd": float(est[2]),
-        "cost_usd": actual,
-        "committed_usd": committed,
+        "cost_estimated_usd": float(est[2]),
+        "cost_actual_usd": actual,
+        "cost_committed_usd": committed,
         "budget_usd": config.budget_usd,
+        "quota_tokens": config.quota_tokens,
+        "headroom": config.headroom,
         "eta_s": eta,
-        "done": ledger.get_meta("done"),
+        "state": state,
+        "done": finished is not None,
     }
 
 
@@ -119,13 +131,13 @@ def text_repr(run_dir: Path, s: dict[str, Any]) -> str:
     chunks = ", ".join(f"{k} {v}" for k, v in sorted(s["chunks"].items()))
     eta = f" · ETA {s['eta_s'] / 60:.1f} min" if s["eta_s"] else ""
     budget = f" (budget ${s['budget_usd']:.2f})" if s["budget_usd"] is not None else ""
-    state = f"done ({s['done']})" if s["done"] else "in progress"
+    state = s["state"]
     return (
         f"<gembatch.Run {str(run_dir)!r} {s['run_id']} · {s['model']} · {s['policy']} · {state}>\n"
         f"  articles: {s['articles']:,} — {s['succeeded']:,} succeeded, {s['failed']:,} failed, "
         f"{s['pending']:,} pending{eta}\n"
         f"  jobs: {s['jobs_in_flight']} in flight, "
         f"{s['enqueued_tokens']:,}/{s['enqueued_cap']:,} enqueued tokens; chunks: {chunks}\n"
-        f"  cost: ${s['cost_usd']:.4f} actual, ${s['committed_usd']:.4f} committed, "
-        f"${s['est_cost_usd']:.4f} estimated{budget}"
+        f"  cost: ${s['cost_actual_usd']:.4f} actual, ${s['cost_committed_usd']:.4f} committed, "
+        f"${s['cost_estimated_usd']:.4f} estimated{budget}"
     )

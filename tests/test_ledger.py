@@ -88,10 +88,15 @@ def test_illegal_transition_leaves_ledger_untouched(tmp_path):
 
 def test_transaction_rolls_back_on_error(tmp_path):
     led = _ledger(tmp_path)
-    with pytest.raises(RuntimeError), led.transaction():
-        led.transition("c00001", State.SUBMITTING)
-        led.event("intent")
-        raise RuntimeError("boom")
+
+    def fail_midway():
+        with led.transaction():
+            led.transition("c00001", State.SUBMITTING)
+            led.event("intent")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
     assert led.chunk("c00001")["state"] == "planned"
     assert led.query("SELECT COUNT(*) FROM events")[0][0] == 0
 

@@ -62,7 +62,7 @@ def test_usage_includes_thoughts():
 def test_error_lines_are_classified(error, status):
     res = _parse([{"key": "a", "error": error}])["a"]
     assert res.status == status
-    assert res.error and str(error["code"]) in res.error
+    assert str(error["code"]) in (res.error or "")
     assert classify_error(error)[0] == status
 
 
@@ -106,7 +106,10 @@ def test_corrupt_and_keyless_lines_are_skipped_not_misassigned():
 
 
 def test_inline_items_use_metadata_key():
-    items = [{"response": _resp("hi"), "metadata": {"key": "k1"}}, {"error": {"code": 400}, "metadata": {"key": "k2"}}]
+    items = [
+        {"response": _resp("hi"), "metadata": {"key": "k1"}},
+        {"error": {"code": 400}, "metadata": {"key": "k2"}},
+    ]
     out = {r.key: r for r in parse_lines(items, None)}
     assert out["k1"].status == "succeeded"
     assert out["k2"].status == "failed"
