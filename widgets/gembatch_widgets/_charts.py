@@ -12,9 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from gembatch._html import STATE_COLORS, tokens
+from gembatch._html import STATE_COLORS, tokens, usd
 
-__all__ = ["column", "elapsed_minutes", "render_run_chart"]
+__all__ = ["column", "elapsed", "render_run_chart"]
 
 # Accepted spellings of the events columns (CONTRACTS.md asks for the first of each).
 ENQUEUED = ("enqueued_tokens", "enqueued")
@@ -35,14 +35,21 @@ def column(events: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
     return None
 
 
-def elapsed_minutes(events: pd.DataFrame) -> np.ndarray:
-    """Minutes since the first event (from ``time``), or the row number when there is no time."""
+def elapsed(events: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Time since the first event in a readable unit (s, min or h), or the event number without times."""
     if "time" in events.columns and len(events):
         times = pd.to_datetime(events["time"], errors="coerce", utc=True)
         if times.notna().any():
-            start = times.min()
-            return ((times - start).dt.total_seconds().fillna(0.0) / 60.0).to_numpy(dtype=float)
-    return np.arange(len(events), dtype=float)
+            seconds = (times - times.min()).dt.total_seconds().fillna(0.0).to_numpy(dtype=float)
+            span = float(seconds.max())
+            for unit, scale, upto in (
+                ("seconds", 1.0, 120.0),
+                ("minutes", 60.0, 7200.0),
+                ("hours", 3600.0, 0),
+            ):
+                if span <= upto or not upto:
+                    return seconds / scale, unit
+    return np.arange(len(events), dtype=float), "event"
 
 
 def _style(ax: Axes, title: str) -> None:
@@ -101,7 +108,7 @@ def render_run_chart(
     True
     """
     ev = events if events is not None else pd.DataFrame()
-    x = elapsed_minutes(ev)
+    x, unit = elapsed(ev)
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     ax_tok, ax_cost, ax_done = fig.subplots(1, 3)
@@ -119,7 +126,16 @@ def render_run_chart(
             ax_tok.axhline(
                 quota_tokens * headroom, color=STATE_COLORS["expired"], linewidth=0.8, linestyle=":"
             )
-        ax_tok.set_ylim(0, quota_tokens * 1.1)
+        enq = column(ev, ENQUEUED)
+        peak = float(enq.max()) if enq is not None and enq.notna().any() else 0.0
+        if peak >= 0.05 * quota_tokens:
+            ax_tok.set_ylim(0, quota_tokens * 1.1)
+        else:  # a small run next to a big quota: keep the run readable, name the quota
+            ax_tok.set_ylim(0, max(peak * 1.3, 1.0))
+            ax_tok.text(
+                0.98, 0.95, f"{quota_label} {tokens(quota_tokens)} (off scale)", ha="right", va="top",
+                fontsize=7, color=STATE_COLORS["failed"], transform=ax_tok.transAxes,
+            )  # fmt: skip
     ax_tok.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: tokens(v)))
     if not drew:
         _waiting(ax_tok)
@@ -134,7 +150,7 @@ def render_run_chart(
     if not drew:
         _waiting(ax_cost)
     ax_cost.set_ylim(bottom=0)
-    ax_cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.2f}"))
+    ax_cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: usd(v)))
 
     _style(ax_done, "articles done")
     drew = _step(ax_done, x, column(ev, DONE), "done", STATE_COLORS["collected"])
@@ -145,7 +161,7 @@ def render_run_chart(
         _waiting(ax_done)
 
     for ax in (ax_tok, ax_cost, ax_done):
-        ax.set_xlabel("minutes", fontsize=7)
+        ax.set_xlabel(unit, fontsize=7)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6, loc="lower right", frameon=True, framealpha=0.8)
     buf = io.BytesIO()

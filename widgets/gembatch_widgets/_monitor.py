@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -21,6 +22,11 @@ __all__ = ["MonitorPanel"]
 def run_class() -> Any:
     """``gembatch.Run`` (read at call time, so a newer gembatch is picked up)."""
     cls = getattr(gembatch, "Run", None)
+    if cls is None:
+        try:
+            cls = importlib.import_module("gembatch.run").Run
+        except (ImportError, AttributeError):
+            cls = None
     if cls is None:
         raise gembatch.BackendError("this gembatch has no Run yet; upgrade gembatch (pip install -e .)")
     return cls

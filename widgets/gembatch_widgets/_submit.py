@@ -49,6 +49,9 @@ class SubmitPanel(SnapshotDisplay):
         ``"auto"`` | ``"widget"`` | ``"static"`` (default ``$GEMBATCH_DISPLAY`` or auto).
     monitor_interval
         Refresh interval (s) of the MonitorPanel shown after Submit.
+    plan_options, run_options
+        Further keyword arguments for ``gb.plan`` (e.g. ``headroom``, ``chunk_tokens``) and
+        ``gb.Run.create`` (e.g. ``max_attempts``).
 
     Examples
     --------
@@ -74,11 +77,15 @@ class SubmitPanel(SnapshotDisplay):
         catalog: Catalog | None = None,
         display: str | None = None,
         monitor_interval: float = 1.0,
+        plan_options: dict[str, Any] | None = None,
+        run_options: dict[str, Any] | None = None,
     ) -> None:
         self._init_display(display)
         self.client = client
         self.catalog = catalog or default_catalog()
         self.monitor_interval = monitor_interval
+        self.plan_options = dict(plan_options or {})
+        self.run_options = dict(run_options or {})
         self.articles: pd.DataFrame | None = None
         self.summary = PlanSummary()
         self.plan: Any = None
@@ -218,6 +225,7 @@ class SubmitPanel(SnapshotDisplay):
             "schema": self._schema_value(),
             "budget_usd": self.budget.value or None,
             "policy": self.policy.value,
+            **self.plan_options,
         }
 
     # --- estimate -----------------------------------------------------------------------------
@@ -266,7 +274,7 @@ class SubmitPanel(SnapshotDisplay):
                 else gembatch.InputError(f"cannot submit: {blocker}")
             )
         Run = run_class()
-        kwargs: dict[str, Any] = {"client": self.client}
+        kwargs: dict[str, Any] = {"client": self.client, **self.run_options}
         if _run_supports("mode"):
             kwargs["mode"] = self.mode.value
         self.status.value = "<small>creating the run…</small>"
@@ -341,7 +349,10 @@ def _schema_dict(schema: Any) -> dict[str, Any]:
 
 
 def _run_supports(param: str) -> bool:
-    run_cls = getattr(gembatch, "Run", None)
+    try:
+        run_cls = run_class()
+    except gembatch.GembatchError:
+        return False
     create = getattr(run_cls, "create", None)
     if create is None:
         return False

@@ -1,0 +1,138 @@
+"""MonitorPanel and Submit on the emulator: a real run, driven to done, charts that change, clean stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from gembatch_widgets import MonitorPanel, SubmitPanel
+from gembatch_widgets._monitor import run_class
+
+import gembatch as gb
+
+PNG = b"\x89PNG\r\n\x1a\n"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _monitor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "gembatch-monitor"]
+
+
+def _create_run(tmp_path: Path, articles: pd.DataFrame, emulator: Any) -> Any:
+    plan = gb.plan(articles, model="gemini-2.5-flash-lite", chunk_tokens=1500)
+    assert len(plan.chunks) > 2
+    return run_class().create(tmp_path / "run", articles, plan, client=emulator.client())
+
+
+def _wait_until(predicate: Any, timeout: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_click_submit_creates_a_run_on_the_emulator_and_monitors_it_to_done(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    panel = SubmitPanel(
+        articles,
+        run_dir=tmp_path / "run",
+        client=emulator.client(),
+        monitor_interval=0.1,
+        plan_options={"chunk_tokens": 1500},
+    )
+    panel.submit_button.click()
+    assert panel.run is not None, panel.status.value
+    assert panel.submit_button.disabled  # one submission per panel
+    assert (tmp_path / "run" / "ledger.sqlite").exists()
+    monitor = panel.monitor
+    assert monitor is not None
+    assert monitor.widget in panel.monitor_box.children
+    try:
+        assert _wait_until(lambda: monitor.done), monitor.snapshot_text()
+        created = emulator.stats()["batches_created_by_display_name"]
+        assert len(created) == panel.summary.chunks
+        assert all(n == 1 for n in created.values())  # exactly once per chunk
+        assert _wait_until(lambda: not monitor.refreshing)  # the thread ends by itself when done
+        view = monitor.refresh()
+        assert view.articles == {"succeeded": 12, "failed": 0, "pending": 0}
+        assert bytes(monitor.chart.value).startswith(PNG)
+        text = panel.snapshot_text()
+        assert "12 / 12 done" in text
+        html = panel._repr_mimebundle_()["text/html"]
+        assert "data:image/png;base64," in html
+        assert "gb-state-done" in html
+    finally:
+        monitor.stop()
+        panel.run.stop()
+    assert not _monitor_threads()
+
+
+def test_charts_change_as_the_run_progresses(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    run = _create_run(tmp_path, articles, emulator)
+    monitor = MonitorPanel(run, autostart=False)
+    assert not monitor.refreshing
+    charts = [bytes(monitor.chart.value)]
+    for _ in range(2000):
+        report = run.step()
+        monitor.refresh()
+        if bytes(monitor.chart.value) != charts[-1]:
+            charts.append(bytes(monitor.chart.value))
+        if report.done:
+            break
+        time.sleep(0.01)
+    assert monitor.done
+    assert all(png.startswith(PNG) for png in charts)
+    assert len(charts) >= 3  # created → jobs in flight → … → all collected
+    assert monitor.snapshot_key() != ("unknown",)
+
+
+def test_refresh_thread_runs_until_stopped_and_leaves_nothing_behind(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    run = _create_run(tmp_path, articles, emulator)  # not started: the panel waits on it
+    before = threading.active_count()
+    monitor = MonitorPanel(run, interval=0.05)
+    assert monitor.refreshing
+    assert len(_monitor_threads()) == 1
+    monitor.start()  # idempotent
+    assert len(_monitor_threads()) == 1
+    monitor.stop()
+    assert not monitor.refreshing
+    assert not _monitor_threads()
+    assert threading.active_count() == before
+
+
+def test_monitor_reopens_a_run_from_its_directory(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    run = _create_run(tmp_path, articles, emulator)
+    assert run.wait(timeout=120, progress=False)
+    # as after a kernel restart: only the directory is known
+    monitor = MonitorPanel(str(tmp_path / "run"), client=emulator.client(), display="static")
+    assert monitor.done
+    assert not monitor.refreshing  # nothing to watch
+    bundle = monitor._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert "12 / 12 done" in bundle["text/plain"]
+    assert "data:image/png;base64," in bundle["text/html"]
+
+
+def test_cancel_button_cancels_the_run(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    run = _create_run(tmp_path, articles, emulator)
+    monitor = MonitorPanel(run, autostart=False)
+    assert monitor.cancel_button.layout.display != "none"
+    monitor.cancel_button.click()
+    assert "cancel done" in monitor.status.value
+    assert monitor.view.chunks_by_state.get("cancelled")
+
+
+def test_wait_drives_an_unstarted_run_and_returns_done(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    run = _create_run(tmp_path, articles, emulator)
+    monitor = MonitorPanel(run, autostart=False, display="widget")
+    assert WIDGET_MIME in monitor._repr_mimebundle_()
+    assert monitor.wait(timeout=120)
+    assert monitor.view.articles["succeeded"] == 12
