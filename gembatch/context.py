@@ -87,12 +87,21 @@ class Context:
 
     run_dir: Path
     ledger: Ledger
-    client: Any
+    _client: Any
     config: RunConfig
     backoff_until: float = 0.0
     backoff_n: int = 0
     _articles: pd.DataFrame | None = None
     _spec: RequestSpec | None = None
+
+    @property
+    def client(self) -> Any:
+        """The google-genai client; ``gb.connect()`` on first use when none was given."""
+        if self._client is None:
+            from gembatch.backend import connect
+
+            self._client = connect()
+        return self._client
 
     @property
     def spec(self) -> RequestSpec:

@@ -68,7 +68,7 @@ class Run:
     def __init__(self, run_dir: Path, ledger: Ledger, client: Any):
         self.run_dir = run_dir
         config = RunConfig.from_dict(ledger.get_meta("config"))
-        self._ctx = Context(run_dir=run_dir, ledger=ledger, client=client, config=config)
+        self._ctx = Context(run_dir=run_dir, ledger=ledger, _client=client, config=config)
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -130,15 +130,18 @@ class Run:
         stored = ledger.get_meta("config")
         if stored is None:
             raise GembatchError(f"{path}: the run was never fully created; call gb.Run.create again")
-        client = client if client is not None else _default_client()
-        knobs = {**_poll_defaults(client), **knobs}
-        if knobs:
+        if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
         return cls(path, ledger, client)
 
     @property
     def config(self) -> RunConfig:
         return self._ctx.config
+
+    @property
+    def client(self) -> Any:
+        """The google-genai client this run talks through (connected on first use)."""
+        return self._ctx.client
 
     @property
     def run_id(self) -> str:

@@ -1,0 +1,153 @@
+"""CLI: ``gembatch run``, ``status``, ``results``, ``cancel`` (run directories) and ``submit`` (one job)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gembatch.errors import InputError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="plan, submit, watch and collect a durable run (re-run to resume)")
+    run.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
+    run.add_argument("--run-dir", required=True, help="directory holding the run's ledger and results")
+    run.add_argument(
+        "--model", default="gemini-2.5-flash-lite", help="model id (default gemini-2.5-flash-lite)"
+    )
+    run.add_argument("--tier", default="tier1")
+    prompt = run.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", default=None, help="prompt template; {text}, {title} or any column")
+    prompt.add_argument("--prompt-file", default=None, help="read the prompt template from a file")
+    run.add_argument("--policy", choices=("rolling", "waves"), default="rolling")
+    run.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
+    run.add_argument("--headroom", type=float, default=0.9)
+    run.add_argument("--max-attempts", type=int, default=3)
+    run.add_argument("--id-col", default=None)
+    run.add_argument("--text-col", default=None)
+    run.add_argument("--no-wait", action="store_true", help="submit what fits and return")
+    run.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
+    run.set_defaults(func=_run)
+
+    st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID)")
+    st.add_argument("target", help="run directory or batches/ID")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_status)
+
+    res = sub.add_parser("results", help="results of a run directory, or of one job (batches/ID)")
+    res.add_argument("target", help="run directory or batches/ID")
+    res.add_argument("-o", "--output", default=None, help=".parquet, .csv or .jsonl (default: print)")
+    res.add_argument("--join", action="store_true", help="add the input article columns")
+    res.set_defaults(func=_results)
+
+    cancel = sub.add_parser("cancel", help="cancel a run: submit nothing more, cancel jobs in flight")
+    cancel.add_argument("run_dir")
+    cancel.set_defaults(func=_cancel)
+
+    submit = sub.add_parser("submit", help="submit ONE batch job without a run directory")
+    submit.add_argument("file", help="articles file")
+    submit.add_argument("--name", required=True, help="display name of the job")
+    submit.add_argument("--model", default="gemini-2.5-flash-lite")
+    submit.add_argument("--prompt", default="{text}")
+    submit.set_defaults(func=_submit)
+
+
+def _is_job(target: str) -> bool:
+    return target.startswith("batches/")
+
+
+def _prompt(args: argparse.Namespace) -> str:
+    if args.prompt_file:
+        try:
+            return Path(args.prompt_file).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the prompt file {args.prompt_file}: {exc}") from None
+    return args.prompt or "{text}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    import gembatch as gb
+
+    articles = gb.read_articles(args.file, args.id_col, args.text_col, model=args.model)
+    plan = gb.plan(
+        articles,
+        args.model,
+        tier=args.tier,
+        prompt=_prompt(args),
+        budget_usd=args.budget,
+        headroom=args.headroom,
+        policy=args.policy,
+    )
+    run = gb.Run.create(args.run_dir, articles, plan, max_attempts=args.max_attempts)
+    print(gb.describe(run.client), file=sys.stderr)
+    if args.no_wait:
+        run.step()
+    else:
+        done = run.wait(timeout=args.max_wait, progress=True)
+        if not done:
+            print(
+                f"still in flight: re-run the same command, or `gembatch status {args.run_dir}`",
+                file=sys.stderr,
+            )
+    print(run)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    if _is_job(args.target):
+        from gembatch.backend import connect
+        from gembatch.jobs import job_status
+
+        info: dict[str, Any] = job_status(connect(), args.target)
+    else:
+        from gembatch.run import Run
+
+        run = Run.open(args.target)
+        if not args.json:
+            print(run)
+            return 0
+        info = run.summary()
+    print(json.dumps(info, indent=2, default=str) if args.json or _is_job(args.target) else info)
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    from gembatch.results import export
+
+    if _is_job(args.target):
+        from gembatch.backend import connect
+        from gembatch.jobs import job_results
+
+        frame = job_results(connect(), args.target)
+    else:
+        from gembatch.run import Run
+
+        frame = Run.open(args.target).results(join=args.join)
+    if args.output:
+        print(export(frame, args.output))
+    else:
+        frame.reset_index().to_json(sys.stdout, orient="records", lines=True)
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from gembatch.run import Run
+
+    run = Run.open(args.run_dir)
+    run.cancel()
+    run.step()
+    print(run)
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from gembatch.backend import connect
+    from gembatch.jobs import submit_job
+
+    print(submit_job(connect(), args.file, model=args.model, prompt=args.prompt, display_name=args.name))
+    return 0
