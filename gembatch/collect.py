@@ -6,8 +6,6 @@ import json
 import time
 from typing import Any
 
-from google.genai import errors as genai_errors
-
 from gembatch import remote
 from gembatch._crash import crash_point
 from gembatch.context import Context
@@ -130,8 +128,8 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
     if row["output_file"] and ctx.config.delete_output_files:
         try:
             ctx.client.files.delete(name=str(row["output_file"]))
-        except genai_errors.APIError:
-            led.event("output_delete_failed", str(row["output_file"]), chunk_id)
+        except Exception as exc:  # the results are safe; a leftover file only costs storage for 48 h
+            led.event("output_delete_failed", f"{row['output_file']}: {type(exc).__name__}", chunk_id)
     return counts
 
 

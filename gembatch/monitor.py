@@ -91,9 +91,11 @@ def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
     """The job exists, so its input file only fills the 20 GB store: delete it."""
     try:
         ctx.client.files.delete(name=file_name)
-    except genai_errors.ClientError as exc:
-        if exc.code != 404:
-            return  # try again next sweep
+    except Exception as exc:
+        if not (isinstance(exc, genai_errors.ClientError) and exc.code == 404):
+            if remote.transient(exc):
+                return  # try again next sweep
+            raise
     ctx.ledger.update_chunk(chunk_id, input_file=None)
     ctx.ledger.event("input_deleted", file_name, chunk_id)
 

@@ -21,6 +21,7 @@ __all__ = [
     "raw_request",
     "remote_state",
     "retry_delay",
+    "transient",
 ]
 
 
@@ -130,6 +131,17 @@ def error_outcome(exc: BaseException) -> Outcome:
     if isinstance(exc, genai_errors.ClientError) and exc.code not in (408,):
         return "refused"
     return "unknown"
+
+
+def transient(exc: BaseException) -> bool:
+    """A 5xx, 408/429 or transport failure: worth trying again later, proves nothing about state."""
+    if isinstance(exc, genai_errors.ServerError):
+        return True
+    if isinstance(exc, genai_errors.ClientError):
+        return exc.code in (408, 429)
+    if isinstance(exc, OSError | TimeoutError | json.JSONDecodeError):
+        return True
+    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "h11")
 
 
 _DELAY = re.compile(r"retry in ([0-9.]+)\s*s", re.IGNORECASE)

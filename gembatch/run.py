@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from gembatch import views
+from gembatch import remote, views
 from gembatch.collect import collect_chunk, make_retry_chunks
 from gembatch.context import Context, RunConfig
 from gembatch.errors import GembatchError
@@ -25,6 +27,7 @@ from gembatch.submit import reconcile, submit_chunk
 
 __all__ = ["Run", "StepReport"]
 
+T = TypeVar("T")
 LEDGER_FILE = "ledger.sqlite"
 RESULTS_FILE = "results.parquet"
 
@@ -159,23 +162,34 @@ class Run:
             cancelled = bool(led.get_meta("cancelled"))
             finished = 0
             if led.chunks_in(State.SUBMITTING, State.SUBMITTED):
-                listing = sweep(ctx)
-                reconcile(ctx, listing.by_display)
-                if cancelled:
-                    self._cancel_remote()
-                finished = poll(ctx, listing)
+                listing = self._guard("sweep", lambda: sweep(ctx))
+                if listing is not None:  # reconcile only from a complete listing, never a partial one
+                    self._guard("reconcile", lambda: reconcile(ctx, listing.by_display))
+                    if cancelled:
+                        self._guard("cancel", self._cancel_remote)
+                    finished = self._guard("poll", lambda: poll(ctx, listing)) or 0
             collected = 0
             for row in led.chunks_in(*FINISHED):
-                collect_chunk(ctx, row["chunk_id"], user_cancelled=cancelled)
-                collected += 1
+                collect = functools.partial(collect_chunk, ctx, row["chunk_id"], user_cancelled=cancelled)
+                collected += self._guard("collect", collect) is not None
             submitted = 0
             if not cancelled and not led.get_meta("paused"):
                 make_retry_chunks(ctx, flush=not led.chunks_in(State.PLANNED))
-                submitted = self._schedule()
+                submitted = self._guard("submit", self._schedule) or 0
             if collected:
                 export(self.results(), self.run_dir / RESULTS_FILE)
             done = self._check_done()
             return StepReport(submitted, finished, collected, done)
+
+    def _guard(self, phase: str, fn: Callable[[], T]) -> T | None:
+        """Run one phase; a transient service error is recorded and the phase retried next step."""
+        try:
+            return fn()
+        except Exception as exc:
+            if not remote.transient(exc):
+                raise
+            self._ctx.ledger.event("transient_error", f"{phase}: {type(exc).__name__}: {str(exc)[:200]}")
+            return None
 
     def _schedule(self) -> int:
         ctx, led, cfg = self._ctx, self._ctx.ledger, self._ctx.config
