@@ -212,7 +212,9 @@ def _frame_rows(df: pd.DataFrame, max_rows: int) -> tuple[list[tuple[object, lis
     return rows, n - len(picks)
 
 
-def frame_table(df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> Html:
+def frame_table(
+    df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS, max_cell: int = MAX_CELL
+) -> Html:
     """A bounded HTML table of a DataFrame: head and tail rows, first ``max_cols`` columns."""
     cols = list(df.columns[:max_cols])
     sub = df[cols]
@@ -224,7 +226,8 @@ def frame_table(df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_
         if hidden and i == head:
             span = len(cols) + 1
             out.append(f'<tr><td colspan="{span}" class="gb-more">… {count(hidden)} more rows</td></tr>')
-        out.append(f"<tr><th>{esc(key, 30)}</th>{''.join(f'<td>{esc(_cell(v))}</td>' for v in values)}</tr>")
+        cells = "".join(f"<td>{esc(_cell(v), max_cell)}</td>" for v in values)
+        out.append(f"<tr><th>{esc(key, 30)}</th>{cells}</tr>")
     extra = len(df.columns) - len(cols)
     note = f'<div class="gb-more">… {extra} more columns</div>' if extra > 0 else ""
     return Html(f"<table>{''.join(out)}</table>{note}")
@@ -267,6 +270,7 @@ def render(
     sections: Mapping[str, Html] | None = None,
     footer: str | None = None,
     max_rows: int = MAX_ROWS,
+    max_cell: int = MAX_CELL,
 ) -> Html:
     """One self-contained repr block: a title line, a field table, bounded tables, free sections.
 
@@ -283,7 +287,9 @@ def render(
     for name, body in (sections or {}).items():
         parts.append(_section(name, esc(body)))
     for name, df in (tables or {}).items():
-        parts.append(_section(f"{name} ({count(len(df))})", frame_table(df, max_rows=max_rows)))
+        parts.append(
+            _section(f"{name} ({count(len(df))})", frame_table(df, max_rows=max_rows, max_cell=max_cell))
+        )
     if footer:
         parts.append(f'<div class="gb-foot">{esc(footer, 300)}</div>')
     parts.append("</div>")

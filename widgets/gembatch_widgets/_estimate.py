@@ -64,7 +64,7 @@ class PlanSummary:
             "articles": _html.count(self.articles),
             "input tokens": f"{_html.tokens(self.input_tokens)} (p90 {_html.tokens(self.input_tokens_p90)})",
             "output tokens": _html.tokens(self.output_tokens),
-            "jobs": f"{_html.count(self.chunks)} chunks in {_html.count(self.waves)} waves",
+            "jobs": f"{_plural(self.chunks, 'chunk')} in {_plural(self.waves, 'wave')}",
             "batch cost": f"{_html.usd(self.batch_usd)} (p90 {_html.usd(self.batch_usd_p90)})",
             "real-time cost": f"{_html.usd(self.realtime_usd)} (p90 {_html.usd(self.realtime_usd_p90)})",
         }
@@ -82,6 +82,10 @@ class PlanSummary:
     def key(self) -> tuple[object, ...]:
         """Changes whenever a shown figure does."""
         return dataclasses.astuple(self)
+
+
+def _plural(n: int | None, word: str) -> str:
+    return f"{_html.count(n)} {word}{'' if n == 1 else 's'}"
 
 
 def _get(obj: Any, *names: str) -> Any:

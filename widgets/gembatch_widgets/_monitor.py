@@ -170,7 +170,9 @@ class MonitorPanel(SnapshotDisplay):
         self.figures.value = f'<div class="gb-repr">{_html.kv_table(view_fields(view))}</div>'
         jobs = _jobs_frame(view.chunks)
         self.jobs.value = (
-            f'<div class="gb-repr">{_html.frame_table(jobs, max_rows=8)}</div>' if not jobs.empty else ""
+            f'<div class="gb-repr">{_html.frame_table(jobs, max_rows=8, max_cell=32)}</div>'
+            if not jobs.empty
+            else ""
         )
         paused = view.state == "paused"
         self.pause_button.description = "Resume" if paused else "Pause"

@@ -201,6 +201,7 @@ def view_html(view: RunView, chart_png: bytes | None = None, *, title: str = "ge
     jobs = _jobs_frame(view.chunks)
     return _html.render(
         title,
+        max_cell=32,
         subtitle=subtitle,
         badges=[view.state],
         fields=view_fields(view),
