@@ -85,6 +85,7 @@ class Emulator:
         self._port = port
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._clients: dict[tuple[str, str, str], genai.Client] = {}
 
     @property
     def base_url(self) -> str:
@@ -140,12 +141,20 @@ class Emulator:
         )
 
     def client(self, api_key: str = "emulator", **http_options: Any) -> genai.Client:
-        """A ``google.genai.Client`` pointed at this emulator (API version v1beta)."""
+        """A ``google.genai.Client`` pointed at this emulator (API version v1beta).
+
+        Clients are cached per key and options: the SDK closes its connection pool when a client
+        is garbage-collected, which breaks chained calls like ``emu.client().models...``.
+        """
         from google import genai
         from google.genai import types
 
-        options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **http_options)
-        return genai.Client(api_key=api_key, http_options=options)
+        cache_key = (api_key, self.base_url, repr(sorted(http_options.items())))
+        client = self._clients.get(cache_key)
+        if client is None:
+            options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **http_options)
+            client = self._clients[cache_key] = genai.Client(api_key=api_key, http_options=options)
+        return client
 
     def stats(self) -> dict[str, Any]:
         """The admin statistics (as ``GET /emulator/v1/stats``)."""
