@@ -14,6 +14,7 @@ from typing import Any
 
 from gembatch.emulator._casing import normalize
 from gembatch.emulator._errors import ApiError, invalid
+from gembatch.emulator._faults import OP_ALIASES
 from gembatch.emulator._limits import model_info_or_404
 from gembatch.emulator._model import generate
 from gembatch.emulator._tokenizer import request_prompt_tokens
@@ -86,7 +87,8 @@ def route(method: str, path: str, query: Mapping[str, str]) -> tuple[str, dict[s
         return f"{rest}.list", {}
     mm = _MODEL_METHOD.match(rest)
     if mm and method == "POST":
-        return f"models.{mm.group('method')}", {"model": mm.group("model")}
+        op = OP_ALIASES.get(f"models.{mm.group('method')}", f"models.{mm.group('method')}")
+        return op, {"model": mm.group("model")}
     item = _ITEM.match(rest)
     if item is None:
         return None
@@ -126,10 +128,10 @@ class GeminiApi:
             ),
             "batches.cancel": lambda p, q, h, b: Reply.json(self.app.batches.cancel(p["id"])),
             "batches.delete": lambda p, q, h, b: Reply.json(self.app.batches.delete(p["id"])),
-            "models.batchGenerateContent": self.batch_create,
-            "models.generateContent": self.generate_content,
-            "models.streamGenerateContent": self.stream_generate_content,
-            "models.countTokens": self.count_tokens,
+            "batches.create": self.batch_create,
+            "models.generate_content": self.generate_content,
+            "models.generate_content_stream": self.stream_generate_content,
+            "models.count_tokens": self.count_tokens,
             "models.get": lambda p, q, h, b: Reply.json(self._model_resource(p["id"])),
             "models.list": lambda p, q, h, b: Reply.json(
                 {"models": [self._model_resource(m) for m in self.app.config.catalog.ids()]}

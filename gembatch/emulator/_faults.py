@@ -12,7 +12,16 @@ from typing import Any
 
 from gembatch.errors import InputError
 
-__all__ = ["PROFILES", "Fault", "FaultBook", "Profile", "load_profile"]
+__all__ = ["OP_ALIASES", "PROFILES", "Fault", "FaultBook", "Profile", "load_profile"]
+
+
+# Operations are named like the SDK methods; REST method names are accepted as aliases.
+OP_ALIASES = {
+    "models.batchGenerateContent": "batches.create",
+    "models.generateContent": "models.generate_content",
+    "models.streamGenerateContent": "models.generate_content_stream",
+    "models.countTokens": "models.count_tokens",
+}
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ def load_profile(source: str | os.PathLike[str] | dict[str, Any] | Profile | Non
 class Fault:
     """One injected fault: the next ``count`` matching calls (or batches) misbehave.
 
-    ``op`` is an API operation (``batches.create``, ``files.upload``, ``models.generateContent``…)
+    ``op`` is an API operation (``batches.create``, ``files.upload``, ``models.generate_content``…)
     answered with ``status``; or it drops the response after doing the work
     (``drop_response``: ``true``/``"500"``/``"503"``/``"disconnect"``); or ``op == "batch"`` forces
     the ``outcome`` (``FAILED``/``EXPIRED``/``SUCCEEDED``) of the batch named ``display_name``.
@@ -149,6 +158,7 @@ class Fault:
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
         fault = cls(**data)
+        fault.op = OP_ALIASES.get(fault.op, fault.op)
         if not isinstance(fault.op, str) or not fault.op:
             raise ValueError("a fault needs 'op' (e.g. 'batches.create' or 'batch')")
         if fault.op == "batch":
