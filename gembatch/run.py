@@ -86,6 +86,7 @@ class Run:
         *,
         client: Any = None,
         max_attempts: int = 3,
+        budget_usd: float | None = None,
         run_id: str | None = None,
         **knobs: Any,
     ) -> Run:
@@ -93,8 +94,9 @@ class Run:
 
         ``knobs`` are operational settings (:attr:`RunConfig.OPERATIONAL`, e.g. ``pending_limit_s``,
         ``cancel_stale``, ``delete_output_files``, ``poll_min_s``); they may change on reopen.
-        ``run_id`` prefixes the job display names (default: the directory name); a random suffix
-        keeps it unique.
+        ``budget_usd`` (default: the plan's) caps committed spend: actual cost plus the estimates
+        of every job in flight; a chunk that would pass it is not submitted. ``run_id`` prefixes
+        the job display names (default: the directory name); a random suffix keeps it unique.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
         """
         unknown = set(knobs) - set(RunConfig.OPERATIONAL)
@@ -111,14 +113,18 @@ class Run:
             if stored is not None:
                 config = RunConfig.from_dict(stored)
                 check_same_run(
-                    config, fingerprints(articles, plan, defining_config(plan, max_attempts)), path
+                    config,
+                    fingerprints(articles, plan, defining_config(plan, max_attempts, budget_usd)),
+                    path,
                 )
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, client)
             ledger.close()
             ledger_path.unlink()  # a create that crashed before committing: start afresh
-        ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id, **knobs)
+        ledger = new_ledger(
+            path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
+        )
         return cls(path, ledger, client)
 
     @classmethod

@@ -84,12 +84,14 @@ def fingerprints(articles: pd.DataFrame, plan: Any, config: dict[str, Any]) -> d
     return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
 
 
-def defining_config(plan: Any, max_attempts: int) -> dict[str, Any]:
+def defining_config(plan: Any, max_attempts: int, budget_usd: float | None = None) -> dict[str, Any]:
+    """The settings that define a run besides its inputs; ``budget_usd`` overrides the plan's."""
+    budget = plan.budget_usd if budget_usd is None else budget_usd
     return {
         "tier": plan.tier,
         "policy": plan.policy,
         "headroom": float(plan.headroom),
-        "budget_usd": None if plan.budget_usd is None else float(plan.budget_usd),
+        "budget_usd": None if budget is None else float(budget),
         "max_attempts": int(max_attempts),
     }
 
@@ -109,10 +111,17 @@ def check_same_run(stored: RunConfig, wanted: dict[str, str], run_dir: Path) -> 
 
 
 def new_ledger(
-    run_dir: Path, articles: pd.DataFrame, plan: Any, *, max_attempts: int, run_id: str | None, **knobs: Any
+    run_dir: Path,
+    articles: pd.DataFrame,
+    plan: Any,
+    *,
+    max_attempts: int,
+    run_id: str | None,
+    budget_usd: float | None = None,
+    **knobs: Any,
 ) -> Ledger:
     """Snapshot the inputs and write the whole initial ledger in one transaction."""
-    defining = defining_config(plan, max_attempts)
+    defining = defining_config(plan, max_attempts, budget_usd)
     fps = fingerprints(articles, plan, defining)
     info = plan.model_info
     quota = int(plan.quota_tokens)

@@ -54,7 +54,11 @@ def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
     display = ctx.display_name(chunk_id, row["attempt"])
     with led.transaction():
         led.transition(
-            chunk_id, State.SUBMITTING, intent_at=time.time(), create_tries=row["create_tries"] + 1
+            chunk_id,
+            State.SUBMITTING,
+            intent_at=time.time(),
+            create_tries=row["create_tries"] + 1,
+            blocked=None,
         )
         led.event("intent", display, chunk_id)
     crash_point("intent")
