@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
     from gembatch.requests import RequestSpec
 
-__all__ = ["Context", "RunConfig"]
+__all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "Context", "RunConfig"]
 
 ARTICLES_FILE = "articles.parquet"
+LEDGER_FILE = "ledger.sqlite"
+RESULTS_FILE = "results.parquet"
 
 
 @dataclass

@@ -15,7 +15,7 @@ import pandas as pd
 
 from gembatch import remote, views
 from gembatch.collect import collect_chunk, make_retry_chunks
-from gembatch.context import Context, RunConfig
+from gembatch.context import LEDGER_FILE, RESULTS_FILE, Context, RunConfig
 from gembatch.errors import GembatchError
 from gembatch.ledger import Ledger
 from gembatch.monitor import poll, sweep
@@ -28,8 +28,6 @@ from gembatch.submit import reconcile, submit_chunk
 __all__ = ["Run", "StepReport"]
 
 T = TypeVar("T")
-LEDGER_FILE = "ledger.sqlite"
-RESULTS_FILE = "results.parquet"
 
 
 @dataclass(frozen=True)

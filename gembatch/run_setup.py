@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.context import ARTICLES_FILE, RunConfig
+from gembatch.context import ARTICLES_FILE, LEDGER_FILE, RunConfig
 from gembatch.errors import InputError, QuotaExceeded, RunMismatch
 from gembatch.ledger import Ledger
 
@@ -157,7 +157,7 @@ def new_ledger(
         )
     rows = _article_rows(articles, plan)
     articles.to_parquet(run_dir / ARTICLES_FILE)
-    led = Ledger(run_dir / "ledger.sqlite")
+    led = Ledger(run_dir / LEDGER_FILE)
     reps = rows[rows["article_id"] == rows["rep_id"]]
     with led.transaction():
         led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
