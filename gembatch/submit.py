@@ -32,13 +32,13 @@ def request_lines(ctx: Context, article_ids: list[str]) -> Iterator[dict[str, An
 
 
 class _CrashingReader(io.FileIO):
-    """A file whose second read is a test crash point: the upload is then genuinely half done."""
+    """A file whose first read is a test crash point: the upload session exists, its bytes never arrive."""
 
     _reads = 0
 
     def read(self, size: int | None = -1, /) -> bytes:
         self._reads += 1
-        if self._reads == 2:
+        if self._reads == 1:
             crash_point("upload")
         return super().read(size)
 
