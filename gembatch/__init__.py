@@ -34,6 +34,8 @@ from gembatch import emulator
 from gembatch.backend import connect, describe, is_emulator
 
 # --- runs ---
+# isort: split
+from gembatch.run import Run
 
 __version__ = "0.1.0"
 
@@ -50,6 +52,7 @@ __all__ = [
     "Plan",
     "QuotaExceeded",
     "RequestSpec",
+    "Run",
     "RunMismatch",
     "TokenEstimator",
     "UnknownModel",

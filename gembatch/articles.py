@@ -21,12 +21,22 @@ __all__ = ["ID_COLUMNS", "TEXT_COLUMNS", "is_articles_frame", "read_articles"]
 
 ID_COLUMNS = ("article_id", "id")
 TEXT_COLUMNS = ("text", "content")
-_MAX_LISTED = 3
-Where = Callable[[int], str]
 
 
-def _row(i: int) -> str:
-    return f"row {i}"
+class Where:
+    """Names record ``i`` in messages ("a.jsonl line 7") and gives the row number errors carry."""
+
+    def __init__(self, label: str, lines: Sequence[int] | None = None, offset: int = 0):
+        self.label, self.lines, self.offset = label, lines, offset
+
+    def row(self, i: int) -> int:
+        return self.lines[i] if self.lines is not None else i + self.offset
+
+    def __call__(self, i: int) -> str:
+        return f"{self.label} {self.row(i)}"
+
+
+_row = Where("row")
 
 
 def read_articles(
@@ -102,20 +112,23 @@ def _articles_list(data: Mapping[str, Any], what: str) -> list[Any]:
 
 
 def _load_records(items: list[Any], label: str) -> tuple[pd.DataFrame, Where]:
-    def where(i: int) -> str:
-        return f"{label} {i}"
-
+    where = Where(label)
     if not items:
         raise InputError("no articles: the input is empty")
-    if all(isinstance(x, str) for x in items):
-        return pd.DataFrame({"text": items}), where
+    strings = isinstance(items[0], str)
     for i, x in enumerate(items):
-        if not isinstance(x, Mapping):
+        if strings and not isinstance(x, str):
+            raise InputError(
+                f"{where(i)}: expected a string like the items before it, got {type(x).__name__}", row=i
+            )
+        if not strings and not isinstance(x, Mapping):
             raise InputError(
                 f"{where(i)}: expected an object with a text field (or all plain strings), "
                 f"got {type(x).__name__}",
                 row=i,
             )
+    if strings:
+        return pd.DataFrame({"text": items}), where
     return pd.DataFrame.from_records(items), where
 
 
@@ -152,6 +165,10 @@ def _read_jsonl_fast(source: Any) -> pd.DataFrame | None:
         return None
     if table.num_rows == 0 or table.num_columns == 0:
         return None
+    try:
+        table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through
+    except pa.ArrowInvalid:
+        return None
     return table.to_pandas()
 
 
@@ -187,10 +204,7 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, Where]:
     if not records:
         raise InputError(f"{path.name}: no articles (the file has no JSON lines)")
 
-    def where(i: int) -> str:
-        return f"{path.name} line {lines[i]}"
-
-    return pd.DataFrame.from_records(records), where
+    return pd.DataFrame.from_records(records), Where(f"{path.name} line", lines)
 
 
 def _read_json(path: Path) -> tuple[pd.DataFrame, Where]:
@@ -205,12 +219,7 @@ def _read_json(path: Path) -> tuple[pd.DataFrame, Where]:
         obj = _articles_list(obj, path.name)
     if not isinstance(obj, list):
         raise InputError(f'{path.name}: expected a JSON list of articles or {{"articles": [...]}}')
-    frame, _ = _load_records(obj, "item")
-
-    def where(i: int) -> str:
-        return f"{path.name} item {i}"
-
-    return frame, where
+    return _load_records(obj, f"{path.name} item")
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, Where]:
@@ -229,10 +238,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, Where]:
     except (ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"{path.name}: not a readable CSV file ({exc})") from None
 
-    def where(i: int) -> str:
-        return f"{path.name} row {i + 1}"
-
-    return frame, where
+    return frame, Where(f"{path.name} row", offset=1)
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, Where]:
@@ -240,12 +246,7 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, Where]:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"{path.name}: not a readable Parquet file ({exc})") from None
-    frame = frame.reset_index(drop=frame.index.name is None)
-
-    def where(i: int) -> str:
-        return f"{path.name} row {i}"
-
-    return frame, where
+    return frame.reset_index(drop=frame.index.name is None), Where(f"{path.name} row")
 
 
 _READERS: dict[str, Callable[[Path], tuple[pd.DataFrame, Where]]] = {
@@ -275,7 +276,7 @@ def _pick(frame: pd.DataFrame, given: str | None, defaults: tuple[str, ...], wha
 def _fail(where: Where, rows: np.ndarray, problem: str, field: str) -> InputError:
     first = int(rows[0])
     more = f" (and {len(rows) - 1} more row(s))" if len(rows) > 1 else ""
-    return InputError(f"{where(first)}: {problem}{more}", row=first, field=field)
+    return InputError(f"{where(first)}: {problem}{more}", row=where.row(first), field=field)
 
 
 def _normalise(  # noqa: PLR0917 - private, called once
@@ -337,7 +338,7 @@ def _normalise(  # noqa: PLR0917 - private, called once
         raise InputError(
             f"duplicate article id {first_id!r} at {where(int(same[0]))} and {where(int(same[1]))}"
             f" ({int(ids.duplicated().sum())} duplicate(s) in all); ids must be unique",
-            row=int(same[1]),
+            row=where.row(int(same[1])),
             field=icol or "id",
         )
 

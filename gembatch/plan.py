@@ -240,18 +240,10 @@ def plan(
     if chunk_tokens is not None and not 0 < chunk_tokens <= cap:
         raise InputError(f"chunk_tokens must be between 1 and the cap quota × headroom = {cap:,}")
     if policy == "waves":
-        wave_of = _labels(_segments(tokens, np.zeros_like(tokens), cap, 1), len(tokens))  # tokens only
-        size = chunk_tokens or cap
-        chunk_of = np.empty(len(tokens), np.int64)
-        base = 0
-        for w in range(int(wave_of[-1]) + 1):
-            idx = np.flatnonzero(wave_of == w)
-            lab = _labels(_segments(tokens[idx], nbytes[idx], size, file_limit), len(idx))
-            chunk_of[idx] = base + lab
-            base += int(lab[-1]) + 1
+        size = chunk_tokens or cap  # one job per wave unless the file limit splits it
     else:
         size = chunk_tokens or max(1, min(ROLLING_CHUNK_TOKENS, cap // ROLLING_CHUNKS_PER_QUOTA))
-        chunk_of = _labels(_segments(tokens, nbytes, size, file_limit), len(tokens))
+    chunk_of = _labels(_segments(tokens, nbytes, size, file_limit), len(tokens))
 
     per = est.per_article
     grouped = pd.DataFrame(
@@ -266,14 +258,10 @@ def plan(
     ).groupby("chunk", sort=True)
     chunks = grouped.sum()
     chunks["est_tokens"] = chunks["est_input_tokens"]
-    if policy == "waves":
-        first = np.flatnonzero(np.diff(chunk_of, prepend=-1))
-        chunks["wave"] = wave_of[first] + 1
-    else:
-        # Group consecutive jobs into quota-sized waves, at most the concurrent-job limit each.
-        ctok = chunks["est_tokens"].to_numpy(np.int64)
-        starts = _segments(ctok, np.ones_like(ctok), cap, info.concurrent_batch_jobs)
-        chunks["wave"] = _labels(starts, len(ctok)) + 1
+    # Consecutive jobs form waves of at most quota × headroom tokens and the concurrent-job limit.
+    ctok = chunks["est_tokens"].to_numpy(np.int64)
+    starts = _segments(ctok, np.ones_like(ctok), cap, info.concurrent_batch_jobs)
+    chunks["wave"] = _labels(starts, len(ctok)) + 1
     inline_max = int(info.inline_limit_bytes * INLINE_MARGIN)
     use_inline = chunks["bytes"] <= inline_max if inline is not False else np.zeros(len(chunks), bool)
     if inline is True and not bool(np.all(use_inline)):

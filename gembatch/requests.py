@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import pandas as pd
+
 from gembatch.errors import InputError
 
 if TYPE_CHECKING:
-    import pandas as pd
     from google.genai import types
 
 __all__ = [
@@ -100,10 +101,18 @@ class PromptTemplate:
 
 
 def as_text(value: Any) -> str:
-    """How a column value is written into a prompt: missing values become empty text."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """How a column value is written into a prompt: missing values become empty text, and whole
+    floats (integer columns with gaps become floats) lose their ``.0``."""
+    if isinstance(value, str):
+        return value
+    if value is None or value is pd.NA:
         return ""
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return str(value)
 
 
 def schema_from_model(schema: Any) -> dict[str, Any]:

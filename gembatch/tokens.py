@@ -148,7 +148,10 @@ def request_chars(articles: pd.DataFrame, spec: RequestSpec) -> np.ndarray:
         if name == "text" and "chars" in articles.columns:
             lengths = articles["chars"].to_numpy(dtype=np.int64)
         else:
+            from gembatch.requests import as_text
+
             col = articles[name]
-            lengths = col.where(col.notna(), "").astype(str).str.len().to_numpy(dtype=np.int64)
+            texts = col if col.dtype == "str" and not col.hasnans else col.map(as_text).astype("str")
+            lengths = texts.str.len().to_numpy(dtype=np.int64)
         total += times * lengths
     return total
