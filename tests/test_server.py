@@ -65,9 +65,7 @@ def test_every_endpoint_but_healthz_answers_401_without_or_with_wrong_token(api:
                 assert resp.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.parametrize(
-    "run_id", ["..", "..%2F..%2Fetc", "a..b", ".hidden", "x" * 65, "a%2Fb", "a b"]
-)
+@pytest.mark.parametrize("run_id", ["..", "..%2F..%2Fetc", "a..b", ".hidden", "x" * 65, "a%2Fb", "a b"])
 def test_run_ids_that_could_escape_the_runs_directory_get_4xx(api: TestClient, run_id: str) -> None:
     resp = api.get(f"/v1/runs/{run_id}", headers=AUTH)
     assert 400 <= resp.status_code < 500, resp.text
@@ -116,7 +114,9 @@ def test_estimate_from_uploaded_csv_and_budget_flag(api: TestClient) -> None:
         ({"articles": ["x"], "budget_usd": -1}, 422, "budget_usd"),
     ],
 )
-def test_bad_input_gets_one_clear_4xx(api: TestClient, body: dict[str, Any], status: int, needle: str) -> None:
+def test_bad_input_gets_one_clear_4xx(
+    api: TestClient, body: dict[str, Any], status: int, needle: str
+) -> None:
     resp = api.post("/v1/runs", headers=AUTH, json=body)
     assert resp.status_code == status, resp.text
     assert needle in resp.text
@@ -191,7 +191,9 @@ def test_cancel_a_run(api: TestClient) -> None:
 
 
 def test_single_job_trio(api: TestClient) -> None:
-    resp = api.post("/v1/jobs", headers=AUTH, json={"contents": ["one text", "two text"], "display_name": "t"})
+    resp = api.post(
+        "/v1/jobs", headers=AUTH, json={"contents": ["one text", "two text"], "display_name": "t"}
+    )
     assert resp.status_code == 201, resp.text
     job_id = resp.json()["job_id"]
     deadline = time.monotonic() + 60
