@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,16 @@ def _answers(base_url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def status(state_dir: Path) -> dict[str, Any] | None:
     """``{"pid", "port", "base_url"}`` of the emulator serving ``state_dir``, or None."""
     info = _read(state_dir / "server.json")
@@ -67,15 +78,20 @@ def serve_from_options(state_dir: Path, port: int | None, options: dict[str, Any
     state_dir.mkdir(parents=True, exist_ok=True)
     saved = _read(state_dir / "config.json")
     merged = {k: options.get(k) if options.get(k) is not None else saved.get(k) for k in _SAVED}
-    (state_dir / "config.json").write_text(
-        json.dumps({k: v for k, v in merged.items() if v is not None}), "utf-8"
-    )
+    kept = {k: v for k, v in merged.items() if v is not None}
     if port is None:
-        port = int(_read(state_dir / "server.json").get("port") or saved.get("port") or 0)
-    kwargs = {k: v for k, v in merged.items() if v is not None}
+        port = int(saved.get("port") or 0)
+        if port and not _port_free(port):
+            port = 0
+    kwargs = dict(kept)
     if options.get("api_keys"):
         kwargs["api_keys"] = options["api_keys"]
-    return serve(state_dir=state_dir, port=port, **kwargs)
+
+    def remember_port(emu: Any) -> None:
+        # The next start reuses this port, so base URLs saved by clients keep working.
+        (state_dir / "config.json").write_text(json.dumps({**kept, "port": emu.port}), "utf-8")
+
+    return serve(state_dir=state_dir, port=port, on_start=remember_port, **kwargs)
 
 
 def start(

@@ -9,7 +9,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,13 +217,21 @@ def running(
         emu.stop()
 
 
-def serve(*, state_dir: str | os.PathLike[str], port: int = 0, **options: Any) -> int:
+def serve(
+    *,
+    state_dir: str | os.PathLike[str],
+    port: int = 0,
+    on_start: Callable[[Emulator], None] | None = None,
+    **options: Any,
+) -> int:
     """Serve in the foreground until SIGTERM/SIGINT; writes ``server.json`` into ``state_dir``."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
     emu = Emulator(state_dir=state, port=port, **options).start()
     info = {"pid": os.getpid(), "port": emu.port, "base_url": emu.base_url}
     write_json(state / "server.json", info)
+    if on_start is not None:
+        on_start(emu)
     print(f"gembatch emulator serving at {emu.base_url} (state: {state}); results are emulated", flush=True)
     done = threading.Event()
 
