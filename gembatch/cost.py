@@ -21,7 +21,7 @@ __all__ = ["OUTPUT_P90_FACTOR", "Estimate", "estimate", "make_spec"]
 OUTPUT_P90_FACTOR = 1.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Estimate:
     """Estimated tokens and cost of running ``spec`` over some articles.
 

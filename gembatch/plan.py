@@ -30,7 +30,7 @@ _CHUNK_COLUMNS = ["wave", "articles", "est_input_tokens", "est_output_tokens", "
                   "est_cost_usd", "bytes", "source"]  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Batch jobs to submit (``chunks``), grouped into ``waves``, and the estimate behind them.
 

@@ -217,7 +217,7 @@ class RequestSpec:
         if self.system_instruction:
             request["systemInstruction"] = {"parts": [{"text": self.system_instruction}]}
         if self._generation_config:
-            request["generationConfig"] = self._generation_config
+            request["generationConfig"] = dict(self._generation_config)
         return request
 
     def request_overhead_chars(self) -> int:
@@ -227,6 +227,9 @@ class RequestSpec:
         if self.response_schema is not None:
             n += len(json.dumps(self.response_schema, **_DUMPS))  # type: ignore[arg-type]
         return n
+
+    def __hash__(self) -> int:  # equal specs have equal fingerprints
+        return hash(self.fingerprint())
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.init}

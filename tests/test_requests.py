@@ -175,3 +175,26 @@ def test_write_jsonl_consumes_a_generator_lazily(tmp_path):
 
     write_jsonl(lines(), Probe())
     assert 0 < Probe.max_seen <= 256
+
+
+def test_specs_hash_by_what_shapes_requests():
+    a = RequestSpec.create("gemini-2.5-flash", schema=Summary)
+    b = RequestSpec.create("gemini-2.5-flash", schema=Summary)
+    assert a == b
+    assert hash(a) == hash(b)
+    assert len({a, b, RequestSpec("gemini-2.5-flash")}) == 2
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import gembatch.articles
+    import gembatch.cost
+    import gembatch.datasets
+    import gembatch.requests
+    import gembatch.tokens
+
+    for module in (gembatch.articles, gembatch.cost, gembatch.datasets, gembatch.requests, gembatch.tokens):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__
