@@ -1,0 +1,161 @@
+"""Real browser: JupyterLab on 127.0.0.1, Debian's chromium via Playwright; click Submit, see it finish."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect, sync_playwright
+
+FIXTURE = Path(__file__).parent / "fixtures" / "panels.ipynb"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "widgets"
+CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+# Chromium's own background traffic is refused on this closed network; keep it quiet.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TIMEOUT_MS = 120_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _chromium() -> str | None:
+    found = [p for p in CHROMIUM_PATHS if os.access(p, os.X_OK)]
+    return found[0] if found else shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Lab:
+    url: str
+    token: str
+    root: Path
+    log: Path
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab on a random loopback port with a token, serving a copy of the fixture notebook."""
+    root = tmp_path / "lab"
+    root.mkdir()
+    shutil.copy(FIXTURE, root / FIXTURE.name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    log = tmp_path / "jupyterlab.log"
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
+        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+        "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Lab(url=url, token=token, root=root, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _dismiss(button: Any, timeout_ms: float = 3000) -> None:
+    """Click ``button`` if it shows up within ``timeout_ms`` (optional dialogs and toasts)."""
+    with contextlib.suppress(PlaywrightTimeout):
+        button.click(timeout=timeout_ms)
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_jupyterlab_submit_click_runs_to_done_with_chart(lab: Lab):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed and could not be (make browser-deps needs root + apt-get)")
+    expect.set_options(timeout=TIMEOUT_MS)
+    (ARTIFACTS / "99-failure.png").unlink(missing_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(f"{lab.url}/lab/tree/{FIXTURE.name}?token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+            # the kernel must be up before "Run All": the status bar names it and says Idle
+            expect(page.get_by_text("Python 3 (ipykernel) | Idle")).to_be_visible()
+            _dismiss(page.get_by_role("button", name="No", exact=True))  # the "Jupyter news?" toast
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            # a kernel still settling makes Lab ask which kernel to use: accept its preferred one
+            _dismiss(page.get_by_role("button", name="Select Kernel", exact=True))
+
+            submit = page.locator("button.gb-submit")
+            expect(submit).to_be_visible()
+            expect(submit).to_be_enabled()
+            expect(page.locator(".gb-submit-estimate")).to_contain_text("batch cost")
+            _shot(page, "01-submit-panel.png")
+
+            submit.click()
+            status = page.locator(".gb-monitor-status")
+            expect(status).to_be_visible()
+            _shot(page, "02-monitor-running.png")
+            expect(status).to_contain_text("done")
+            chart = page.locator("img.gb-monitor-chart")
+            expect(chart).to_be_visible()
+            page.wait_for_function("document.querySelector('img.gb-monitor-chart').naturalWidth > 0")
+            expect(page.locator(".gb-monitor")).to_contain_text("12 / 12 done")
+            chart.scroll_into_view_if_needed()
+            _shot(page, "03-monitor-done.png")
+        except Exception:
+            _shot(page, "99-failure.png")
+            raise
+        finally:
+            browser.close()
