@@ -125,6 +125,11 @@ def test_job_failure_rate_and_http_error_rates() -> None:
         with pytest.raises(errors.ServerError) as info:
             emu.client().models.generate_content(model=MODEL, contents="hi")
         assert info.value.code == 503
+    with running(profile={"create_429_rate": 1.0}) as emu:
+        with pytest.raises(errors.ClientError) as info:
+            emu.client().batches.create(model=MODEL, src=[request("x")])
+        assert info.value.code == 429
+        assert emu.stats()["enqueued_tokens"] == {}
     with running(profile={"http_500_rate": 1.0}) as emu:
         with pytest.raises(errors.ServerError) as info:
             emu.client().batches.list()

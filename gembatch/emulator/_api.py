@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.emulator._casing import normalize
-from gembatch.emulator._errors import ApiError, invalid
+from gembatch.emulator._errors import ApiError, invalid, quota_error
 from gembatch.emulator._faults import OP_ALIASES
 from gembatch.emulator._limits import model_info_or_404
 from gembatch.emulator._model import generate
 from gembatch.emulator._tokenizer import request_prompt_tokens
+from gembatch.errors import CatalogError
 
 __all__ = ["Reply", "route"]
 
@@ -164,6 +165,8 @@ class GeminiApi:
                     raise ApiError(500)
                 if roll < profile.http_500_rate + profile.http_503_rate:
                     raise ApiError(503)
+                if op == "batches.create" and self._rng.random() < profile.create_429_rate:
+                    raise self._spurious_quota(params["model"])
             reply = self.handlers[op](params, query, headers, body)
             if fault is not None and fault.drop_response:
                 # The work is done (e.g. the job exists) but the client never learns it.
@@ -174,6 +177,17 @@ class GeminiApi:
             return reply
         except ApiError as exc:
             return Reply(exc.code, exc.body(), {**exc.headers, **extra})
+
+    def _spurious_quota(self, model: str) -> ApiError:
+        info = model_info_or_404(self.app.config.catalog, model, "batchGenerateContent")
+        try:
+            limit = info.enqueued_limit(self.app.config.tier)
+        except CatalogError:
+            limit = 0
+        tier = self.app.config.tier.replace("tier", "Tier")
+        return quota_error(
+            "batch_enqueued_tokens", f"BatchEnqueuedTokensPerModelPerProject-{tier}", limit, info.id, 60.0
+        )
 
     def _authorise(self, query: Mapping[str, str], headers: Mapping[str, str]) -> None:
         key = headers.get("x-goog-api-key") or query.get("key")

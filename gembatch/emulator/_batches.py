@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import shutil
 import threading
 from array import array
 from pathlib import Path
@@ -20,10 +18,9 @@ from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._jobs import Job, roll, schedule
 from gembatch.emulator._limits import model_info_or_404
-from gembatch.emulator._output import InputScan, generate_output, scan_input
+from gembatch.emulator._output import InputScan, generate_output, stage_input
 from gembatch.emulator._persist import new_id, read_json, write_json
 from gembatch.emulator._stats import Stats
-from gembatch.emulator._tokenizer import request_prompt_tokens
 from gembatch.errors import CatalogError
 
 __all__ = ["BatchService"]
@@ -159,48 +156,6 @@ class BatchService:
         return job.resource(now, inline)
 
     # --- create ---------------------------------------------------------------------------
-    def _stage_input(self, job_id: str, batch: dict[str, Any]) -> tuple[str, str | None, InputScan]:
-        config = batch.get("inputConfig")
-        if not isinstance(config, dict):
-            raise invalid("batch.input_config", "is required: give file_name or requests")
-        file_name, inline = config.get("fileName"), config.get("requests")
-        if (file_name is None) == (inline is None):
-            raise invalid("batch.input_config", "set exactly one of file_name and requests")
-        target = self._path(job_id, "input.jsonl")
-        if file_name is not None:
-            if not isinstance(file_name, str):
-                raise invalid("batch.input_config.file_name", "must be a string like 'files/abc123'")
-            try:
-                rec = self.files.get(file_name)
-            except ApiError:
-                raise invalid("batch.input_config.file_name", f"file {file_name} does not exist") from None
-            try:
-                os.link(self.files.data_path(rec.id), target)
-            except OSError:
-                shutil.copyfile(self.files.data_path(rec.id), target)
-            return "file", rec.name, scan_input(target)
-        items = inline.get("requests") if isinstance(inline, dict) else None
-        if not isinstance(items, list) or not items:
-            raise invalid("batch.input_config.requests.requests", "must be a non-empty list")
-        scan = InputScan()
-        with target.open("wb") as out:
-            for i, item in enumerate(items):
-                field = f"batch.input_config.requests.requests[{i}]"
-                request = item.get("request") if isinstance(item, dict) else None
-                if not isinstance(request, dict):
-                    raise invalid(f"{field}.request", "is required")
-                if not isinstance(request.get("contents"), list) or not request["contents"]:
-                    raise invalid(f"{field}.request.contents", "must be a non-empty list of contents")
-                meta = item.get("metadata")
-                key = meta.get("key") if isinstance(meta, dict) else None
-                line = {"key": key, "request": request, "metadata": meta}
-                out.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-                tokens = request_prompt_tokens(request)
-                scan.count += 1
-                scan.tokens += tokens
-                scan.line_tokens.append(tokens)
-        return "inline", None, scan
-
     def create(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         info = model_info_or_404(self.catalog, model, "batchGenerateContent")
         body = normalize(body)
@@ -212,7 +167,7 @@ class BatchService:
             raise invalid("batch.display_name", "must be a string")
         job_id = new_id(36)
         try:
-            source, input_file, scan = self._stage_input(job_id, batch)
+            source, input_file, scan = stage_input(self.files, self._path(job_id, "input.jsonl"), batch)
             return self._commit(
                 job_id=job_id,
                 model=info.id,

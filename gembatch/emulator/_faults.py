@@ -50,6 +50,8 @@ class Profile:
     http_500_rate: float = 0.0
     http_503_rate: float = 0.0
     http_latency_ms: float = 0.0
+    # Spurious 429s on batch create although the quota has room (python-genai#1901).
+    create_429_rate: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +71,7 @@ PROFILES: dict[str, Profile] = {
         expiry_probability=0.005,
         http_500_rate=0.002,
         http_503_rate=0.005,
+        create_429_rate=0.02,
     ),
     "chaos": Profile(
         name="chaos",
@@ -83,6 +86,7 @@ PROFILES: dict[str, Profile] = {
         expiry_probability=0.05,
         http_500_rate=0.03,
         http_503_rate=0.05,
+        create_429_rate=0.1,
     ),
 }
 _FIELDS = {f.name for f in fields(Profile)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.emulator._casing import normalize
-from gembatch.emulator._errors import error_body
+from gembatch.emulator._errors import ApiError, error_body, invalid
 from gembatch.emulator._faults import Profile
+from gembatch.emulator._files import FileStore
 from gembatch.emulator._jobs import roll
 from gembatch.emulator._model import generate
 from gembatch.emulator._tokenizer import request_prompt_tokens
 
-__all__ = ["InputScan", "generate_output", "iter_input", "scan_input"]
+__all__ = ["InputScan", "generate_output", "iter_input", "scan_input", "stage_input"]
 
 _LINE_MESSAGES = {
     400: "Request contains an invalid argument.",
@@ -141,3 +144,46 @@ def generate_output(
             out.write(b"]")
     tmp.replace(output_path)
     return ok, fail
+
+
+def stage_input(files: FileStore, target: Path, batch: dict[str, Any]) -> tuple[str, str | None, InputScan]:
+    """Copy a batch's input (a stored file, or inline requests) to ``target`` and scan it."""
+    config = batch.get("inputConfig")
+    if not isinstance(config, dict):
+        raise invalid("batch.input_config", "is required: give file_name or requests")
+    file_name, inline = config.get("fileName"), config.get("requests")
+    if (file_name is None) == (inline is None):
+        raise invalid("batch.input_config", "set exactly one of file_name and requests")
+    if file_name is not None:
+        if not isinstance(file_name, str):
+            raise invalid("batch.input_config.file_name", "must be a string like 'files/abc123'")
+        try:
+            rec = files.get(file_name)
+        except ApiError:
+            raise invalid("batch.input_config.file_name", f"file {file_name} does not exist") from None
+        try:
+            os.link(files.data_path(rec.id), target)
+        except OSError:
+            shutil.copyfile(files.data_path(rec.id), target)
+        return "file", rec.name, scan_input(target)
+    items = inline.get("requests") if isinstance(inline, dict) else None
+    if not isinstance(items, list) or not items:
+        raise invalid("batch.input_config.requests.requests", "must be a non-empty list")
+    scan = InputScan()
+    with target.open("wb") as out:
+        for i, item in enumerate(items):
+            where = f"batch.input_config.requests.requests[{i}]"
+            request = item.get("request") if isinstance(item, dict) else None
+            if not isinstance(request, dict):
+                raise invalid(f"{where}.request", "is required")
+            if not isinstance(request.get("contents"), list) or not request["contents"]:
+                raise invalid(f"{where}.request.contents", "must be a non-empty list of contents")
+            meta = item.get("metadata")
+            key = meta.get("key") if isinstance(meta, dict) else None
+            line = {"key": key, "request": request, "metadata": meta}
+            out.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+            tokens = request_prompt_tokens(request)
+            scan.count += 1
+            scan.tokens += tokens
+            scan.line_tokens.append(tokens)
+    return "inline", None, scan
