@@ -130,6 +130,12 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             ctx.client.files.delete(name=str(row["output_file"]))
         except Exception as exc:  # the results are safe; a leftover file only costs storage for 48 h
             led.event("output_delete_failed", f"{row['output_file']}: {type(exc).__name__}", chunk_id)
+    if row["batch_name"] and ctx.config.delete_collected_jobs:
+        # a finished job (with inline output) would otherwise ride along in every later listing
+        try:
+            ctx.client.batches.delete(name=str(row["batch_name"]))
+        except Exception as exc:
+            led.event("job_delete_failed", f"{row['batch_name']}: {type(exc).__name__}", chunk_id)
     return counts
 
 

@@ -48,6 +48,7 @@ class RunConfig:
     # operational knobs
     delete_input_files: bool = True
     delete_output_files: bool = True
+    delete_collected_jobs: bool = True  # batches.delete once results are in the ledger
     pending_limit_s: float | None = None
     cancel_stale: bool = False
     poll_min_s: float = 5.0
@@ -60,6 +61,7 @@ class RunConfig:
         "inline_limit_bytes",
         "delete_input_files",
         "delete_output_files",
+        "delete_collected_jobs",
         "pending_limit_s",
         "cancel_stale",
         "poll_min_s",

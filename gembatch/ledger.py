@@ -123,6 +123,7 @@ class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._ratio: float | None = None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.row_factory = sqlite3.Row
@@ -289,14 +290,39 @@ class Ledger:
         return out
 
     def in_flight(self) -> tuple[int, int, float]:
-        """(estimated enqueued tokens, jobs, estimated cost) of chunks that may hold quota."""
+        """(enqueued tokens, jobs, estimated cost) of chunks that may hold quota.
+
+        Tokens are the plan's estimates times :meth:`token_ratio` (measured on collected articles).
+        """
         states = tuple(str(s) for s in ACTIVE)
         row = self.query(
             "SELECT COALESCE(SUM(est_input_tokens), 0), COUNT(*), COALESCE(SUM(est_cost_usd), 0) "
             f"FROM chunks WHERE state IN ({', '.join('?' * len(states))})",
             states,
         )[0]
-        return int(row[0]), int(row[1]), float(row[2])
+        return round(int(row[0]) * self.token_ratio()), int(row[1]), float(row[2])
+
+    def token_ratio(self) -> float:
+        """Measured prompt tokens / estimated input tokens (1.0 until measured); see :meth:`calibrate`."""
+        if self._ratio is None:
+            self._ratio = float(self.get_meta("token_ratio") or 1.0)
+        return self._ratio
+
+    def calibrate(self, min_articles: int = 20, margin: float = 1.02) -> float:
+        """Re-measure :meth:`token_ratio` from collected usage, with a small safety ``margin``.
+
+        Estimates made before any job ran are rough; the service's own counts are not. Clamped
+        to [0.25, 4] so one odd chunk cannot make the scheduler reckless.
+        """
+        n, actual, est = self.query(
+            "SELECT COUNT(*), COALESCE(SUM(r.prompt_tokens), 0), COALESCE(SUM(a.est_input_tokens), 0) "
+            "FROM results r JOIN articles a USING (article_id) WHERE r.prompt_tokens > 0"
+        )[0]
+        if n >= min_articles and est > 0:
+            ratio = min(4.0, max(0.25, actual / est * margin))
+            self.set_meta("token_ratio", ratio)
+            self._ratio = ratio
+        return self.token_ratio()
 
     def spend(self) -> tuple[float, float]:
         """(actual USD settled, committed USD = actual + estimates of everything in flight)."""

@@ -26,14 +26,26 @@ class Sweep:
 
 
 def sweep(ctx: Context) -> Sweep:
-    """List every remote batch (all pages) once; only this run's display names are kept."""
+    """List remote batches once, page by page; only this run's display names are kept.
+
+    Stops early once every job the ledger waits for has been seen. A chunk in ``submitting`` that
+    is not found makes the sweep read every page, so "absent" is only ever concluded from a
+    complete listing.
+    """
     prefix = f"gembatch/{ctx.config.run_id}/"
+    names = {r["batch_name"] for r in ctx.ledger.chunks_in(State.SUBMITTED)}
+    displays = {ctx.display_name(r["chunk_id"], r["attempt"]) for r in ctx.ledger.chunks_in(State.SUBMITTING)}
     out = Sweep()
     for op in remote.iter_batches(ctx.client):
         display = remote.display_name(op) or ""
         if display.startswith(prefix):
-            out.by_name[str(op.get("name"))] = op
+            name = str(op.get("name"))
+            out.by_name[name] = op
             out.by_display[display].append(op)
+            names.discard(name)
+            displays.discard(display)
+            if not names and not displays:
+                break
     return out
 
 

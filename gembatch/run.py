@@ -181,6 +181,7 @@ class Run:
                 make_retry_chunks(ctx, flush=not led.chunks_in(State.PLANNED))
                 submitted = self._guard("submit", self._schedule) or 0
             if collected:
+                led.calibrate()
                 export(self.results(), self.run_dir / RESULTS_FILE)
             done = self._check_done()
             return StepReport(submitted, finished, collected, done)
@@ -204,9 +205,13 @@ class Run:
             return 0
         tokens, jobs, _ = led.in_flight()
         _, committed = led.spend()
+        ratio = led.token_ratio()
         open_wave = led.query("SELECT MIN(wave) FROM chunks WHERE state != 'collected'")[0][0]
         decision = choose(
-            [Candidate(r["chunk_id"], r["wave"], r["est_input_tokens"], r["est_cost_usd"]) for r in planned],
+            [
+                Candidate(r["chunk_id"], r["wave"], round(r["est_input_tokens"] * ratio), r["est_cost_usd"])
+                for r in planned
+            ],
             Capacity(tokens, jobs, committed, open_wave),
             policy=cfg.policy,
             cap_tokens=cfg.cap_tokens,

@@ -109,6 +109,7 @@ def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
         "jobs_in_flight": jobs,
         "enqueued_tokens": enqueued,
         "enqueued_cap": config.cap_tokens,
+        "token_ratio": ledger.token_ratio(),
         "est_input_tokens": int(est[0]),
         "est_output_tokens": int(est[1]),
         "input_tokens": int(act[0]),
