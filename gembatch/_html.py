@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import html as _stdhtml
 import math
+import numbers
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +39,8 @@ __all__ = [
     "progress_bar",
     "render",
     "render_text",
+    "run_summary_html",
+    "run_summary_text",
     "state_badge",
     "tokens",
     "usd",
@@ -73,6 +76,7 @@ STYLE = """<style>
 .gb-repr th,.gb-repr td{padding:2px 8px;text-align:right;
  border-bottom:1px solid var(--jp-border-color2,#e0e0e0);white-space:nowrap}
 .gb-repr th{font-weight:600}
+.gb-repr td.gb-txt{text-align:left}
 .gb-repr .gb-kv th{text-align:left;color:var(--jp-content-font-color2,#555);font-weight:normal}
 .gb-repr .gb-kv td{text-align:left}
 .gb-repr .gb-section{margin-top:.5em}
@@ -99,7 +103,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _is_missing(value: object) -> bool:
-    if value is None:
+    if value is None or type(value).__name__ == "NAType":  # pandas.NA, without importing pandas
         return True
     try:
         return isinstance(value, float) and math.isnan(value)
@@ -201,6 +205,10 @@ def _cell(value: object) -> str:
     return "—" if _is_missing(value) else str(value)
 
 
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float | numbers.Number) and not isinstance(value, bool)
+
+
 def _frame_rows(df: pd.DataFrame, max_rows: int) -> tuple[list[tuple[object, list[object]]], int]:
     n = len(df)
     if n <= max_rows:
@@ -226,7 +234,12 @@ def frame_table(
         if hidden and i == head:
             span = len(cols) + 1
             out.append(f'<tr><td colspan="{span}" class="gb-more">… {count(hidden)} more rows</td></tr>')
-        cells = "".join(f"<td>{esc(_cell(v), max_cell)}</td>" for v in values)
+        cells = "".join(
+            f"<td>{esc(_cell(v), max_cell)}</td>"
+            if _numeric(v)
+            else f'<td class="gb-txt">{esc(_cell(v), max_cell)}</td>'
+            for v in values
+        )
         out.append(f"<tr><th>{esc(key, 30)}</th>{cells}</tr>")
     extra = len(df.columns) - len(cols)
     note = f'<div class="gb-more">… {extra} more columns</div>' if extra > 0 else ""
@@ -313,3 +326,77 @@ def render_text(
         lines.append(f"  {name} ({len(df):,}):")
         lines += ["    " + line for line in frame_text(df, max_rows=max_rows).splitlines()]
     return "\n".join(lines)
+
+
+def _pick(summary: Mapping[str, Any], *names: str) -> Any:
+    return next((summary[n] for n in names if summary.get(n) is not None), None)
+
+
+def _summary_figures(summary: Mapping[str, Any]) -> tuple[str, dict[str, object], dict[str, float]]:
+    counts = {k: float(summary.get(k) or 0) for k in ("succeeded", "failed", "pending")}
+    total = summary.get("articles")
+    total = float(total) if isinstance(total, int | float) else sum(counts.values())
+    done = counts["succeeded"] + counts["failed"]
+    state = "done" if summary.get("done") else str(summary.get("state") or "running")
+    failed = count(counts["failed"])
+    fields: dict[str, object] = {
+        "articles": f"{count(done)} / {count(total)} done ({pct(done, total)}), {failed} failed"
+    }
+    if "jobs_in_flight" in summary or "enqueued_tokens" in summary:
+        cap = _pick(summary, "enqueued_cap", "cap_tokens", "quota_tokens")
+        fields["in flight"] = (
+            f"{count(summary.get('jobs_in_flight'))} jobs · {tokens(summary.get('enqueued_tokens'))} of "
+            f"{tokens(cap)} enqueued tokens"
+        )
+    if "input_tokens" in summary:
+        t = {k: tokens(summary.get(k)) for k in ("input_tokens", "output_tokens", "thoughts_tokens")}
+        est_in, est_out = tokens(summary.get("est_input_tokens")), tokens(summary.get("est_output_tokens"))
+        fields["tokens"] = (
+            f"{t['input_tokens']} in, {t['output_tokens']} out, {t['thoughts_tokens']} thinking "
+            f"(estimated {est_in} in, {est_out} out)"
+        )
+    actual = _pick(summary, "cost_actual_usd", "cost_usd")
+    committed = _pick(summary, "cost_committed_usd", "committed_usd")
+    estimated = _pick(summary, "cost_estimated_usd", "est_cost_usd")
+    fields["cost"] = f"{usd(actual)} actual · {usd(committed)} committed · {usd(estimated)} estimated"
+    if summary.get("budget_usd") is not None:
+        fields["budget"] = usd(summary.get("budget_usd"))
+    eta = summary.get("eta_s")
+    if eta:
+        fields["ETA"] = f"{float(eta) / 60:.1f} min"
+    if summary.get("done") and not isinstance(summary.get("done"), bool):
+        fields["finished"] = str(summary["done"])
+    return state, fields, counts
+
+
+def run_summary_html(
+    summary: Mapping[str, Any], *, run_dir: str | None = None, title: str = "gembatch run"
+) -> Html:
+    """A run's ``summary()`` dict as a repr block (for ``Run._repr_html_``).
+
+    Reads the keys gembatch's run summary has (``run_id``, ``model``, ``policy``, ``articles``,
+    ``succeeded``/``failed``/``pending``, ``chunks``, ``enqueued_tokens``, ``enqueued_cap``,
+    ``cost_usd``, ``committed_usd``, ``est_cost_usd``, ``budget_usd``, ``eta_s``, ``done``);
+    missing keys are left out.
+    """
+    state, fields, counts = _summary_figures(summary)
+    total = summary.get("articles")
+    sections = {"articles": progress_bar(counts, float(total) if isinstance(total, int | float) else None)}
+    chunks = summary.get("chunks")
+    if isinstance(chunks, Mapping) and chunks:
+        sections["chunks"] = progress_bar(chunks)
+    subtitle = " · ".join(str(summary[k]) for k in ("run_id", "model", "policy") if summary.get(k))
+    return render(title, subtitle=subtitle, badges=[state], fields=fields, sections=sections, footer=run_dir)
+
+
+def run_summary_text(
+    summary: Mapping[str, Any], *, run_dir: str | None = None, title: str = "gembatch run"
+) -> str:
+    """The plain-text twin of :func:`run_summary_html`."""
+    state, fields, _ = _summary_figures(summary)
+    chunks = summary.get("chunks")
+    if isinstance(chunks, Mapping) and chunks:
+        fields["chunks"] = ", ".join(f"{k} {v}" for k, v in sorted(chunks.items()))
+    subtitle = " · ".join(str(summary[k]) for k in ("run_id", "model", "policy") if summary.get(k))
+    text = render_text(title, subtitle=f"{subtitle} · {state}" if subtitle else state, fields=fields)
+    return f"{text}\n  {run_dir}" if run_dir else text

@@ -89,3 +89,35 @@ def test_html_helpers_import_no_jupyter():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_run_summary_repr_reads_the_run_summary_keys():
+    summary = {
+        "run_id": "<b>r1</b>",
+        "model": "gemini-2.5-flash-lite",
+        "policy": "rolling",
+        "articles": 12,
+        "succeeded": 9,
+        "failed": 1,
+        "pending": 2,
+        "chunks": {"collected": 3, "submitted": 1},
+        "jobs_in_flight": 1,
+        "enqueued_tokens": 1500,
+        "enqueued_cap": 9_000_000,
+        "cost_actual_usd": 0.0004,
+        "cost_committed_usd": 0.0006,
+        "cost_estimated_usd": 0.001,
+        "budget_usd": 1.0,
+        "state": "running",
+        "done": False,
+    }
+    html = _html.run_summary_html(summary, run_dir="runs/x")
+    assert "&lt;b&gt;r1&lt;/b&gt;" in html
+    assert "10 / 12 done (83%), 1 failed" in html
+    assert "gb-state-running" in html
+    assert "$0.0004 actual" in html
+    text = _html.run_summary_text(summary, run_dir="runs/x")
+    assert "1 jobs · 1.5k of 9M enqueued tokens" in text
+    assert "collected 3, submitted 1" in text
+    finished = _html.run_summary_text({**summary, "done": "complete", "pending": 0})
+    assert finished.splitlines()[0].endswith("done")
