@@ -117,6 +117,7 @@ def test_monitor_reopens_a_run_from_its_directory(tmp_path: Path, articles: pd.D
     assert not monitor.refreshing  # nothing to watch
     bundle = monitor._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/html"}
+    assert isinstance(run.monitor(display="static"), MonitorPanel)  # the gembatch.Run shortcut
     assert "12 / 12 done" in bundle["text/plain"]
     assert "data:image/png;base64," in bundle["text/html"]
 
@@ -136,3 +137,41 @@ def test_wait_drives_an_unstarted_run_and_returns_done(tmp_path: Path, articles:
     assert WIDGET_MIME in monitor._repr_mimebundle_()
     assert monitor.wait(timeout=120)
     assert monitor.view.articles["succeeded"] == 12
+
+
+def test_pause_and_resume_buttons(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    run = _create_run(tmp_path, articles, emulator)
+    monitor = MonitorPanel(run, autostart=False)
+    assert monitor.pause_button.description == "Pause"
+    monitor.pause_button.click()
+    assert monitor.view.state == "paused"
+    assert monitor.pause_button.description == "Resume"
+    assert run.step().submitted == 0  # paused: nothing is submitted
+    monitor.pause_button.click()
+    try:
+        assert monitor.view.state != "paused"
+        assert monitor.pause_button.description == "Pause"
+        assert _wait_until(lambda: monitor.refresh().done)  # resume restarted the driver
+    finally:
+        monitor.stop()
+        run.stop()
+
+
+def test_retry_failed_button_requeues_and_finishes(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    plan = gb.plan(articles, model="gemini-2.5-flash-lite")
+    run = run_class().create(tmp_path / "run", articles, plan, client=emulator.client(), max_attempts=1)
+    (chunk_id,) = plan.chunks.index
+    emulator.inject_fault("batch", display_name=f"gembatch/{run.run_id}/{chunk_id}/1", outcome="FAILED")
+    assert run.wait(timeout=120, progress=False)
+    monitor = MonitorPanel(run, autostart=False)
+    assert monitor.view.articles["failed"] == 12
+    assert not monitor.retry_button.disabled
+    monitor.retry_button.click()
+    try:
+        assert "retry done (12)" in monitor.status.value
+        assert _wait_until(lambda: monitor.refresh().done)
+        assert monitor.view.articles == {"succeeded": 12, "failed": 0, "pending": 0}
+        assert monitor.retry_button.disabled
+    finally:
+        monitor.stop()
+        run.stop()

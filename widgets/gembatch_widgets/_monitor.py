@@ -32,6 +32,14 @@ def run_class() -> Any:
     return cls
 
 
+def _flag(obj: Any, name: str) -> bool | None:
+    """``obj.name`` as a bool whether it is a property or a method; ``None`` when absent."""
+    value = getattr(obj, name, None)
+    if value is None:
+        return None
+    return bool(value() if callable(value) else value)
+
+
 def _open_run(run: Any, client: Any) -> Any:
     if isinstance(run, str | os.PathLike):
         return run_class().open(run, client=client)
@@ -232,8 +240,7 @@ class MonitorPanel(SnapshotDisplay):
         Returns whether the run is done.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        driven = getattr(self.run, "is_running", None)
-        if driven is False and callable(getattr(self.run, "wait", None)):
+        if _flag(self.run, "is_running") is False and callable(getattr(self.run, "wait", None)):
             self.run.wait(timeout=timeout, progress=False)
         while not self.refresh().done:
             if deadline is not None and time.monotonic() >= deadline:
@@ -255,6 +262,10 @@ class MonitorPanel(SnapshotDisplay):
         except Exception as exc:
             self.status.value = f'<span style="color:#e53935">{label} failed: {_html.esc(exc, 300)}</span>'
             return
+        if method in ("retry_failed", "resume") and callable(getattr(self.run, "start", None)):
+            if not _flag(self.run, "is_running"):
+                self.run.start()  # a finished run's driver has stopped: retried articles need it again
+            self.start()
         self.refresh()
         note = f" ({_html.esc(out)})" if isinstance(out, int) else ""
         self.status.value = f"<small>{_html.esc(label)} done{note}</small>"
