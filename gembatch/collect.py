@@ -52,60 +52,47 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
     counts = {"succeeded": 0, "failed": 0, "retry": 0, "pending": 0}
     tot = {"in": 0, "out": 0, "th": 0, "cost": 0.0}
     max_attempts = ctx.config.max_attempts
+    result_rows: list[tuple[Any, ...]] = []
+    article_rows: list[tuple[Any, ...]] = []
+    for aid in ids:
+        if job_reason == "cancelled by the user":
+            counts["pending"] += 1
+            continue
+        res = lines.get(aid) or LineResult(aid, "retryable", error=job_reason or "missing from the output")
+        cost = info.cost(res.prompt_tokens, res.output_tokens, "batch", res.thoughts_tokens)
+        tot["in"] += res.prompt_tokens
+        tot["out"] += res.output_tokens
+        tot["th"] += res.thoughts_tokens
+        tot["cost"] += cost
+        parsed = json.dumps(res.parsed) if res.parsed is not None else None
+        result_rows.append(
+            (aid, chunk_id, row["attempt"], res.status, res.output_text, parsed, res.prompt_tokens,
+             res.output_tokens, res.thoughts_tokens, cost, res.finish_reason, res.error, now)
+        )  # fmt: skip
+        if res.status == "succeeded":
+            final, requeue, err = "succeeded", 0, None
+        elif res.status == "retryable" and row["attempt"] < max_attempts:
+            final, requeue, err = "pending", 1, res.error
+            counts["retry"] += 1
+        else:
+            final, requeue = "failed", 0
+            err = (
+                res.error
+                if res.status == "failed"
+                else f"gave up after {row['attempt']} attempts: {res.error}"
+            )
+        if final != "pending":
+            counts[final] += 1
+        article_rows.append((final, requeue, err, aid))
     with led.transaction() as db:
-        for aid in ids:
-            res = lines.get(aid)
-            if job_reason == "cancelled by the user":
-                counts["pending"] += 1
-                continue
-            if res is None:
-                why = job_reason or "missing from the output"
-                res = LineResult(aid, "retryable", error=why)
-            cost = info.cost(res.prompt_tokens, res.output_tokens, "batch", res.thoughts_tokens)
-            tot["in"] += res.prompt_tokens
-            tot["out"] += res.output_tokens
-            tot["th"] += res.thoughts_tokens
-            tot["cost"] += cost
-            db.execute(
-                "INSERT OR REPLACE INTO results(article_id, chunk_id, attempt, status, output_text, "
-                "output_json, prompt_tokens, output_tokens, thoughts_tokens, cost_usd, finish_reason, error, "
-                "time) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    aid,
-                    chunk_id,
-                    row["attempt"],
-                    res.status,
-                    res.output_text,
-                    json.dumps(res.parsed) if res.parsed is not None else None,
-                    res.prompt_tokens,
-                    res.output_tokens,
-                    res.thoughts_tokens,
-                    cost,
-                    res.finish_reason,
-                    res.error,
-                    now,
-                ),
-            )
-            if res.status == "succeeded":
-                final, requeue, err = "succeeded", 0, None
-            elif res.status == "retryable" and row["attempt"] < max_attempts:
-                final, requeue, err = "pending", 1, res.error
-                counts["retry"] += 1
-            else:
-                final, requeue = "failed", 0
-                err = (
-                    res.error
-                    if res.status == "failed"
-                    else f"gave up after {row['attempt']} attempts: {res.error}"
-                )
-            if final != "pending":
-                counts[final] += 1
-            # the article and every identical one (same request, sent once) share the outcome
-            db.execute(
-                "UPDATE articles SET status=?, requeue=?, error=? WHERE rep_id=?",
-                (final, requeue, err, aid),
-            )
+        db.executemany(
+            "INSERT OR REPLACE INTO results(article_id, chunk_id, attempt, status, output_text, output_json, "
+            "prompt_tokens, output_tokens, thoughts_tokens, cost_usd, finish_reason, error, time) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            result_rows,
+        )
+        # the article and every identical one (same request, sent once) share the outcome
+        db.executemany("UPDATE articles SET status=?, requeue=?, error=? WHERE rep_id=?", article_rows)
         led.transition(
             chunk_id,
             State.COLLECTED,

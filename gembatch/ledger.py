@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS articles (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
+CREATE INDEX IF NOT EXISTS articles_rep ON articles(rep_id);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
