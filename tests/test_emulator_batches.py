@@ -127,7 +127,7 @@ def test_list_over_several_pages_never_empty_page_with_token(emu: Emulator) -> N
     assert "nextPageToken" not in last
 
 
-def test_cancel_pending_then_cancel_again_fails(emu: Emulator) -> None:
+def test_cancel_pending_and_cancel_after_the_end_is_a_no_op(emu: Emulator) -> None:
     client = emu.client()
     job = client.batches.create(model=MODEL, src=[request("to cancel")])
     assert job.name is not None
@@ -137,10 +137,15 @@ def test_cancel_pending_then_cancel_again_fails(emu: Emulator) -> None:
     assert got.state.name == "JOB_STATE_CANCELLED"
     assert got.done
     assert emu.stats()["enqueued_tokens"][MODEL] == 0
+    assert client.batches.cancel(name=job.name) is None
+    finished = client.batches.create(model=MODEL, src=[request("done first")])
+    assert finished.name is not None
+    wait_done(client, finished.name, emu)
+    client.batches.cancel(name=finished.name)  # like the real service: "completed despite cancellation"
+    assert client.batches.get(name=finished.name).state.name == "JOB_STATE_SUCCEEDED"
     with pytest.raises(errors.ClientError) as info:
-        client.batches.cancel(name=job.name)
-    assert info.value.code == 400
-    assert info.value.status == "FAILED_PRECONDITION"
+        client.batches.cancel(name="batches/doesnotexist")
+    assert info.value.code == 404
 
 
 def test_delete_by_http_delete_and_by_colon_delete(emu: Emulator) -> None:

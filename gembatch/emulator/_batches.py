@@ -333,11 +333,9 @@ class BatchService:
             self.advance()
             job = self._job(job_id)
             if not job.active:
-                raise ApiError(
-                    400,
-                    f"Batch {job.name} is already {job.state} and cannot be cancelled.",
-                    status="FAILED_PRECONDITION",
-                )
+                # google.longrunning semantics: cancel is best effort; a job that already
+                # finished stays as it is ("completed despite cancellation"), with no error.
+                return {}
             self._finish(job, "CANCELLED", self.clock.now())
             return {}
 
