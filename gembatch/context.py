@@ -56,6 +56,8 @@ class RunConfig:
     backoff_base_s: float = 5.0
     backoff_max_s: float = 600.0
     reconcile_grace_s: float = 5.0
+    mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM: gembatch.realtime_run)
+    realtime: dict[str, Any] = field(default_factory=dict)  # gembatch.realtime.RealtimeOptions fields
 
     OPERATIONAL = (
         "inline_limit_bytes",
@@ -69,6 +71,8 @@ class RunConfig:
         "backoff_base_s",
         "backoff_max_s",
         "reconcile_grace_s",
+        "mode",
+        "realtime",
     )
 
     @property
