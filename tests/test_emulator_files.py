@@ -116,3 +116,20 @@ def test_upload_chunk_errors_fail_fast_with_upload_status(emu: Emulator) -> None
     )
     assert reply.status_code == 404
     assert reply.headers["x-goog-upload-status"] == "final"
+
+
+def test_files_expire_after_48_emulated_hours() -> None:
+    with running() as emu:
+        client = emu.client()
+        f = client.files.upload(file=io.BytesIO(b"abc"), config={"mime_type": "text/plain"})
+        assert f.name is not None
+        assert f.expiration_time is not None
+        assert f.create_time is not None
+        assert (f.expiration_time - f.create_time).total_seconds() == 48 * 3600
+        emu.advance(47 * 3600)
+        client.files.get(name=f.name)
+        emu.advance(2 * 3600)
+        emu.app.files.expire(emu.app.clock.now())  # the clock thread does this every 50 ms
+        with pytest.raises(errors.ClientError) as info:
+            client.files.get(name=f.name)
+        assert info.value.code == 404
