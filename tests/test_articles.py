@@ -231,3 +231,25 @@ def test_nothing_partial_is_returned_on_error(tmp_path):
     with pytest.raises(InputError, match="line 1000"):
         result = gb.read_articles(path)
     assert result is None
+
+
+def test_fast_jsonl_reader_matches_the_exact_one(tmp_path):
+    from gembatch.articles import _read_jsonl_fast
+
+    rows = [
+        {
+            "id": i,
+            "text": f'Zürich {i} – "quoted"\n second line',
+            "score": i / 2,
+            "tag": None if i % 3 else "x",
+        }
+        for i in range(50)
+    ]
+    path = write(tmp_path / "a.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    assert _read_jsonl_fast(path) is not None  # the Arrow path is taken for a clean file
+    fast = gb.read_articles(path)
+    exact = gb.read_articles(rows)
+    assert list(fast.index) == list(exact.index) == [str(i) for i in range(50)]
+    assert list(fast["text"]) == list(exact["text"])
+    assert list(fast["chars"]) == list(exact["chars"])
+    assert list(fast["score"]) == list(exact["score"])
