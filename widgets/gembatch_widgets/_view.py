@@ -12,7 +12,7 @@ from gembatch import _html
 
 __all__ = ["RunView", "read_run", "view_html", "view_text"]
 
-TERMINAL_RUN_STATES = frozenset({"done", "finished", "completed", "succeeded", "cancelled", "failed"})
+TERMINAL_RUN_STATES = frozenset({"done", "finished", "completed", "cancelled"})
 _CHUNK_ORDER = (
     "submitting",
     "submitted",
@@ -150,7 +150,9 @@ def read_run(run: Any) -> RunView:
     finished = _first(summary, "done", "finished", "complete")
     if finished is None:
         finished = pending == 0 and view.total_articles > 0
-    view.done = bool(finished)
+    # a cancelled run with no job left in flight changes no more, even with articles pending
+    in_flight = sum(view.chunks_by_state.get(s, 0) for s in ("submitting", "submitted"))
+    view.done = bool(finished) or (str(state) in TERMINAL_RUN_STATES and not in_flight)
     view.state = str(state) if state else ("done" if view.done else "running")
     return view
 
