@@ -1,0 +1,133 @@
+"""Rough wall-time forecasts for a plan (batch or real-time) and side-by-side comparisons of workloads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from gembatch.plan import Plan
+
+__all__ = ["Forecast", "compare", "forecast"]
+
+# Batch turnaround per job is not published beyond "within 24 h": these are assumptions, overridable.
+TURNAROUND_P50_S = 30 * 60.0
+TURNAROUND_P90_S = 4 * 3600.0
+SLO_S = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """How long a plan should take: ``p50_s`` / ``p90_s`` seconds, and what bounds it (``limit``)."""
+
+    mode: str
+    rounds: float
+    p50_s: float
+    p90_s: float
+    limit: str
+    assumption: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.mode}: ~{_human(self.p50_s)} (p90 {_human(self.p90_s)}), bounded by {self.limit}"
+
+
+def _human(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def forecast(
+    plan: Plan,
+    mode: str = "batch",
+    *,
+    turnaround_p50_s: float = TURNAROUND_P50_S,
+    turnaround_p90_s: float = TURNAROUND_P90_S,
+    max_jobs: int | None = None,
+) -> Forecast:
+    """Forecast the wall time of ``plan``.
+
+    Batch: the work goes through the service in *rounds*, each one job turnaround long. ``waves``
+    runs one round per wave; ``rolling`` needs total enqueued tokens / cap rounds (at least one),
+    and both need at least chunks / concurrent-job-limit rounds. Real-time: the slower of input
+    tokens / TPM and requests / RPM for the tier. Figures are assumptions, not promises: the
+    service only guarantees a batch job within 24 hours.
+    """
+    info, chunks = plan.model_info, plan.chunks
+    if mode == "realtime":
+        tpm, rpm = info.tpm.get(plan.tier), info.rpm.get(plan.tier)
+        tokens = float(chunks["est_input_tokens"].sum() + chunks["est_output_tokens"].sum())
+        by_tokens_s = 60.0 * tokens / tpm if tpm else 0.0
+        by_requests_s = 60.0 * float(chunks["articles"].sum()) / rpm if rpm else 0.0
+        seconds = max(by_tokens_s, by_requests_s)
+        limit = f"TPM {tpm:,}" if by_tokens_s >= by_requests_s else f"RPM {rpm:,}"
+        note = f"{plan.tier} RPM/TPM from the catalogue"
+        return Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note)
+    jobs = max_jobs or info.concurrent_batch_jobs
+    by_jobs = math.ceil(len(chunks) / jobs) if len(chunks) else 0
+    by_tokens = 0.0
+    if plan.policy == "waves":
+        by_tokens = float(len(plan.waves))
+    elif len(chunks):
+        by_tokens = max(1.0, float(chunks["est_tokens"].sum()) / max(plan.cap_tokens, 1))
+    rounds = max(float(by_jobs), by_tokens)
+    limit = "the concurrent-job limit" if by_jobs > by_tokens else "the enqueued-token quota"
+    return Forecast(
+        "batch",
+        rounds,
+        rounds * turnaround_p50_s,
+        min(max(rounds * turnaround_p90_s, turnaround_p90_s), max(SLO_S, rounds * turnaround_p50_s)),
+        limit,
+        f"job turnaround p50 {_human(turnaround_p50_s)}, p90 {_human(turnaround_p90_s)} (assumed)",
+    )
+
+
+def compare(
+    articles: pd.DataFrame,
+    models: Iterable[str],
+    tiers: Iterable[str] = ("tier1",),
+    policies: Iterable[str] = ("rolling",),
+    **plan_options: Any,
+) -> pd.DataFrame:
+    """Plan ``articles`` for every model × tier × policy; one row each with cost and duration.
+
+    Columns: ``model``, ``tier``, ``policy``, ``jobs``, ``waves``, ``input_tokens``,
+    ``batch_cost_usd``, ``realtime_cost_usd``, ``savings_usd``, ``batch_p50_h``, ``batch_p90_h``,
+    ``realtime_h``, ``bound_by``.
+    """
+    from gembatch.plan import plan as make_plan
+
+    rows = []
+    for model in models:
+        for tier in tiers:
+            for policy in policies:
+                p = make_plan(articles, model, tier=tier, policy=policy, **plan_options)  # type: ignore[arg-type]
+                batch, realtime = forecast(p, "batch"), forecast(p, "realtime")
+                s = p.cost.summary
+                rows.append(
+                    {
+                        "model": model,
+                        "tier": tier,
+                        "policy": policy,
+                        "jobs": len(p.chunks),
+                        "waves": len(p.waves),
+                        "input_tokens": int(s["input_tokens"]),
+                        "batch_cost_usd": float(s["batch_cost_usd"]),
+                        "realtime_cost_usd": float(s["realtime_cost_usd"]),
+                        "savings_usd": float(s["savings_usd"]),
+                        "batch_p50_h": batch.p50_s / 3600,
+                        "batch_p90_h": batch.p90_s / 3600,
+                        "realtime_h": realtime.p50_s / 3600,
+                        "bound_by": batch.limit,
+                    }
+                )
+    return pd.DataFrame(rows)
