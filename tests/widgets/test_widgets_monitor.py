@@ -175,3 +175,19 @@ def test_retry_failed_button_requeues_and_finishes(tmp_path: Path, articles: pd.
     finally:
         monitor.stop()
         run.stop()
+
+
+def test_submit_in_realtime_mode_runs_on_generate_content(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    panel = SubmitPanel(articles, run_dir=tmp_path / "rt", client=emulator.client(), monitor_interval=0.1)
+    panel.mode.value = "realtime"
+    assert not panel.submit_button.disabled, panel.submit_button.tooltip
+    monitor = panel.submit()
+    try:
+        assert _wait_until(lambda: monitor.refresh().done), monitor.snapshot_text()
+        assert monitor.view.articles["succeeded"] == 12
+        assert not emulator.stats()["batches_created_by_display_name"]  # no batch job at all
+    finally:
+        monitor.stop()
+        panel.run.stop()

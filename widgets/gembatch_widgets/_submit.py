@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
@@ -357,9 +358,13 @@ def _run_supports(param: str) -> bool:
     if create is None:
         return False
     try:
-        return param in inspect.signature(create).parameters
+        if param in inspect.signature(create).parameters:
+            return True
     except (TypeError, ValueError):
-        return False
+        pass
+    # Run.create(**knobs) accepts the run config's operational settings
+    config = getattr(importlib.import_module(run_cls.__module__), "RunConfig", None)
+    return param in getattr(config, "OPERATIONAL", ())
 
 
 def _error(message: str) -> str:
