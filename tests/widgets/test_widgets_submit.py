@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from gembatch_widgets import SubmitPanel
+
+import gembatch as gb
 
 
 def test_estimate_updates_when_inputs_change(articles: pd.DataFrame):
@@ -70,3 +73,12 @@ def test_input_from_a_file_path(tmp_path: Path, articles: pd.DataFrame):
     assert not panel.submit_button.disabled
     panel.source.value = str(tmp_path / "missing.jsonl")
     assert panel.submit_button.disabled
+
+
+def test_submit_from_code_refuses_a_plan_over_budget(articles: pd.DataFrame):
+    panel = SubmitPanel(articles, budget_usd=1e-6)
+    with pytest.raises(gb.BudgetExceeded, match="exceeds the budget"):
+        panel.submit()
+    assert panel.run is None
+    panel.submit_button.click()  # the button reports instead of raising
+    assert "exceeds the budget" in panel.status.value

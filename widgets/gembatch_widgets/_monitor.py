@@ -14,7 +14,7 @@ import gembatch
 from gembatch import _html
 from gembatch_widgets._charts import render_run_chart
 from gembatch_widgets._display import SnapshotDisplay
-from gembatch_widgets._view import RunView, read_run, view_html, view_text
+from gembatch_widgets._view import RunView, jobs_frame, read_run, view_fields, view_html, view_text
 
 __all__ = ["MonitorPanel"]
 
@@ -173,10 +173,8 @@ class MonitorPanel(SnapshotDisplay):
             f'<div class="gb-repr">{_html.progress_bar(view.articles, view.total_articles)}</div>'
         )
         self.chunks_bar.value = f'<div class="gb-repr">{_html.progress_bar(view.chunks_by_state)}</div>'
-        from gembatch_widgets._view import _jobs_frame, view_fields
-
         self.figures.value = f'<div class="gb-repr">{_html.kv_table(view_fields(view))}</div>'
-        jobs = _jobs_frame(view.chunks)
+        jobs = jobs_frame(view.chunks)
         self.jobs.value = (
             f'<div class="gb-repr">{_html.frame_table(jobs, max_rows=8, max_cell=32)}</div>'
             if not jobs.empty

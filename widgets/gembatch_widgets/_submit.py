@@ -268,18 +268,17 @@ class SubmitPanel(SnapshotDisplay):
             return self.monitor
         summary = self.update_estimate()
         blocker = summary.blocker()
+        if summary.over_budget:
+            raise gembatch.BudgetExceeded(f"cannot submit: {blocker}")
         if blocker is not None or self.plan is None:
-            raise (
-                gembatch.BudgetExceeded(blocker or "no plan")
-                if summary.over_budget
-                else gembatch.InputError(f"cannot submit: {blocker}")
-            )
-        Run = run_class()
+            raise gembatch.InputError(f"cannot submit: {blocker or 'no plan for these inputs'}")
         kwargs: dict[str, Any] = {"client": self.client, **self.run_options}
         if _run_supports("mode"):
             kwargs["mode"] = self.mode.value
+        elif self.mode.value != "batch":
+            raise gembatch.InputError("this gembatch runs batch mode only; set mode to batch")
         self.status.value = "<small>creating the run…</small>"
-        run = Run.create(self.run_dir.value, self.articles, self.plan, **kwargs)
+        run = run_class().create(self.run_dir.value, self.articles, self.plan, **kwargs)
         self.run = run
         if callable(getattr(run, "start", None)):
             run.start()

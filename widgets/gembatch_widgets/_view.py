@@ -10,7 +10,7 @@ import pandas as pd
 
 from gembatch import _html
 
-__all__ = ["RunView", "read_run", "view_html", "view_text"]
+__all__ = ["RunView", "jobs_frame", "read_run", "view_fields", "view_html", "view_text"]
 
 TERMINAL_RUN_STATES = frozenset({"done", "finished", "completed", "cancelled"})
 _CHUNK_ORDER = (
@@ -157,7 +157,8 @@ def read_run(run: Any) -> RunView:
     return view
 
 
-def _jobs_frame(chunks: pd.DataFrame) -> pd.DataFrame:
+def jobs_frame(chunks: pd.DataFrame) -> pd.DataFrame:
+    """The jobs table: a few columns of the chunks, jobs in flight first, then waiting, then finished."""
     if chunks.empty:
         return chunks
     cols = [c for c in _JOB_COLUMNS if c in chunks.columns]
@@ -200,7 +201,7 @@ def view_html(view: RunView, chart_png: bytes | None = None, *, title: str = "ge
         "charts": _html.png_img(chart_png, "enqueued tokens, cost and articles done over time"),
     }
     subtitle = " · ".join(x for x in (view.run_id, view.model) if x)
-    jobs = _jobs_frame(view.chunks)
+    jobs = jobs_frame(view.chunks)
     return _html.render(
         title,
         max_cell=32,
