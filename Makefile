@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard widgets/pyproject.toml)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@if [ -f widgets/pyproject.toml ]; then $(BIN)/python -m pip install --quiet -e "./widgets[test]"; fi
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 	touch $@
 
 lint: install
@@ -22,6 +23,7 @@ lint: install
 
 pytest: install browser-deps
 	$(BIN)/pytest -q
+	$(BIN)/pytest -q --nbval-lax --nbval-current-env notebooks/
 
 # Debian's chromium for the widgets' real-browser test (never `playwright install`: it downloads browsers).
 browser-deps:
@@ -34,8 +36,15 @@ browser-deps:
 
 test: lint pytest
 
+# The 12k runbook, headless, on the embedded emulator; re-running resumes (or finds it done).
+DEMO_DIR ?= runs/demo-12k
 demo: install
-	$(BIN)/python -m gembatch.demo
+	@mkdir -p $(DEMO_DIR)
+	$(BIN)/python -m papermill notebooks/20_runbook_12k.ipynb $(DEMO_DIR)/runbook.ipynb -k python3 --cwd . \
+		--no-progress-bar --log-output -p run_dir $(DEMO_DIR) -p display_mode static -p emulator_speed 100000
+	@echo "executed notebook: $(DEMO_DIR)/runbook.ipynb"
+	@echo "results:           $(DEMO_DIR)/results.parquet"
+	@echo "summary:           $(DEMO_DIR)/summary.json"
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

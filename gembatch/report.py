@@ -17,14 +17,16 @@ if TYPE_CHECKING:
 __all__ = ["SUMMARY_FILE", "failures_by_reason", "report", "tokens_table", "write_report"]
 
 SUMMARY_FILE = "summary.json"
-_REASON = re.compile(r"^\s*([^:(\[]{1,80})")
+# a status first ("400 INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"), else the text up to the first ":"
+_STATUS = re.compile(r"^\s*(\d{3}\s+[A-Z_]+|[A-Z][A-Z_]{3,})\b")
+_REASON = re.compile(r"^\s*([^:(\[]{1,60})")
 
 
 def _reason(error: Any) -> str:
-    """A short label for an error message: its text up to the first ':' (e.g. 'schema', 'blocked')."""
+    """A short label for an error message: its status code, else its text up to the first ':'."""
     if not isinstance(error, str) or not error.strip():
         return "unknown"
-    match = _REASON.match(str(error))
+    match = _STATUS.match(error) or _REASON.match(error)
     return match.group(1).strip() if match else "unknown"
 
 
