@@ -14,7 +14,7 @@ from gembatch import remote
 from gembatch.context import Context
 from gembatch.states import State, from_remote
 
-__all__ = ["Sweep", "poll", "sweep"]
+__all__ = ["Sweep", "cancel_job", "poll", "sweep"]
 
 
 @dataclass
@@ -112,6 +112,20 @@ def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
     ctx.ledger.event("input_deleted", file_name, chunk_id)
 
 
+def cancel_job(ctx: Context, chunk_id: str, name: str, reason: str) -> None:
+    """Ask the service to cancel a job; a job that already finished is not an error (it gets collected).
+
+    Transient failures propagate, so the caller tries again on the next step.
+    """
+    try:
+        ctx.client.batches.cancel(name=name)
+    except genai_errors.ClientError as exc:
+        if exc.code in (408, 429) or exc.code not in (400, 404, 409):
+            raise
+        ctx.ledger.event("cancel_noop", f"{name}: {exc.status}; it will be collected as it is", chunk_id)
+    ctx.ledger.update_chunk(chunk_id, cancel_reason=reason)
+
+
 def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> None:
     limit = ctx.config.pending_limit_s
     if limit is None or not state_str.endswith("PENDING") or row["cancel_reason"]:
@@ -125,9 +139,8 @@ def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> None:
             ctx.ledger.update_chunk(chunk_id, blocked="stale")
             ctx.ledger.event("stale", f"{name} pending for {age:.0f}s (limit {limit:.0f}s)", chunk_id)
         return
-    ctx.client.batches.cancel(name=name)
+    cancel_job(ctx, chunk_id, name, "watchdog")
     confirmed = remote.remote_state(remote.get_batch(ctx.client, name))
-    ctx.ledger.update_chunk(chunk_id, cancel_reason="watchdog")
     ctx.ledger.event(
         "watchdog_cancel", f"{name} pending {age:.0f}s; cancel requested, now {confirmed}", chunk_id
     )

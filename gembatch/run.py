@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from gembatch import remote, views
+from gembatch._lock import driver_lock
 from gembatch.collect import collect_chunk, make_retry_chunks
 from gembatch.context import LEDGER_FILE, RESULTS_FILE, Context, RunConfig
 from gembatch.errors import GembatchError
 from gembatch.ledger import Ledger
-from gembatch.monitor import poll, sweep
+from gembatch.monitor import cancel_job, poll, sweep
 from gembatch.results import export, results_frame
 from gembatch.run_setup import check_same_run, defining_config, fingerprints, new_ledger
 from gembatch.scheduler import Candidate, Capacity, choose
@@ -161,7 +162,9 @@ class Run:
     # -- driving --------------------------------------------------------------------------
     def step(self) -> StepReport:
         """One tick: reconcile, one listing sweep, collect, re-queue, submit what fits."""
-        with self._lock:
+        with self._lock, driver_lock(self.run_dir) as mine:
+            if not mine:  # another process (or Run object) is driving this run right now
+                return StepReport(0, 0, 0, bool(self.ledger.get_meta("done")))
             ctx, led = self._ctx, self._ctx.ledger
             cancelled = bool(led.get_meta("cancelled"))
             finished = 0
@@ -360,13 +363,12 @@ class Run:
                         row["chunk_id"], State.CANCELLED, cancel_reason="user", finished_at=time.time()
                     )
                 led.event("cancel", "run cancelled by the user")
-            self._cancel_remote()
+            self._guard("cancel", self._cancel_remote)  # what fails now is retried by the next step
 
     def _cancel_remote(self) -> None:
         for row in self._ctx.ledger.chunks_in(State.SUBMITTED):
             if row["cancel_reason"] != "user":
-                self._ctx.client.batches.cancel(name=row["batch_name"])
-                self._ctx.ledger.update_chunk(row["chunk_id"], cancel_reason="user")
+                cancel_job(self._ctx, row["chunk_id"], row["batch_name"], "user")
 
     # -- views ----------------------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:
@@ -389,3 +391,8 @@ class Run:
 
     def __repr__(self) -> str:
         return views.text_repr(self.run_dir, self.summary())
+
+    def _repr_html_(self) -> str:
+        from gembatch import _html
+
+        return str(_html.run_summary_html(self.summary(), run_dir=str(self.run_dir)))

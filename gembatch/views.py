@@ -75,7 +75,8 @@ def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
     """Counts, tokens, cost estimated vs actual, quota use and an ETA, as a plain (JSON-able) dict.
 
     ``state`` is ``running`` | ``paused`` | ``done`` | ``cancelled`` | ``budget`` (stopped by
-    ``budget_usd`` with articles pending); ``done`` is true once nothing more will happen.
+    ``budget_usd`` with articles pending); ``cancelled`` holds from :meth:`Run.cancel` on, while
+    ``done`` turns true once nothing more will happen.
     """
     counts = ledger.counts()
     states = {r[0]: r[1] for r in ledger.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
@@ -93,8 +94,10 @@ def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
     done = counts["succeeded"] + counts["failed"]
     first = ledger.query("SELECT MIN(intent_at) FROM chunks")[0][0]
     finished = ledger.get_meta("done")
-    paused = "paused" if ledger.get_meta("paused") else "running"
-    state = {"complete": "done"}.get(finished, finished) or paused
+    live = "paused" if ledger.get_meta("paused") else "running"
+    if ledger.get_meta("cancelled"):
+        live = "cancelled"  # from the request on; ``done`` says when the last job has been collected
+    state = {"complete": "done"}.get(finished, finished) or live
     eta = None
     if first and 0 < done < total:
         rate = done / max(time.time() - float(first), 1e-9)

@@ -87,3 +87,19 @@ def test_pause_stops_submission_until_resume(tmp_path):
         files = list(emu.client().files.list())
     assert (run.results()["status"] == "succeeded").all()
     assert not [f for f in files if run.run_id in (f.display_name or "")], "input files were left behind"
+
+
+def test_only_one_driver_at_a_time(tmp_path):
+    from gembatch._lock import driver_lock
+
+    cat = small_catalog()
+    arts = articles(20)
+    plan = make_plan(arts, cat)
+    with running(speed=20_000, catalog=cat) as emu:
+        run = gb.Run.create(tmp_path / "r", arts, plan, client=emu.client(), **FAST)
+        with driver_lock(tmp_path / "r") as held:
+            assert held
+            report = run.step()  # someone else is driving: this step does nothing
+            assert (report.submitted, report.done) == (0, False)
+            assert (run.chunks()["state"] == "planned").all()
+        assert run.wait(timeout=60, progress=False)
