@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -174,7 +175,7 @@ def workloads(draw):
     return lengths, quota, inline_limit, file_limit, jobs, headroom, policy, chunk
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workloads())
 def test_limits_are_never_exceeded(workload):
     lengths, quota, inline_limit, file_limit, jobs, headroom, policy, chunk = workload
@@ -195,3 +196,14 @@ def test_limits_are_never_exceeded(workload):
     ids = p.assignments.to_numpy()
     assert (ids[:-1] <= ids[1:]).all()
     assert np.all(np.diff(p.chunks["wave"].to_numpy()) >= 0)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.lists(st.text(min_size=1, max_size=200).filter(str.strip), min_size=1, max_size=8, unique=True))
+def test_request_bytes_match_the_written_lines_for_any_text(texts):
+    arts = gb.read_articles([{"id": t[:10] + str(i), "text": t} for i, t in enumerate(texts)])
+    spec = gb.RequestSpec("gemini-2.5-flash-lite", prompt="Say {{hi}} to: {text}")
+    buf = io.BytesIO()
+    write_jsonl(iter_request_lines(arts, spec), buf)
+    sizes = [len(line) + 1 for line in buf.getvalue().split(b"\n")[:-1]]
+    assert sizes == request_bytes(arts, spec).tolist()
