@@ -55,7 +55,8 @@ class RunConfig:
     poll_max_s: float = 60.0
     backoff_base_s: float = 5.0
     backoff_max_s: float = 600.0
-    reconcile_grace_s: float = 5.0
+    # a job just created may take a moment to show in listings: only then is "absent" believed
+    reconcile_grace_s: float = 60.0
     mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM: gembatch.realtime_run)
     realtime: dict[str, Any] = field(default_factory=dict)  # gembatch.realtime.RealtimeOptions fields
 

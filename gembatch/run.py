@@ -54,7 +54,7 @@ def _poll_defaults(client: Any) -> dict[str, float]:
         emulated = bool(is_emulator(client))
     except ImportError:
         emulated = False
-    return {"poll_min_s": 0.2, "poll_max_s": 2.0} if emulated else {}
+    return {"poll_min_s": 0.2, "poll_max_s": 2.0, "reconcile_grace_s": 0.5} if emulated else {}
 
 
 class Run:
