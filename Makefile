@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: install test lint pytest demo bench clean browser-deps
+.PHONY: install test lint pytest demo bench clean browser-deps docs
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ demo: install
 	@echo "executed notebook: $(DEMO_DIR)/runbook.ipynb"
 	@echo "results:           $(DEMO_DIR)/results.parquet"
 	@echo "summary:           $(DEMO_DIR)/summary.json"
+
+# Regenerate the tables of docs/tier1-12k.md from the catalogue and the planner.
+docs: install
+	$(BIN)/python -m gembatch.docs
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
