@@ -120,10 +120,15 @@ def schema_from_model(schema: Any) -> dict[str, Any]:
 
     Uses google-genai's own conversion, so the schema is exactly what the SDK would send.
     """
+    import copy
+
     from google.genai import _transformers, types
 
     try:
-        converted = _transformers.t_schema(None, schema)
+        # The SDK rewrites a dict schema in place; the caller's dict stays as it was.
+        converted = _transformers.t_schema(
+            None, copy.deepcopy(schema) if isinstance(schema, dict) else schema
+        )
         if converted is None:
             raise ValueError("empty schema")
         if not isinstance(converted, types.Schema):
@@ -131,6 +136,8 @@ def schema_from_model(schema: Any) -> dict[str, Any]:
     except Exception as exc:  # the SDK raises ValueError/TypeError/ValidationError alike
         raise InputError(f"cannot turn {schema!r} into a Gemini response schema: {exc}") from None
     out: dict[str, Any] = converted.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if out.get("title") == "Placeholder":  # the SDK's wrapper name for bare types such as list[str]
+        del out["title"]
     return out
 
 

@@ -198,3 +198,17 @@ def test_docstring_examples_run():
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
         assert result.attempted > 0, module.__name__
+
+
+def test_json_schema_dicts_and_bare_types_are_accepted():
+    from gembatch.requests import schema_from_model
+
+    given = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
+    before = json.dumps(given, sort_keys=True)
+    schema = schema_from_model(given)
+    assert schema["type"] == "OBJECT"
+    assert schema["properties"]["summary"] == {"type": "STRING"}
+    assert json.dumps(given, sort_keys=True) == before  # the caller's dict is not rewritten
+    assert schema_from_model(list[str]) == {"type": "ARRAY", "items": {"type": "STRING"}}
+    spec = gb.plan(["one"], model="gemini-2.5-flash-lite", schema=given).spec
+    assert spec.response_schema == schema
