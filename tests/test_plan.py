@@ -207,3 +207,15 @@ def test_request_bytes_match_the_written_lines_for_any_text(texts):
     write_jsonl(iter_request_lines(arts, spec), buf)
     sizes = [len(line) + 1 for line in buf.getvalue().split(b"\n")[:-1]]
     assert sizes == request_bytes(arts, spec).tolist()
+
+
+def test_reprs_stay_bounded_for_many_jobs():
+    arts = gb.read_articles(gb.synthetic_articles(400, mean_chars=1_000))
+    p = gb.plan(arts, model="gemini-2.5-flash-lite", chunk_tokens=1_000)
+    assert len(p.chunks) > 100
+    assert len(p.waves) >= 2  # the 100-concurrent-jobs limit splits the waves
+    assert (p.waves["chunks"] <= 100).all()
+    page = p._repr_html_()
+    assert len(page) < 20_000
+    assert "…" in page
+    assert len(repr(p).splitlines()) < 25
