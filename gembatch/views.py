@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,15 @@ def chunks_frame(ledger: Ledger) -> pd.DataFrame:
         frame[col] = frame[col].astype("Float64")
     for col in _TIMES:
         frame[col] = _times(frame[col]).to_numpy()
+    # the raw batchStats of the last sweep (the SDK drops them): requests done remotely so far
+    stats = [json.loads(r[0]) if r[0] else {} for r in ledger.query("SELECT stats FROM chunks ORDER BY seq")]
+    for col, key in (
+        ("remote_requests", "requestCount"),
+        ("remote_succeeded", "successfulRequestCount"),
+        ("remote_failed", "failedRequestCount"),
+        ("remote_pending", "pendingRequestCount"),
+    ):
+        frame[col] = pd.array([s.get(key, 0 if s else None) for s in stats], dtype="Int64")
     for col in set(_CHUNK_COLS) - set(_INTS) - set(_TIMES) - {"est_cost_usd", "cost_usd"}:
         frame[col] = frame[col].astype("string")
     return frame.set_index("chunk_id")

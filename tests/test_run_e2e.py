@@ -46,6 +46,7 @@ def test_2000_articles_end_to_end_within_quota(tmp_path, policy):
     chunks = run.chunks()
     assert (chunks["state"] == "collected").all()
     assert chunks["input_file"].isna().all(), "input files are deleted once their job exists"
+    assert (chunks["remote_requests"] == chunks["articles"]).all(), "raw batchStats are read"
     events = run.events()
     assert events["enqueued_tokens"].max() <= QUOTA * plan.headroom
     assert str(events["time"].dtype).startswith("datetime64")
