@@ -162,6 +162,11 @@ class Run:
     # -- driving --------------------------------------------------------------------------
     def step(self) -> StepReport:
         """One tick: reconcile, one listing sweep, collect, re-queue, submit what fits."""
+        if self._ctx.config.mode == "realtime":  # a bounded slice of real-time sending
+            from gembatch.realtime_run import step as realtime_step
+
+            with self._lock:
+                return realtime_step(self._ctx)
         with self._lock, driver_lock(self.run_dir) as mine:
             if not mine:  # another process (or Run object) is driving this run right now
                 return StepReport(0, 0, 0, bool(self.ledger.get_meta("done")))
@@ -262,6 +267,10 @@ class Run:
 
     def wait(self, timeout: float | None = None, progress: bool = True) -> bool:
         """Step until every article is accounted for (or ``timeout`` seconds pass); True when done."""
+        if self._ctx.config.mode == "realtime":
+            from gembatch.realtime_run import drive
+
+            return drive(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
         from tqdm.auto import tqdm
 
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -343,6 +352,18 @@ class Run:
             self.ledger.set_meta("done", None)
             self.ledger.event("retry_failed", f"{n} failed articles re-queued")
         return int(n)
+
+    def finish_realtime(self, timeout: float | None = None, progress: bool = True, **options: Any) -> bool:
+        """Send what is still pending through real time, for good; True when every article is done.
+
+        Batch jobs in flight are cancelled first and each cancellation confirmed with
+        ``batches.get`` (a job that finished meanwhile is collected instead), so nothing is paid
+        twice. ``options``: :class:`gembatch.realtime.RealtimeOptions` fields (``rpm``, ``tpm``...).
+        """
+        from gembatch.realtime_run import finish_realtime
+
+        self.stop()  # the batch driver must not submit what real time is about to send
+        return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
 
     def monitor(self, **kwargs: Any) -> Any:
         """A live ``gembatch_widgets.MonitorPanel`` for this run (needs the widgets package)."""
