@@ -165,9 +165,8 @@ def reconcile(ctx: Context, listing: Mapping[str, list[dict[str, Any]]], *, now:
                     row["chunk_id"],
                 )
             confirmed = remote.get_batch(ctx.client, names[0])
-            _record(
-                ctx, row["chunk_id"], str(confirmed.get("name") or names[0]), row["source"] or "reconciled"
-            )
+            source = "file" if row["input_file"] else "inline"
+            _record(ctx, row["chunk_id"], str(confirmed.get("name") or names[0]), source)
             led.event("reconciled", f"found {names[0]} for {display}", row["chunk_id"])
             done += 1
         elif now - float(row["intent_at"] or 0) >= ctx.config.reconcile_grace_s:
