@@ -165,6 +165,8 @@ def _read_jsonl_fast(source: Any) -> pd.DataFrame | None:
         return None
     if table.num_rows == 0 or table.num_columns == 0:
         return None
+    if any(pa.types.is_timestamp(t) for t in table.schema.types):
+        return None  # Arrow turns ISO date strings into timestamps; keep them as the text they were
     try:
         table.validate(full=True)  # Arrow's JSON reader lets invalid UTF-8 through
     except pa.ArrowInvalid:

@@ -253,3 +253,9 @@ def test_fast_jsonl_reader_matches_the_exact_one(tmp_path):
     assert list(fast["text"]) == list(exact["text"])
     assert list(fast["chars"]) == list(exact["chars"])
     assert list(fast["score"]) == list(exact["score"])
+
+
+def test_date_strings_stay_text_in_jsonl(tmp_path):
+    path = write(tmp_path / "a.jsonl", '{"id": 1, "text": "a", "date": "2026-01-02"}\n')
+    df = gb.read_articles(path)
+    assert df.loc["1", "date"] == "2026-01-02"
