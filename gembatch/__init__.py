@@ -37,6 +37,12 @@ from gembatch.backend import connect, describe, is_emulator
 # isort: split
 from gembatch.run import Run
 
+# --- realtime ---
+# isort: split
+from gembatch.pilot import Pilot, pilot
+from gembatch.ratelimit import RateLimits, realtime_duration
+from gembatch.realtime import RealtimeOptions
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -49,8 +55,11 @@ __all__ = [
     "GembatchError",
     "InputError",
     "ModelInfo",
+    "Pilot",
     "Plan",
     "QuotaExceeded",
+    "RateLimits",
+    "RealtimeOptions",
     "RequestSpec",
     "Run",
     "RunMismatch",
@@ -66,8 +75,10 @@ __all__ = [
     "is_emulator",
     "iter_request_lines",
     "load_catalog",
+    "pilot",
     "plan",
     "read_articles",
+    "realtime_duration",
     "synthetic_articles",
     "write_jsonl",
 ]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +11,9 @@ from typing import Any
 from google.genai import errors as genai_errors
 
 from gembatch import remote
+from gembatch._lock import driver_lock
 from gembatch.collect import collect_chunk
 from gembatch.context import RESULTS_FILE, Context
-from gembatch.errors import GembatchError
 from gembatch.realtime import Job, Outcome, RealtimeOptions, SendReport, send
 from gembatch.states import FINISHED, State, from_remote
 
@@ -23,30 +21,7 @@ __all__ = ["RT_PREFIX", "drive", "finish_realtime", "handover", "step"]
 
 #: Results of real-time attempts are keyed ``rt<attempt>`` in the results table's ``chunk_id``.
 RT_PREFIX = "rt"
-LOCK_FILE = "realtime.lock"
 _PROGRESS_EVERY_S = 5.0
-
-
-@contextlib.contextmanager
-def _exclusive(ctx: Context) -> Iterator[None]:
-    """One real-time sender per run directory (across processes); released when the process dies."""
-    import fcntl
-
-    fh = open(ctx.run_dir / LOCK_FILE, "a+b")  # noqa: SIM115 - held for the whole block
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise GembatchError(
-                f"{ctx.run_dir} is already being sent in real time by another process or thread; "
-                "wait for it, or stop it first (run.stop())"
-            ) from None
-        fh.truncate(0)
-        fh.write(str(os.getpid()).encode())
-        fh.flush()
-        yield
-    finally:
-        fh.close()
 
 
 def _options(ctx: Context, overrides: dict[str, Any]) -> RealtimeOptions:
@@ -275,7 +250,10 @@ def drive(
     stop = stop if stop is not None else threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
     total = int(led.query("SELECT COUNT(*) FROM articles")[0][0])
-    with _exclusive(ctx):
+    with driver_lock(ctx.run_dir) as mine:
+        if not mine:  # another process or thread drives this run (batch or real time): never both
+            led.event("realtime_busy", "another driver holds this run; nothing sent")
+            return bool(led.get_meta("done"))
         led.set_meta("done", None)
         while True:
             try:
