@@ -219,6 +219,9 @@ def _jobs(ctx: Context, rows: list[Any], state: dict[str, Any]) -> Iterator[Job]
     info, budget = ctx.model_info, ctx.config.budget_usd
     by_id = {r["article_id"]: r for r in rows}
     for line, tokens in zip(iter_request_lines(arts, ctx.spec), est, strict=True):
+        if ctx.ledger.get_meta("cancelled"):  # run.cancel() from another thread: send nothing more
+            state["cancelled"] = True
+            return
         if budget is not None:
             row = by_id[line["key"]]
             cost = info.cost(int(row["est_input_tokens"]), int(row["est_output_tokens"]), "realtime")
@@ -280,14 +283,14 @@ def drive(
                     progress=progress,
                 ):
                     return False
-                if state["budget"]:
+                if state["budget"] or state.get("cancelled"):
                     break
             elif stop.wait(min(5.0, max(0.2, ctx.config.poll_min_s))):  # cancellations not confirmed yet
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
         c = led.counts()
-        why = "complete" if not c["pending"] else "budget"
+        why = "cancelled" if led.get_meta("cancelled") else "budget" if c["pending"] else "complete"
         led.set_meta("done", why)
         led.event("done", f"{why}: {c['succeeded']} succeeded, {c['failed']} failed, {c['pending']} pending")
         return True

@@ -32,6 +32,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--text-col", default=None)
     run.add_argument("--no-wait", action="store_true", help="submit what fits and return")
     run.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
+    run.add_argument(
+        "--mode",
+        choices=("batch", "realtime"),
+        default=None,
+        help="batch (default, half price) or realtime (generateContent under the RPM/TPM limits)",
+    )
+    run.add_argument("--rpm", type=int, default=None, help="real-time requests/minute (default: catalogue)")
+    run.add_argument("--tpm", type=int, default=None, help="real-time input tokens/minute (catalogue)")
     run.set_defaults(func=_run)
 
     st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID)")
@@ -83,7 +91,11 @@ def _run(args: argparse.Namespace) -> int:
         headroom=args.headroom,
         policy=args.policy,
     )
-    run = gb.Run.create(args.run_dir, articles, plan, max_attempts=args.max_attempts)
+    knobs: dict[str, Any] = {} if args.mode is None else {"mode": args.mode}
+    limits = {k: v for k, v in (("rpm", args.rpm), ("tpm", args.tpm)) if v is not None}
+    if limits:
+        knobs["realtime"] = limits
+    run = gb.Run.create(args.run_dir, articles, plan, max_attempts=args.max_attempts, **knobs)
     print(gb.describe(run.client), file=sys.stderr)
     if args.no_wait:
         run.step()
