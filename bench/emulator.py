@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -146,6 +147,8 @@ def main(n: int = 12_000, speed: float = 600.0) -> int:
             f"at speed {speed:g}, download {t_download:.1f}s ({len(data) / 1e6:.1f} MB, {lines} lines)"
         )
         print(f"total wall time of the {n}-request file batch: {time.perf_counter() - t0:.1f}s")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (client + in-process emulator): {peak:.0f} MB")
     return 0
 
 

@@ -247,6 +247,11 @@ class GeminiApi:
         commands = {c.strip() for c in command.split(",")}
         if "cancel" in commands:
             return Reply(200, b"", {"X-Goog-Upload-Status": "cancelled"})
+        if "query" in commands:  # a client resuming an interrupted upload asks where to restart
+            received = self.app.files.received(query["upload_id"])
+            return Reply(
+                200, b"", {"X-Goog-Upload-Status": "active", "X-Goog-Upload-Size-Received": str(received)}
+            )
         if not commands & {"upload", "finalize"}:
             raise invalid(
                 "X-Goog-Upload-Command", f"expected 'upload' or 'upload, finalize', not {command!r}"
@@ -267,7 +272,7 @@ class GeminiApi:
     ) -> Reply:
         size = _int_param(query, "pageSize") or 10
         size = max(1, min(size, 100))
-        start = int(query.get("pageToken") or 0)
+        start = _int_param(query, "pageToken") or 0
         files = self.app.files.records()
         page = files[start : start + size]
         out: dict[str, Any] = {"files": [f.resource(self.app.base_url) for f in page]}

@@ -112,11 +112,11 @@ class BatchService:
                 continue
             with self._lock:
                 if job.active:
-                    job.ok_count, job.fail_count = result
+                    job.ok_count, job.fail_count, job.extra["sha256"] = result
                     job.generated, job.generated_at = True, self.clock.now()
                     self._save(job)
 
-    def _generate(self, job: Job) -> tuple[int, int] | None:
+    def _generate(self, job: Job) -> tuple[int, int, str] | None:
         return generate_output(
             input_path=self._path(job.id, "input.jsonl"),
             output_path=self._output_path(job),
@@ -296,7 +296,9 @@ class BatchService:
             end = job.end_at
         end = min(end, now)
         if outcome == "SUCCEEDED" and job.source == "file":
-            rec = self.files.add_generated(f"batch-{job.id}", self._output_path(job), end)
+            rec = self.files.add_generated(
+                f"batch-{job.id}", self._output_path(job), end, sha256=job.extra.get("sha256")
+            )
             job.output_file = rec.name
         job.state, job.end_time, job.update_time = outcome, end, end
         self._save(job)

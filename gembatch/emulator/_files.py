@@ -169,15 +169,30 @@ class FileStore:
             self._register(rec)
             return rec
 
+    def received(self, upload_id: str) -> int:
+        """Bytes received so far by a resumable upload."""
+        with self._lock:
+            session = self._uploads.get(upload_id)
+        if session is None:
+            raise not_found(f"Upload session {upload_id}")
+        return session.received
+
     # --- generated files -------------------------------------------------------------------
     def add_generated(
-        self, file_id: str, source_path: Path, now: float, mime_type: str = "application/jsonl"
+        self,
+        file_id: str,
+        source_path: Path,
+        now: float,
+        mime_type: str = "application/jsonl",
+        sha256: str | None = None,
     ) -> FileRecord:
         os.replace(source_path, self.data_path(file_id))
-        hasher = hashlib.sha256()
-        with self.data_path(file_id).open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                hasher.update(block)
+        if sha256 is None:
+            hasher = hashlib.sha256()
+            with self.data_path(file_id).open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    hasher.update(block)
+            sha256 = base64_sha(hasher.digest())
         rec = FileRecord(
             id=file_id,
             display_name="",
@@ -185,7 +200,7 @@ class FileStore:
             size=self.data_path(file_id).stat().st_size,
             create_time=now,
             expire_time=now + FILE_LIFETIME_S,
-            sha256=base64_sha(hasher.digest()),
+            sha256=sha256,
             source="GENERATED",
         )
         self._register(rec)

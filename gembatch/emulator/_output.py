@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -106,19 +108,26 @@ def generate_output(
     job_seq: int,
     line_tokens: array[int] | None,
     cancelled: Callable[[], bool],
-) -> tuple[int, int] | None:
+) -> tuple[int, int, str] | None:
     """Write the job's output (JSONL lines, or a JSON list for inline jobs) in input order.
 
-    Returns (successful, failed) line counts, or None when the job was cancelled meanwhile.
+    Returns (successful, failed, base64 sha256 of the output), or None when the job was
+    cancelled meanwhile.
     """
     ok = fail = 0
+    hasher = hashlib.sha256()
     tmp = output_path.with_name(output_path.name + ".tmp")
-    with tmp.open("wb") as out:
+    with tmp.open("wb") as fh:
+
+        def write(data: bytes) -> None:
+            hasher.update(data)
+            fh.write(data)
+
         if inline:
-            out.write(b"[")
+            write(b"[")
         for index, (lineno, raw) in enumerate(iter_input(input_path)):
             if index % 256 == 0 and cancelled():
-                out.close()
+                fh.close()
                 tmp.unlink(missing_ok=True)
                 return None
             key, request, problem = _parse_line(raw, lineno)
@@ -136,14 +145,14 @@ def generate_output(
             if inline:
                 meta = json.loads(raw).get("metadata") if problem is None else None
                 item = entry | ({"metadata": meta} if isinstance(meta, dict) else {})
-                out.write((b"," if index else b"") + json.dumps(item, ensure_ascii=False).encode())
+                write((b"," if index else b"") + json.dumps(item, ensure_ascii=False).encode())
             else:
                 line = ({"key": key} if key is not None else {}) | entry
-                out.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+                write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
         if inline:
-            out.write(b"]")
+            write(b"]")
     tmp.replace(output_path)
-    return ok, fail
+    return ok, fail, base64.b64encode(hasher.digest()).decode()
 
 
 def stage_input(files: FileStore, target: Path, batch: dict[str, Any]) -> tuple[str, str | None, InputScan]:
