@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from nbsupport import ARTIFACTS, NOTEBOOKS, SENTINEL, execute
+from nbsupport import ARTIFACTS, NOTEBOOKS, SENTINEL, Executed, execute
 
 EXPLICIT: dict[str, dict[str, Any]] = {
     "00_quickstart.ipynb": {
@@ -56,23 +55,6 @@ EXPLICIT: dict[str, dict[str, Any]] = {
         "policies": ["rolling", "waves"],
     },
 }
-
-
-@dataclass
-class Executed:
-    """Where one session's notebook executions left their files."""
-
-    root: Path
-
-    def notebook(self, name: str) -> Path:
-        return self.root / f"executed-{name}"
-
-    def run_dir(self, rel: str) -> Path:
-        return self.root / rel
-
-    def summary(self, rel: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / rel / "summary.json").read_text())
-        return data
 
 
 def _file_inputs(root: Path) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +31,20 @@ def execute(notebook: Path, out: Path, parameters: dict[str, Any], cwd: Path) ->
         execution_timeout=TIMEOUT_S,
     )
     return out
+
+
+@dataclass
+class Executed:
+    """Where one session's notebook executions left their files."""
+
+    root: Path
+
+    def notebook(self, name: str) -> Path:
+        return self.root / f"executed-{name}"
+
+    def run_dir(self, rel: str) -> Path:
+        return self.root / rel
+
+    def summary(self, rel: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / rel / "summary.json").read_text())
+        return data
