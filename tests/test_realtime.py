@@ -58,7 +58,8 @@ def test_thousand_articles_complete_under_both_limits(full_run):
     res = run.results()
     assert len(res) == N
     assert (res["status"] == "succeeded").all()
-    assert res["summary"].notna().all() and res["topic"].notna().all()  # schema fields parsed
+    assert res["summary"].notna().all()
+    assert res["topic"].notna().all()
     rows = rs.result_rows(run)
     unique = rs.unique_requests(run)  # identical articles are sent once and share the answer
     assert len(rows) == unique, "one results row per request sent: none lost, none twice"
@@ -71,7 +72,8 @@ def test_thousand_articles_complete_under_both_limits(full_run):
     # 429 past either: zero 429s means no window ever held more than either limit.
     assert refused == 0
     s = run.summary()
-    assert s["state"] == "done" and s["done"]
+    assert s["state"] == "done"
+    assert s["done"]
     kinds = set(run.events()["kind"])
     assert {"realtime_claim", "realtime_start", "realtime_stop", "done"} <= kinds
 
@@ -102,7 +104,8 @@ def test_rerun_sends_nothing_again(full_run, emu, cat, arts):
 def test_pilot_projection_holds_the_full_run_within_its_bounds(full_run, emu, cat, arts):
     run, _, _ = full_run
     p = gb.pilot(arts, n=20, model=rs.MODEL, catalog=cat, client=emu.client(), seed=3, **SPEC, **rs.OPTIONS)
-    assert p.sampled == 20 and p.succeeded == 20
+    assert p.sampled == 20
+    assert p.succeeded == 20
     assert p.parse_rate == 1.0
     assert p.measurements.shape[0] == 20
     s = run.summary()
@@ -117,9 +120,12 @@ def test_pilot_projection_holds_the_full_run_within_its_bounds(full_run, emu, ca
         assert low <= value <= high, f"{name}: actual {value} outside the pilot's bounds [{low}, {high}]"
         assert p.summary[f"{name}_p50"] <= p.summary[f"{name}_p90"]
     assert 0.5 < p.token_ratio < 1.5  # actual / estimated input tokens, measured
-    assert p.expected_output_tokens > 0 and p.expected_thinking_tokens > 0
-    assert p.realtime_duration_s > 0 and p.realtime_bound in ("rpm", "tpm")
-    assert "Pilot" in repr(p) and "gb-repr" in p._repr_html_()
+    assert p.expected_output_tokens > 0
+    assert p.expected_thinking_tokens > 0
+    assert p.realtime_duration_s > 0
+    assert p.realtime_bound in ("rpm", "tpm")
+    assert "Pilot" in repr(p)
+    assert "gb-repr" in p._repr_html_()
     plan = gb.plan(arts, rs.MODEL, catalog=cat, estimator=p.estimator, **SPEC)
     assert plan.est_cost_usd > 0
 
@@ -153,7 +159,8 @@ def test_cli_run_mode_realtime(emu, tmp_path, monkeypatch, capsys):
     ]
     assert main(args) == 0
     run = gb.Run.open(run_dir)
-    assert run.config.mode == "realtime" and run.config.realtime == {"rpm": 5000}
+    assert run.config.mode == "realtime"
+    assert run.config.realtime == {"rpm": 5000}
     assert (run.results()["status"] == "succeeded").all()
     assert (run_dir / "results.parquet").exists()
 
