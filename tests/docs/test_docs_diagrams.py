@@ -1,0 +1,36 @@
+"""The Mermaid state machines in docs/architecture.md list exactly the states the code defines."""
+
+from __future__ import annotations
+
+import re
+
+from docsupport import ROOT, mermaid_state_diagrams
+
+from gembatch import states, views
+
+DIAGRAMS = mermaid_state_diagrams(ROOT / "docs" / "architecture.md")
+
+
+def _run_states() -> set[str]:
+    """The run states: ``gembatch.states.RUN_STATES`` when defined, else the summary's documented list."""
+    defined = getattr(states, "RUN_STATES", None)
+    if defined is not None:
+        return {str(s) for s in defined}
+    doc = views.summary.__doc__ or ""
+    match = re.search(r"``state`` is ((?:``\w+``(?:\s*\|\s*)?)+)", doc)
+    assert match, "views.summary no longer documents its states; update this test"
+    return set(re.findall(r"``(\w+)``", match.group(1)))
+
+
+def test_chunk_machine_matches_states_py() -> None:
+    assert "chunk" in DIAGRAMS, "docs/architecture.md needs a stateDiagram-v2 block with `%% machine: chunk`"
+    drawn, edges = DIAGRAMS["chunk"]
+    assert drawn == {s.value for s in states.State}
+    legal = {(a.value, b.value) for a, targets in states._LEGAL.items() for b in targets}
+    assert edges == legal, f"missing {sorted(legal - edges)}, extra {sorted(edges - legal)}"
+
+
+def test_run_machine_matches_summary_states() -> None:
+    assert "run" in DIAGRAMS, "docs/architecture.md needs a stateDiagram-v2 block with `%% machine: run`"
+    drawn, _ = DIAGRAMS["run"]
+    assert drawn == _run_states()
