@@ -86,3 +86,28 @@ def test_display_handle_is_refreshed_only_when_the_state_changes(monkeypatch, ar
     assert "over budget" in handles[0].bundles[-1]["text/html"]
     assert not panel.refresh_display()
     assert panel.refresh_display(force=True)
+
+
+def test_handle_is_refreshed_after_each_cell_through_post_execute(monkeypatch, articles: pd.DataFrame):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    handles: list[_Handle] = []
+    monkeypatch.setattr(
+        "IPython.display.display", lambda b, raw, display_id: handles.append(_Handle(b)) or handles[-1]
+    )
+    shell = InteractiveShell.instance()
+    try:
+        panel = SubmitPanel(articles, display="static")
+        panel._ipython_display_()
+        shell.events.trigger("post_execute")
+        assert len(handles[0].bundles) == 1  # unchanged: nothing sent
+        panel.budget.value = 1e-7  # e.g. changed in the page while no cell ran
+        shell.events.trigger("post_execute")  # the next cell finishes
+        assert len(handles[0].bundles) == 2
+        assert "over budget" in handles[0].bundles[-1]["text/html"]
+        panel._remove_hook()
+        panel.budget.value = 0.0
+        shell.events.trigger("post_execute")
+        assert len(handles[0].bundles) == 2
+    finally:
+        InteractiveShell.clear_instance()

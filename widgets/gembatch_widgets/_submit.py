@@ -303,6 +303,13 @@ class SubmitPanel(SnapshotDisplay):
             self.monitor.stop()
         self.refresh_display()
 
+    def close(self) -> None:
+        """Stop the monitor's thread, stop refreshing the displayed snapshot, and close the widgets."""
+        if self.monitor is not None:
+            self.monitor.close()
+        self._remove_hook()
+        self.widget.close()
+
     # --- snapshot -----------------------------------------------------------------------------
     def _input_fields(self) -> dict[str, object]:
         n = len(self.articles) if self.articles is not None else None
