@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gembatch.catalog import Catalog, default_catalog
 from gembatch.emulator._admin import ADMIN_PREFIX, handle_admin
@@ -111,10 +109,3 @@ class App:
             reply = Reply(500, ApiError(500, f"emulator error: {type(exc).__name__}: {exc}").body())
         self.stats.status(reply.status)
         return reply
-
-    def describe(self) -> dict[str, Any]:
-        return {"speed": self.clock.speed, "profile": self.config.profile.name, "tier": self.config.tier}
-
-
-def dump_config(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(dict(data), indent=2), "utf-8")

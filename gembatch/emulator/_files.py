@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -245,6 +246,4 @@ class FileStore:
 
 
 def base64_sha(digest: bytes) -> str:
-    import base64
-
     return base64.b64encode(digest).decode()
