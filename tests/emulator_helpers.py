@@ -11,6 +11,9 @@ from google import genai
 from gembatch.emulator import Emulator
 
 MODEL = "gemini-2.5-flash"
+# Jobs wait ten emulated hours in PENDING (a minute of wall time at speed 600), so a test can act on
+# a live job without racing the clock; wait_done() moves emulated time on when it wants the end.
+SLOW = {"queue_median_s": 36_000.0, "queue_sigma": 0.0}
 
 
 def request(text: str, **config: Any) -> dict[str, Any]:
@@ -39,7 +42,7 @@ def wait_done(client: genai.Client, name: str, emu: Emulator, timeout: float = 6
             return job
         if time.monotonic() > deadline:
             raise AssertionError(f"{name} still {job.state} after {timeout}s")
-        emu.advance(600)
+        emu.advance(1800)
         time.sleep(0.02)
 
 

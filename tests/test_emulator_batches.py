@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from emulator_helpers import MODEL, jsonl, raw, request, wait_done
+from emulator_helpers import MODEL, SLOW, jsonl, raw, request, wait_done
 from google.genai import errors
 
 from gembatch.backend import get_batch_raw, iter_batches_raw
@@ -17,7 +17,7 @@ from gembatch.emulator import Emulator, running
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    with running(speed=600) as emulator:
+    with running(speed=600, profile=SLOW) as emulator:
         yield emulator
 
 

@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from emulator_helpers import MODEL, jsonl, request, wait_done
+from emulator_helpers import MODEL, SLOW, jsonl, request, wait_done
 from google.genai import errors
 
 from gembatch.emulator import PROFILES, load_profile, running
@@ -73,7 +73,7 @@ def test_forced_batch_outcome(outcome: str) -> None:
 
 
 def test_forced_outcome_applies_to_a_live_job() -> None:
-    with running(profile={"queue_median_s": 4 * 3600.0, "queue_sigma": 0.0}) as emu:
+    with running(profile=SLOW) as emu:
         client = emu.client()
         job = client.batches.create(model=MODEL, src=[request("x")], config={"display_name": "live"})
         assert job.name is not None

@@ -119,7 +119,7 @@ def test_upload_chunk_errors_fail_fast_with_upload_status(emu: Emulator) -> None
 
 
 def test_files_expire_after_48_emulated_hours() -> None:
-    with running() as emu:
+    with running(speed=60) as emu:
         client = emu.client()
         f = client.files.upload(file=io.BytesIO(b"abc"), config={"mime_type": "text/plain"})
         assert f.name is not None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from emulator_helpers import MODEL, raw, request, wait_done
+from emulator_helpers import MODEL, SLOW, raw, request, wait_done
 from google.genai import errors
 
 from gembatch import load_catalog
@@ -24,7 +24,7 @@ def small_quota() -> Iterator[Emulator]:
     catalog = load_catalog(
         {MODEL: {"enqueued_tokens": {"tier1": 100}, "rpm": {"tier1": 3}, "tpm": {"tier1": 60}}}
     )
-    with running(speed=600, catalog=catalog) as emu:
+    with running(speed=600, catalog=catalog, profile=SLOW) as emu:
         yield emu
 
 
@@ -80,7 +80,7 @@ def test_tpm_limit(small_quota: Emulator) -> None:
 
 def test_concurrent_job_limit() -> None:
     catalog = load_catalog({MODEL: {"concurrent_batch_jobs": 2}})
-    with running(catalog=catalog) as emu:
+    with running(catalog=catalog, profile=SLOW) as emu:
         client = emu.client()
         client.batches.create(model=MODEL, src=[request("a")])
         client.batches.create(model=MODEL, src=[request("b")])
@@ -155,7 +155,7 @@ def test_malformed_requests_are_400_naming_the_field() -> None:
 
 def test_expiry_after_48_emulated_hours() -> None:
     profile = {"queue_median_s": 3 * 86_400.0, "queue_sigma": 0.0}  # stuck in PENDING for 3 days
-    with running(profile=profile) as emu:
+    with running(profile=profile, speed=60) as emu:  # a slow clock: wall-time stalls cannot reach 48 h
         client = emu.client()
         job = client.batches.create(model=MODEL, src=[request("slow")])
         assert job.name is not None
