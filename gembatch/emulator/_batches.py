@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 from array import array
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ logger = logging.getLogger("gembatch.emulator")
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
+_INLINE_CACHE = 64  # parsed inline outputs kept for repeated get/list of finished jobs
 
 
 class BatchService:
@@ -54,6 +56,7 @@ class BatchService:
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._line_tokens: dict[str, array[int]] = {}
+        self._inline_cache: OrderedDict[str, list[Any]] = OrderedDict()
         self._work: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -151,8 +154,15 @@ class BatchService:
     def _render(self, job: Job, now: float) -> dict[str, Any]:
         inline = None
         if job.state == "SUCCEEDED" and job.source == "inline":
-            path = self._output_path(job)
-            inline = json.loads(path.read_bytes()) if path.exists() else []
+            inline = self._inline_cache.get(job.id)
+            if inline is None:
+                path = self._output_path(job)
+                inline = json.loads(path.read_bytes()) if path.exists() else []
+                self._inline_cache[job.id] = inline
+                while len(self._inline_cache) > _INLINE_CACHE:
+                    self._inline_cache.popitem(last=False)
+            else:
+                self._inline_cache.move_to_end(job.id)
         return job.resource(now, inline)
 
     # --- create ---------------------------------------------------------------------------
@@ -349,6 +359,7 @@ class BatchService:
                 self._finish(job, "CANCELLED", self.clock.now())
             del self._jobs[job.id]
             self._line_tokens.pop(job.id, None)
+            self._inline_cache.pop(job.id, None)
             for suffix in ("job.json", "input.jsonl", "output.json", "output.jsonl"):
                 self._path(job.id, suffix).unlink(missing_ok=True)
             return {}
