@@ -32,6 +32,9 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
     """Per-article hashes, the representative of each identical request, and estimates."""
     from gembatch.requests import iter_request_lines
 
+    if not articles.index.is_unique:  # output is matched by key: a repeated key would mix results
+        dup = articles.index[articles.index.duplicated()][0]
+        raise InputError(f"article id {dup!r} appears more than once; ids must be unique", row=str(dup))
     model = plan.model
     ids, content, request = [], [], []
     texts = articles["text"].astype(str).tolist()

@@ -124,3 +124,24 @@ def test_events_carry_chart_figures(tmp_path):
 )
 def test_every_terminal_remote_state_is_terminal(wire, state):
     assert from_remote(wire) == state
+
+
+def test_retry_chunks_pack_by_attempt_and_size(tmp_path):
+    from gembatch.collect import make_retry_chunks
+    from gembatch.context import Context, RunConfig
+
+    led = _ledger(tmp_path)
+    led.transition("c00001", State.CANCELLED)
+    led.transition("c00001", State.COLLECTED)
+    with led.transaction() as db:
+        db.execute("UPDATE articles SET requeue=1")
+        db.execute("UPDATE articles SET attempts=2 WHERE article_id='a3'")
+    cfg = RunConfig(run_id="r-1", model="m", tier="tier1", spec={}, model_info={}, chunk_tokens=250)
+    ctx = Context(run_dir=tmp_path, ledger=led, _client=None, config=cfg)
+    assert make_retry_chunks(ctx, flush=False) == ["r2-00001"]  # a0+a1 fill a chunk; a2 waits
+    assert make_retry_chunks(ctx, flush=True) == ["r2-00002", "r3-00001"]
+    assert led.chunk_article_ids("r2-00001") == ["a0", "a1"]
+    assert led.chunk_article_ids("r3-00001") == ["a3"]
+    row = led.chunk("r3-00001")
+    assert (row["attempt"], row["display_name"], row["state"]) == (3, "gembatch/r-1/r3-00001/3", "planned")
+    assert led.query("SELECT COUNT(*) FROM articles WHERE requeue=1")[0][0] == 0
