@@ -148,6 +148,20 @@ def test_cancel_pending_and_cancel_after_the_end_is_a_no_op(emu: Emulator) -> No
     assert info.value.code == 404
 
 
+def test_cancel_a_running_job() -> None:
+    profile = {"queue_median_s": 60.0, "queue_sigma": 0.0, "overhead_s": 36_000.0, "proc_sigma": 0.0}
+    with running(speed=600, profile=profile) as emu:
+        client = emu.client()
+        job = client.batches.create(model=MODEL, src=[request("long job")])
+        assert job.name is not None
+        emu.advance(3600)
+        assert client.batches.get(name=job.name).state.name == "JOB_STATE_RUNNING"
+        client.batches.cancel(name=job.name)
+        got = client.batches.get(name=job.name)
+        assert got.state.name == "JOB_STATE_CANCELLED"
+        assert got.dest is None
+
+
 def test_delete_by_http_delete_and_by_colon_delete(emu: Emulator) -> None:
     client = emu.client()
     a = client.batches.create(model=MODEL, src=[request("a")])

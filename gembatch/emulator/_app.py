@@ -107,5 +107,8 @@ class App:
         except Exception as exc:  # a bug must answer 500, not hang the client
             logger.exception("emulator: %s %s failed", method, path)
             reply = Reply(500, ApiError(500, f"emulator error: {type(exc).__name__}: {exc}").body())
+        if path.lower().startswith("/upload/") and reply.status != 200:
+            # Without this header the SDK re-sends an upload chunk three times, sleeping 7 s in all.
+            reply.headers.setdefault("X-Goog-Upload-Status", "final")
         self.stats.status(reply.status)
         return reply
