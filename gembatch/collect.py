@@ -47,6 +47,8 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
         job_reason = "cancelled by the user"
     else:
         job_reason = f"job {state}" + (f": {row['error']}" if row["error"] else "")
+    # the service refused the chunk itself (a 4xx before any job existed): resending it cannot help
+    refused = state == State.FAILED and not row["batch_name"]
     info = ctx.model_info
     now = time.time()
     counts = {"succeeded": 0, "failed": 0, "retry": 0, "pending": 0}
@@ -58,7 +60,9 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
         if job_reason == "cancelled by the user":
             counts["pending"] += 1
             continue
-        res = lines.get(aid) or LineResult(aid, "retryable", error=job_reason or "missing from the output")
+        res = lines.get(aid) or LineResult(
+            aid, "failed" if refused else "retryable", error=job_reason or "missing from the output"
+        )
         cost = info.cost(res.prompt_tokens, res.output_tokens, "batch", res.thoughts_tokens)
         tot["in"] += res.prompt_tokens
         tot["out"] += res.output_tokens

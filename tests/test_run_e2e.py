@@ -218,3 +218,20 @@ def test_start_stop_cancel(tmp_path):
     assert s["state"] == "cancelled"
     assert s["pending"] + s["succeeded"] + s["failed"] == 300
     assert run.chunks()["state"].eq("collected").all()
+
+
+def test_a_refused_create_fails_its_articles_with_the_reason(tmp_path):
+    cat = small_catalog()
+    arts = articles(30)
+    plan = make_plan(arts, cat)
+    with running(speed=20_000, catalog=cat) as emu:
+        emu.inject_fault("batches.create", status=400, count=1)
+        run = gb.Run.create(tmp_path / "r", arts, plan, client=emu.client(), **FAST)
+        assert run.wait(timeout=60, progress=False)
+    first = run.chunks().index[0]
+    res = run.results()
+    mine = res[res["chunk_id"] == first]
+    assert len(mine) > 0
+    assert (mine["status"] == "failed").all()
+    assert mine["error"].str.contains("create refused: 400").all()
+    assert (res[res["chunk_id"] != first]["status"] == "succeeded").all()
