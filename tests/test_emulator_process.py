@@ -15,6 +15,9 @@ from emulator_helpers import MODEL, jsonl, request
 from google import genai
 from google.genai import types
 
+from gembatch.emulator import Emulator
+from gembatch.errors import BackendError
+
 pytestmark = pytest.mark.slow
 
 
@@ -48,6 +51,8 @@ def test_start_status_stop_and_restart_keeps_jobs(state_dir: Path) -> None:
     assert info["base_url"] in started.stdout
     status = _cli("status", "--state-dir", str(state_dir))
     assert status.returncode == 0
+    with pytest.raises(BackendError, match="in use"):
+        Emulator(state_dir=state_dir)  # one emulator per state directory
     assert str(info["pid"]) in status.stdout
     assert info["base_url"] in status.stdout
 

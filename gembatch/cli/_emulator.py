@@ -19,6 +19,19 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def admin_stats(base_url: str) -> dict[str, Any]:
+    """The emulator's admin stats, or {} when it does not answer."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{base_url}/emulator/v1/stats", timeout=5) as resp:
+            data = json.loads(resp.read())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _state_dir(args: argparse.Namespace) -> Path:
     from gembatch.emulator._process import default_state_dir
 
@@ -50,6 +63,13 @@ def _status(args: argparse.Namespace) -> int:
         print(f"emulator not running (state dir {_state_dir(args)})")
         return 1
     print(f"emulator running: pid {info['pid']} port {info['port']} base_url {info['base_url']}")
+    stats = admin_stats(str(info["base_url"]))
+    if stats:
+        jobs = ", ".join(f"{k.lower()} {v}" for k, v in sorted(stats.get("jobs", {}).items())) or "none"
+        print(
+            f"speed {stats['clock']['speed']:g}, profile {stats['profile']}, tier {stats['tier']}, "
+            f"emulated time {stats['clock']['now']}, jobs: {jobs}"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
@@ -11,7 +12,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gembatch.catalog import Catalog
 from gembatch.emulator._admin import inject
@@ -20,6 +21,7 @@ from gembatch.emulator._app import App, Config
 from gembatch.emulator._faults import Profile, load_profile
 from gembatch.emulator._http import EmulatorHTTPServer
 from gembatch.emulator._persist import write_json
+from gembatch.errors import BackendError
 
 if TYPE_CHECKING:
     from google import genai
@@ -81,7 +83,12 @@ class Emulator:
             api_keys=frozenset(api_keys) if api_keys is not None else None,
             catalog=catalog,
         )
-        self.app = App(config, self.state_dir)
+        self._lock_file = _lock_state_dir(self.state_dir)
+        try:
+            self.app = App(config, self.state_dir)
+        except BaseException:
+            self._lock_file.close()
+            raise
         self._port = port
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -122,6 +129,7 @@ class Emulator:
             self._thread.join(timeout=5)
             self._thread = None
         self.app.stop()
+        self._lock_file.close()  # releases the state directory's lock
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -178,6 +186,21 @@ class Emulator:
         self.app.save_clock()
         self.app.batches.advance()
         return now
+
+
+def _lock_state_dir(state_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on ``state_dir``: two emulators must never share one."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / ".lock").open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BackendError(
+            f"emulator state directory {state_dir} is in use by another running emulator; stop it "
+            f"(gembatch emulator stop --state-dir {state_dir}) or use another state directory"
+        ) from None
+    return handle
 
 
 @contextlib.contextmanager
