@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -67,7 +68,9 @@ def shared_emulator() -> Emulator:
         if _state["emulator"] is None:
             from gembatch.emulator import Emulator
 
-            _state["emulator"] = Emulator().start()
+            emulator = Emulator().start()
+            atexit.register(emulator.stop)  # removes its temporary state directory
+            _state["emulator"] = emulator
         emu: Emulator = _state["emulator"]
         return emu
 
