@@ -34,7 +34,7 @@ def main() -> None:
     arts = gb.read_articles(gb.synthetic_articles(n, mean_chars=600, seed=2), id_col="id")
     plan = gb.plan(arts, MODEL, prompt="Summarise:\n{text}", chunk_tokens=8_000_000)
     assert len(plan.chunks) == 1, "expected one job"
-    with running(speed=50_000) as emu, tempfile.TemporaryDirectory() as tmp:
+    with running(speed=5_000) as emu, tempfile.TemporaryDirectory() as tmp:
         run = gb.Run.create(
             Path(tmp) / "run", arts, plan, client=emu.client(), inline_limit_bytes=0, backoff_base_s=0.1
         )
