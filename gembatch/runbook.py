@@ -181,7 +181,9 @@ def create_run(
 
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if "mode" in inspect.signature(Run.create).parameters:
+    from gembatch.context import RunConfig
+
+    if "mode" in inspect.signature(Run.create).parameters or "mode" in RunConfig.OPERATIONAL:
         options["mode"] = mode
     elif mode != "batch":
         raise GembatchError(

@@ -56,6 +56,15 @@ EXPLICIT: dict[str, dict[str, Any]] = {
     },
 }
 
+REALTIME: dict[str, Any] = {
+    "n_synthetic": 150,
+    "run_dir": "runs/realtime",
+    "mode": "realtime",
+    "backend": "emulator",
+    "emulator_speed": 100000.0,
+    "display_mode": "static",
+}
+
 
 def _file_inputs(root: Path) -> dict[str, Any]:
     """A small input file, a prompt file and a JSON schema for the runbook's file parameters."""
@@ -102,6 +111,12 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> Executed:
             NOTEBOOKS["20_runbook_12k.ipynb"],
             root / "executed-runbook-from-file.ipynb",
             _file_inputs(root),
+            cwd=root,
+        )
+        execute(
+            NOTEBOOKS["20_runbook_12k.ipynb"],
+            root / "executed-runbook-realtime.ipynb",
+            REALTIME,
             cwd=root,
         )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

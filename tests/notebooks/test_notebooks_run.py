@@ -93,6 +93,16 @@ def test_runbook_from_file_with_prompt_file_and_schema(executed: Executed):
     assert summary["accounted"] is True
 
 
+def test_runbook_in_realtime_mode(executed: Executed):
+    results = pd.read_parquet(executed.run_dir("runs/realtime") / "results.parquet")
+    assert len(results) == 150
+    assert results["status"].astype(str).eq("succeeded").all()
+    summary = executed.summary("runs/realtime")
+    assert summary["mode"] == "realtime"
+    assert summary["forecast"]["mode"] == "realtime"
+    assert summary["accounted"] is True
+
+
 def test_quickstart_and_medium_results(executed: Executed):
     quick = executed.notebook("00_quickstart.ipynb")
     assert "10 succeeded" in _text(quick)
