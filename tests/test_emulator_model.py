@@ -160,3 +160,14 @@ def test_system_instruction_counts_as_prompt(emu: Emulator) -> None:
     config = types.GenerateContentConfig(system_instruction="Be brief and factual.")
     usage = client.models.generate_content(model=MODEL, contents=ARTICLE, config=config).usage_metadata
     assert usage.prompt_token_count == count_tokens(ARTICLE) + count_tokens("Be brief and factual.")
+
+
+def test_models_list_get_and_stream(emu: Emulator) -> None:
+    client = emu.client()
+    assert f"models/{MODEL}" in [m.name for m in client.models.list()]
+    assert client.models.get(model=MODEL).input_token_limit == 1_048_576
+    chunks = list(client.models.generate_content_stream(model=MODEL, contents=ARTICLE))
+    assert (
+        "".join(c.text or "" for c in chunks)
+        == client.models.generate_content(model=MODEL, contents=ARTICLE).text
+    )
