@@ -74,7 +74,7 @@ def prose(path: Path) -> str:
 
 
 def _logical_lines(code: str) -> list[str]:
-    """Shell lines with backslash continuations joined and ``$ `` prompts removed."""
+    """Shell lines with continuations (a trailing backslash, an open quote) joined, ``$ `` prompts removed."""
     out: list[str] = []
     buf = ""
     for raw in code.splitlines():
@@ -82,7 +82,13 @@ def _logical_lines(code: str) -> list[str]:
         if line.endswith("\\"):
             buf += line[:-1] + " "
             continue
-        out.append((buf + line).strip().removeprefix("$ "))
+        candidate = (buf + line).strip().removeprefix("$ ")
+        try:
+            shlex.split(candidate, comments=True)
+        except ValueError:  # a quoted string goes on over the next line
+            buf += line + "\n"
+            continue
+        out.append(candidate)
         buf = ""
     return [line for line in out if line and not line.startswith("#")]
 
@@ -120,6 +126,8 @@ def gembatch_commands(text: str) -> list[list[str]]:
             words = list(cmd)
             while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
                 words = words[1:]  # VAR=value prefixes
+            # usage notation: "[--port 8000]" is an optional part, still checked
+            words = [w.lstrip("[").rstrip("]") for w in words if w.strip("[]")]
             if words and Path(words[0]).name == "gembatch":
                 found.append(words[1:])
             elif words[:3] == ["python", "-m", "gembatch"]:
