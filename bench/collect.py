@@ -65,8 +65,9 @@ def main() -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     print(
-        f"{n:,} result lines ({len(data) / 1e6:.1f} MB JSONL), {counts['succeeded']:,} succeeded, "
-        f"{len(parsed):,} parsed"
+        f"{len(parsed):,} result lines ({len(data) / 1e6:.1f} MB JSONL) for {n:,} articles "
+        f"({n - len(parsed)} identical requests were sent once); {counts['succeeded']:,} succeeded, "
+        f"results frame {len(frame):,} rows"
     )
     print(f"  collect (download + parse + match + ledger): {t1 - t0:6.3f} s")
     print(f"  results DataFrame:                          {t2 - t1:6.3f} s")
