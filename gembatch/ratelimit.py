@@ -210,6 +210,16 @@ class WindowLimiter:
             self.stats.waited_s += now - waited_since
         return ticket
 
+    def preload(self, age_s: float, tokens: int) -> None:
+        """Count a request that completed ``age_s`` seconds ago (e.g. before a restart)."""
+        if age_s >= self.limits.window_s:
+            return
+        anchor = self._clock() - max(0.0, age_s)
+        ticket = Ticket(max(0, int(tokens)), anchor, released=True)
+        heapq.heappush(self._heap, (anchor, next(self._seq), ticket))
+        self._count += 1
+        self._tokens += ticket.tokens
+
     def release(self, ticket: Ticket, tokens: int | None = None) -> None:
         """The request completed (or failed); ``tokens`` replaces the estimate with the service's count."""
         if ticket.released:

@@ -170,8 +170,12 @@ async def _send_all(
     on_outcome: Callable[[Outcome], None],
     stop: threading.Event,
     deadline: float | None,
+    recent: Iterable[tuple[float, int]] = (),
 ) -> SendReport:
     limiter = WindowLimiter(limits, arrival_margin_s=options.arrival_margin_s)
+    now = time.time()
+    for when, tokens in recent:  # requests of an earlier pass or process still in the service's window
+        limiter.preload(now - when, tokens)
     report = SendReport(limits=limits)
     config = _sdk_config(spec)
     ratio = _Ratio()
@@ -307,12 +311,15 @@ def send(
     options: RealtimeOptions | None = None,
     stop: threading.Event | None = None,
     timeout: float | None = None,
+    recent: Iterable[tuple[float, int]] = (),
 ) -> SendReport:
     """Send every job through ``client.aio.models.generate_content``; ``on_outcome`` sees each answer.
 
     Blocks the calling thread (the work runs on its own loop in a worker thread). ``on_outcome``
     runs on that worker thread, one call at a time. Jobs not started when ``stop`` is set or
-    ``timeout`` seconds pass are left alone; requests already in flight are awaited.
+    ``timeout`` seconds pass are left alone; requests already in flight are awaited. ``recent``
+    lists ``(time.time(), input tokens)`` of requests answered lately (they still count against
+    the service's window).
     """
     options = options or RealtimeOptions()
     stop = stop if stop is not None else threading.Event()

@@ -321,8 +321,12 @@ def _send_rows(
     led.event("realtime_start", f"{len(rows)} articles at {limits.rpm} RPM / {limits.tpm:,} TPM")
     left = None if deadline is None else max(0.0, deadline - time.monotonic())
     try:
-        report = send(ctx.client, ctx.spec, _jobs(ctx, rows, state), limits, recorder,
-                      options=opts, stop=stop, timeout=left)  # fmt: skip
+        recent = led.query(
+            "SELECT time, prompt_tokens FROM results WHERE time > ? AND chunk_id LIKE ?",
+            (time.time() - limits.window_s, f"{RT_PREFIX}%"),
+        )
+        report = send(ctx.client, ctx.spec, _jobs(ctx, rows, state), limits, recorder, options=opts,
+                      stop=stop, timeout=left, recent=[(r[0], r[1] or 0) for r in recent])  # fmt: skip
     finally:
         bar.close()
     led.event("realtime_stop", _report_message(report, recorder))
