@@ -57,6 +57,13 @@ def _poll_defaults(client: Any) -> dict[str, float]:
     return {"poll_min_s": 0.2, "poll_max_s": 2.0, "reconcile_grace_s": 0.5} if emulated else {}
 
 
+def _check_knobs(knobs: dict[str, Any]) -> None:
+    unknown = set(knobs) - set(RunConfig.OPERATIONAL)
+    if unknown:
+        known = ", ".join(RunConfig.OPERATIONAL)
+        raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
+
+
 class Run:
     """A batch run whose every decision is recorded in ``run_dir/ledger.sqlite``.
 
@@ -98,9 +105,7 @@ class Run:
         the job display names (default: the directory name); a random suffix keeps it unique.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
         """
-        unknown = set(knobs) - set(RunConfig.OPERATIONAL)
-        if unknown:
-            raise TypeError(f"unknown Run.create option(s): {', '.join(sorted(unknown))}")
+        _check_knobs(knobs)
         path = Path(run_dir)
         path.mkdir(parents=True, exist_ok=True)
         client = client if client is not None else _default_client()
@@ -128,7 +133,11 @@ class Run:
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike[str], client: Any = None, **knobs: Any) -> Run:
-        """Reopen an existing run (after a crash, a kernel restart, or from another process)."""
+        """Reopen an existing run (after a crash, a kernel restart, or from another process).
+
+        ``knobs`` change operational settings (as in :meth:`create`) and are saved in the ledger.
+        """
+        _check_knobs(knobs)
         path = Path(run_dir)
         if not (path / LEDGER_FILE).exists():
             raise GembatchError(

@@ -66,8 +66,11 @@ def test_recreate_same_run_reopens_and_different_is_refused(tmp_path):
         with pytest.raises(gb.RunMismatch, match="input differs"):
             gb.Run.create(tmp_path / "r", articles(50, seed=1), make_plan(articles(50, seed=1), cat))
         assert run.wait(timeout=60, progress=False)
-        reopened = gb.Run.open(tmp_path / "r", client=emu.client())
+        reopened = gb.Run.open(tmp_path / "r", client=emu.client(), pending_limit_s=5.0)
         assert reopened.summary()["succeeded"] == 50
+        assert gb.Run.open(tmp_path / "r").config.pending_limit_s == 5.0  # saved in the ledger
+        with pytest.raises(TypeError, match="unknown run option"):
+            gb.Run.open(tmp_path / "r", pending_limit=5.0)
         assert "50 succeeded" in repr(reopened)
 
 
