@@ -222,6 +222,9 @@ def _jobs(ctx: Context, rows: list[Any], state: dict[str, Any]) -> Iterator[Job]
         if ctx.ledger.get_meta("cancelled"):  # run.cancel() from another thread: send nothing more
             state["cancelled"] = True
             return
+        if ctx.ledger.get_meta("paused"):  # run.pause(): send nothing new until run.resume()
+            state["paused"] = True
+            return
         if budget is not None:
             row = by_id[line["key"]]
             cost = info.cost(int(row["est_input_tokens"]), int(row["est_output_tokens"]), "realtime")
@@ -269,6 +272,9 @@ def drive(
             rows = _workable(ctx)
             if not rows and not moved["waiting"]:
                 break
+            pause = min(5.0, max(0.2, ctx.config.poll_min_s))
+            if rows and led.get_meta("paused") and not led.get_meta("cancelled"):
+                rows = []  # run.pause(): wait for run.resume() (or stop, or the timeout)
             if rows:
                 state: dict[str, Any] = {"actual": led.spend()[0], "sent_est": 0.0, "budget": False}
                 if not _send_rows(
@@ -285,7 +291,7 @@ def drive(
                     return False
                 if state["budget"] or state.get("cancelled"):
                     break
-            elif stop.wait(min(5.0, max(0.2, ctx.config.poll_min_s))):  # cancellations not confirmed yet
+            elif stop.wait(pause):  # paused, or cancellations not confirmed yet
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
