@@ -189,3 +189,16 @@ def test_a_429_is_waited_out_and_retried(emu, cat, tmp_path):
     assert (run.results()["status"] == "succeeded").all()
     assert len(rs.result_rows(run)) == 10
     assert "3 × 429" in " ".join(run.events()["message"].dropna())
+
+
+def test_pause_holds_sending_until_resume(emu, cat, tmp_path):
+    arts = rs.articles(12, mean_chars=300, seed=6)
+    plan = gb.plan(arts, rs.MODEL, catalog=cat, prompt="{text}")
+    client = emu.client()
+    run = gb.Run.create(tmp_path / "run", arts, plan, client=client, mode="realtime", realtime=rs.OPTIONS)
+    run.pause()
+    assert not run.wait(timeout=0.5, progress=False)
+    assert rs.result_rows(run) == []
+    run.resume()
+    assert run.wait(progress=False)
+    assert (run.results()["status"] == "succeeded").all()
