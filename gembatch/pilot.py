@@ -19,7 +19,9 @@ from gembatch.tokens import TokenEstimator, request_chars
 
 __all__ = ["Pilot", "pilot"]
 
-_Z = {0.90: 1.2816, 0.95: 1.6449}
+_Z = {0.90: 1.2816, 0.975: 1.9600}
+#: A small sample understates its own spread: bounds are at least this / sqrt(n) of the figure.
+MIN_REL_HALF_WIDTH = 0.25
 
 
 def _t(q: float, dof: int) -> float:
@@ -36,8 +38,9 @@ class Pilot:
     ``measurements`` has one row per sampled article. ``summary`` holds the projection: for
     ``input_tokens``, ``output_tokens``, ``thinking_tokens``, ``realtime_cost_usd`` and
     ``batch_cost_usd`` a central figure (``_p50``), a high one (``_p90``) and stated bounds
-    (``_low`` / ``_high``: a 90% interval for the total, from the sample's spread, Student t with
-    a finite-population correction). Feed ``expected_output_tokens``,
+    (``_low`` / ``_high``: a 95% interval for the total from the sample's spread, Student t with a
+    finite-population correction, and never narrower than ±25%/√n of the figure, because a small
+    sample understates its own spread). Feed ``expected_output_tokens``,
     ``expected_thinking_tokens`` and ``estimator`` back into :func:`gembatch.plan`.
     """
 
@@ -117,7 +120,7 @@ class Pilot:
             subtitle=self._subtitle(),
             fields=self._fields(),
             tables={"sample": self.measurements[cols]},
-            footer="bounds: 90% interval for the whole workload from the sample's spread",
+            footer="bounds: 95% interval for the whole workload (at least ±25%/√n)",
         )
 
 
@@ -147,7 +150,12 @@ def _project(
     resid = p - ratio * e
     se_ratio = float(math.sqrt((resid**2).sum() / (n - 1) / n) / max(e.mean(), 1e-9)) * fpc if n > 1 else 0.0
     dof = max(n - 1, 1)
-    t90, t95 = _t(0.90, dof), _t(0.95, dof)
+    t90, t975 = _t(0.90, dof), _t(0.975, dof)
+    floor = MIN_REL_HALF_WIDTH / math.sqrt(n) * fpc
+
+    def half(mid: float, se: float) -> float:
+        return max(t975 * se, floor * mid)
+
     est_total = float(est_all.sum())
     per = p / np.maximum(e, 1.0)
     out: dict[str, Any] = {"token_ratio": ratio, "token_ratio_p90": float(np.quantile(per, 0.9))}
@@ -160,8 +168,8 @@ def _project(
     for name, (mid, se) in totals.items():
         out[f"{name}_p50"] = round(mid)
         out[f"{name}_p90"] = round(mid + t90 * se)
-        out[f"{name}_low"] = int(max(0, math.floor(mid - t95 * se)))
-        out[f"{name}_high"] = math.ceil(mid + t95 * se)
+        out[f"{name}_low"] = int(max(0, math.floor(mid - half(mid, se))))
+        out[f"{name}_high"] = math.ceil(mid + half(mid, se))
     modes: tuple[Literal["realtime"], Literal["batch"]] = ("realtime", "batch")
     for mode in modes:
         pin, pout = info.prices(mode)
@@ -173,8 +181,8 @@ def _project(
         se = math.hypot(totals["input_tokens"][1] * pin, se_out * pout)
         out[f"{mode}_cost_usd_p50"] = mid / 1e6
         out[f"{mode}_cost_usd_p90"] = (mid + t90 * se) / 1e6
-        out[f"{mode}_cost_usd_low"] = max(0.0, mid - t95 * se) / 1e6
-        out[f"{mode}_cost_usd_high"] = (mid + t95 * se) / 1e6
+        out[f"{mode}_cost_usd_low"] = max(0.0, mid - half(mid, se)) / 1e6
+        out[f"{mode}_cost_usd_high"] = (mid + half(mid, se)) / 1e6
     dur = realtime_duration(big_n, out["input_tokens_p50"], rpm, tpm)
     out.update(realtime_duration_s=dur.seconds, realtime_bound=dur.bound, rpm=rpm, tpm=tpm)
     return out
@@ -203,7 +211,7 @@ def pilot(
     """Send ``n`` randomly chosen articles in real time and project the whole workload from them.
 
     Measures output and thinking tokens per article, the JSON-schema parse rate and the ratio of
-    actual to estimated input tokens, and returns totals with p50/p90 and stated 90% bounds.
+    actual to estimated input tokens, and returns totals with p50/p90 and stated 95% bounds.
     Costs ``n`` real-time requests (standard prices). Works in Jupyter (its own loop in a thread).
     ``options`` are :class:`~gembatch.realtime.RealtimeOptions` fields (``rpm``, ``tpm``...).
 
