@@ -14,14 +14,23 @@ from gembatch import remote
 from gembatch._lock import driver_lock
 from gembatch.collect import collect_chunk
 from gembatch.context import RESULTS_FILE, Context
+from gembatch.errors import InputError
 from gembatch.realtime import Job, Outcome, RealtimeOptions, SendReport, send
 from gembatch.states import FINISHED, State, from_remote
 
-__all__ = ["RT_PREFIX", "drive", "finish_realtime", "handover", "step"]
+__all__ = ["RT_PREFIX", "check_options", "drive", "finish_realtime", "handover", "step"]
 
 #: Results of real-time attempts are keyed ``rt<attempt>`` in the results table's ``chunk_id``.
 RT_PREFIX = "rt"
 _PROGRESS_EVERY_S = 5.0
+
+
+def check_options(mode: str | None, realtime: Any) -> None:
+    """Refuse a bad ``mode`` or unknown real-time options before anything is stored."""
+    if mode not in (None, "batch", "realtime"):
+        raise InputError(f"mode must be 'batch' or 'realtime', not {mode!r}")
+    if realtime is not None:
+        RealtimeOptions.from_dict(realtime)
 
 
 def _options(ctx: Context, overrides: dict[str, Any]) -> RealtimeOptions:

@@ -62,6 +62,10 @@ def _check_knobs(knobs: dict[str, Any]) -> None:
     if unknown:
         known = ", ".join(RunConfig.OPERATIONAL)
         raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
+    if "mode" in knobs or "realtime" in knobs:
+        from gembatch.realtime_run import check_options
+
+        check_options(knobs.get("mode"), knobs.get("realtime"))
 
 
 class Run:

@@ -202,3 +202,13 @@ def test_pause_holds_sending_until_resume(emu, cat, tmp_path):
     run.resume()
     assert run.wait(progress=False)
     assert (run.results()["status"] == "succeeded").all()
+
+
+def test_bad_mode_or_option_is_refused_before_anything_is_stored(emu, cat, tmp_path):
+    arts = rs.articles(3, mean_chars=200)
+    plan = gb.plan(arts, rs.MODEL, catalog=cat)
+    with pytest.raises(gb.InputError, match="'batch' or 'realtime'"):
+        gb.Run.create(tmp_path / "a", arts, plan, client=emu.client(), mode="real-time")
+    with pytest.raises(TypeError, match="max_concurrancy"):
+        gb.Run.create(tmp_path / "b", arts, plan, client=emu.client(), realtime={"max_concurrancy": 3})
+    assert not (tmp_path / "a" / "ledger.sqlite").exists()
