@@ -69,7 +69,8 @@ def main() -> None:
     print(f"limits: {limits.requests:,} requests and {limits.tokens:,} input tokens per window")
     print(f"sustained rate after the first window: {sustained * 100:.1f}% of the RPM limit")
     if bound == "TPM":
-        print(f"  (at full RPM a window would carry ~{per_window:,.0f} tokens: TPM caps it)")
+        tokens_rate = sustained * per_window / limits.tokens
+        print(f"sustained input-token rate: {tokens_rate * 100:.1f}% of the TPM limit (TPM-bound)")
     print(f"peak requests in any window: {peak:,} (limit {limits.requests:,})")
     print(f"requests sent {report.sent:,}; 429s received {report.responses_429}")
     print(f"emulator: {stats['responses_429']} responses 429")
