@@ -150,8 +150,18 @@ def test_jupyterlab_submit_click_runs_to_done_with_chart(lab: Lab):
                     if attempt == 2:
                         raise
             expect(submit).to_be_enabled()
-            expect(page.locator(".gb-submit-estimate")).to_contain_text("batch cost")
+            estimate = page.locator(".gb-submit-estimate")
+            expect(estimate).to_contain_text("batch cost")
             _shot(page, "01-submit-panel.png")
+
+            # the estimate follows the inputs: a dearer model, then back
+            cost = estimate.locator("tr", has_text="batch cost").locator("td")
+            before = cost.inner_text()
+            model = page.locator(".gb-submit-model select")
+            model.select_option("gemini-2.5-pro")
+            expect(cost).not_to_have_text(before)
+            model.select_option("gemini-2.5-flash-lite")
+            expect(cost).to_have_text(before)
 
             submit.click()
             status = page.locator(".gb-monitor-status")

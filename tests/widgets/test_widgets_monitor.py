@@ -191,3 +191,37 @@ def test_submit_in_realtime_mode_runs_on_generate_content(
     finally:
         monitor.stop()
         panel.run.stop()
+
+
+def test_submitting_again_to_the_same_directory_reopens_the_run(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    run = _create_run(tmp_path, articles, emulator)
+    assert run.wait(timeout=120, progress=False)
+    created = dict(emulator.stats()["batches_created_by_display_name"])
+    # as when the notebook is re-run: a new panel, the same inputs and run directory
+    panel = SubmitPanel(
+        articles, run_dir=tmp_path / "run", client=emulator.client(), plan_options={"chunk_tokens": 1500}
+    )
+    monitor = panel.submit()
+    try:
+        assert panel.run.run_id == run.run_id
+        assert _wait_until(lambda: monitor.refresh().done)
+        assert monitor.view.articles["succeeded"] == 12
+        assert emulator.stats()["batches_created_by_display_name"] == created  # nothing sent twice
+    finally:
+        monitor.stop()
+        panel.run.stop()
+
+
+def test_a_different_prompt_in_the_same_directory_is_refused_with_the_reason(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    _create_run(tmp_path, articles, emulator)
+    panel = SubmitPanel(
+        articles, run_dir=tmp_path / "run", client=emulator.client(), prompt="Summarise: {text}"
+    )
+    panel.submit_button.click()
+    assert panel.run is None
+    assert "submit failed" in panel.status.value
+    assert "prompt" in panel.status.value  # RunMismatch names what differs

@@ -105,6 +105,7 @@ class SubmitPanel(SnapshotDisplay):
         )
         self.preview = widgets.HTML()
         self.model = widgets.Dropdown(options=ids, value=model, description="model", style=_STYLE)
+        self.model.add_class("gb-submit-model")
         self.tier = widgets.Dropdown(options=list(TIERS), value=tier, description="tier", style=_STYLE)
         self.prompt = widgets.Textarea(
             value=prompt, description="prompt", layout=_WIDE, style=_STYLE, continuous_update=False
