@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from gembatch import remote
+from gembatch.errors import QuotaExceeded
 from gembatch.output import LineResult, classify_error, parse_response
 from gembatch.ratelimit import RateLimits, WindowLimiter
 from gembatch.requests import RequestSpec
@@ -197,7 +198,11 @@ async def _send_all(
             if tries and stopping():
                 return None  # not recorded: the article stays pending for the next drive
             tries += 1
-            ticket = await limiter.acquire(round(job.est_tokens * ratio.factor))
+            try:
+                # an estimate over the TPM (they are cautious) waits for a whole empty window
+                ticket = await limiter.acquire(min(round(job.est_tokens * ratio.factor), limits.tokens))
+            except QuotaExceeded as exc:  # this article alone is over the TPM: it can never be sent
+                return Outcome(job, LineResult(job.key, "failed", error=str(exc)), tries, 0.0, time.time())
             t0 = time.monotonic()
             report.sent += 1
             report.send_times.append(t0)
