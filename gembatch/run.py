@@ -350,6 +350,21 @@ class Run:
         self.ledger.set_meta("paused", False)
         self.ledger.event("resume", "submission resumed")
 
+    def set_budget(self, budget_usd: float | None) -> None:
+        """Raise (or lower, or with ``None`` remove) the run's budget; a run stopped by it goes on.
+
+        Re-creating the run from the same plan still reopens it: the budget it was created with
+        stays part of its fingerprint.
+        """
+        with self._lock, self.ledger.transaction() as db:
+            cfg = self._ctx.config
+            old, cfg.budget_usd = cfg.budget_usd, None if budget_usd is None else float(budget_usd)
+            self.ledger.set_meta("config", cfg.to_dict())
+            db.execute("UPDATE chunks SET blocked=NULL WHERE blocked='budget'")
+            if self.ledger.get_meta("done") == "budget":
+                self.ledger.set_meta("done", None)
+            self.ledger.event("budget", f"budget_usd {old} -> {cfg.budget_usd}")
+
     def retry_failed(self) -> int:
         """Give every failed article one more attempt (e.g. after fixing a quota); returns how many."""
         with self._lock, self.ledger.transaction() as db:

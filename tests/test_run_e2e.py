@@ -116,6 +116,12 @@ def test_budget_stops_submission(tmp_path):
     assert (blocked["state"] == "planned").all()
     intents = ev[ev["kind"] == "intent"]
     assert (intents["spend_usd"] <= budget + 1e-9).all(), "committed spend never passed the budget at submit"
+    with running(speed=20_000, catalog=cat) as emu:
+        again = gb.Run.open(tmp_path / "r", client=emu.client())
+        again.set_budget(None)  # lift it: the run goes on with what is pending
+        assert again.wait(timeout=120, progress=False)
+    assert again.summary()["state"] == "done"
+    assert (again.results()["status"] == "succeeded").all()
 
 
 def test_lost_create_response_is_reconciled_without_duplicate(tmp_path):
