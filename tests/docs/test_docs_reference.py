@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 import pytest
 from docsupport import ROOT
@@ -67,3 +68,21 @@ def test_every_notebook_is_in_the_table() -> None:
 def test_notebook_parameters_match(row: list[str]) -> None:
     shown = re.findall(r"`(\w+)`", row[1])
     assert shown == _parameters(row[0].strip("`")), f"guide runbook table, {row[0]}: parameters differ"
+
+
+def test_rest_table_lists_every_endpoint(tmp_path: Path) -> None:
+    from fastapi.routing import APIRoute
+
+    from gembatch.server import create_app
+
+    app = create_app(tmp_path, token="t", resume=False)
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    rows = re.findall(r"^\| `((?:GET|POST|PUT|DELETE|PATCH) /[^`]*)`", GUIDE, re.M)
+    # the guide abbreviates {run_id} as {id}
+    shown = {(m, p.replace("{id}", "{run_id}")) for m, p in (row.split() for row in rows)}
+    assert shown == served, f"missing {sorted(served - shown)}, extra {sorted(shown - served)}"
