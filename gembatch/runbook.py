@@ -8,6 +8,7 @@ import inspect
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "load_prompt",
     "load_schema",
     "monitor",
+    "wait",
 ]
 
 BACKENDS = ("auto", "emulator", "gemini")
@@ -202,6 +204,41 @@ def monitor(run: Run, display: str = "auto", interval: float = 1.0) -> Any:
     except ImportError:
         return run
     return MonitorPanel(run, display=display or None, interval=interval)
+
+
+def _progress(summary: dict[str, Any]) -> str:
+    done = int(summary.get("succeeded") or 0) + int(summary.get("failed") or 0)
+    failed, jobs = int(summary.get("failed") or 0), int(summary.get("jobs_in_flight") or 0)
+    spent = float(summary.get("cost_actual_usd") or 0.0)
+    return (
+        f"{done:,}/{int(summary.get('articles') or 0):,} articles done ({failed:,} failed), "
+        f"{jobs} jobs in flight, ${spent:.4f} spent"
+    )
+
+
+def wait(run: Run, panel: Any = None, max_wait_s: float = 0.0, *, report_every_s: float = 15.0) -> bool:
+    """Drive ``run`` until done or ``max_wait_s`` seconds (0: no limit); True when every article is settled.
+
+    Prints a progress line when the counts changed (for headless logs: ``papermill --log-output``),
+    then refreshes ``panel``'s displayed snapshot. Returning early leaves the jobs in flight:
+    running the same notebook again resumes them.
+    """
+    deadline = time.monotonic() + max_wait_s if max_wait_s > 0 else None
+    last, finished = "", False
+    while not finished:
+        remaining = report_every_s if deadline is None else min(report_every_s, deadline - time.monotonic())
+        if remaining <= 0:
+            break
+        finished = run.wait(timeout=remaining, progress=False)
+        line = _progress(run.summary())
+        if line != last:
+            print(time.strftime("%H:%M:%S"), line, flush=True)
+            last = line
+        if not finished and deadline is not None:
+            time.sleep(max(0.0, min(0.2, deadline - time.monotonic())))  # run.wait returns a poll early
+    if panel is not None and panel is not run and callable(getattr(panel, "wait", None)):
+        panel.wait(timeout=0)  # refresh the displayed snapshot to the current state
+    return finished
 
 
 def example_results(
