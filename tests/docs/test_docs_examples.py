@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -48,16 +50,21 @@ def test_examples_run(path: Path, tmp_path: Path, request: pytest.FixtureRequest
     (tmp_path / "home").mkdir()
     if "GEMBATCH_URL" in path.read_text("utf-8"):
         env.update(request.getfixturevalue("rest_server"))
+    proc = subprocess.Popen(
+        [sys.executable, str(RUNNER), str(spec)],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so a hung example's shell and gembatch children can be ended too
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, str(RUNNER), str(spec)],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=540,
-            check=False,
-        )
+        out, err = proc.communicate(timeout=540)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{path.name}: examples still running after 540 s\n{out[-6000:]}\n{err[-6000:]}")
     finally:  # an example may have started the out-of-process emulator in this HOME
         subprocess.run(
             [sys.executable, "-m", "gembatch", "emulator", "stop"],
@@ -66,5 +73,5 @@ def test_examples_run(path: Path, tmp_path: Path, request: pytest.FixtureRequest
             timeout=60,
             check=False,
         )
-    print(done.stdout[-8000:])
-    assert done.returncode == 0, f"{path.name}:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+    print(out[-8000:])
+    assert proc.returncode == 0, f"{path.name}:\n{out[-6000:]}\n{err[-6000:]}"
