@@ -122,6 +122,32 @@ def _run_all(page: Any) -> None:
     _dismiss(page.get_by_role("button", name="Select Kernel", exact=True))
 
 
+_PROGRESS_JS = """() => {
+  const rows = [...document.querySelectorAll('.gb-monitor tr')];
+  const row = rows.find(r => r.textContent.startsWith('articles'));
+  const img = document.querySelector('img.gb-monitor-chart');
+  const status = document.querySelector('.gb-monitor-status');
+  return [row ? row.textContent : '', img ? img.src : '', status ? status.textContent : ''];
+}"""
+
+
+def _watch_until_done(page: Any, timeout_s: float = 120.0) -> tuple[list[str], set[str]]:
+    """Sample the monitor in the page until its status says done; return the progress and charts seen."""
+    progress: list[str] = []
+    charts: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row, src, status = page.evaluate(_PROGRESS_JS)
+        if row and (not progress or progress[-1] != row):
+            progress.append(row)
+        if src:
+            charts.add(src)
+        if status.startswith("done"):
+            break
+        page.wait_for_timeout(100)
+    return progress, charts
+
+
 def _shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
@@ -167,6 +193,9 @@ def test_jupyterlab_submit_click_runs_to_done_with_chart(lab: Lab):
             status = page.locator(".gb-monitor-status")
             expect(status).to_be_visible()
             _shot(page, "02-monitor-running.png")
+            progress, charts = _watch_until_done(page)
+            assert len(progress) >= 2, progress  # e.g. "0 / 12 done" … "12 / 12 done"
+            assert len(charts) >= 2  # the chart image was replaced as the run went on
             expect(status).to_contain_text("done")
             chart = page.locator("img.gb-monitor-chart")
             expect(chart).to_be_visible()
