@@ -20,11 +20,22 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 import gembatch as gb
 from gembatch.emulator import _limits
+from gembatch.ratelimit import RateLimits
 from gembatch.realtime import Job, Outcome, RealtimeOptions, send
 from gembatch.requests import RequestSpec
 from gembatch.tokens import TokenEstimator, request_chars
 
 MODEL = "gemini-2.5-flash-lite"
+
+
+def _fastest_last_send(tokens: list[int], limits: RateLimits) -> float:
+    """When the last request could go at the earliest: whole windows packed to both limits."""
+    windows, count, used = 1, 0, 0
+    for t in tokens:
+        if count + 1 > limits.requests or used + t > limits.tokens:
+            windows, count, used = windows + 1, 0, 0
+        count, used = count + 1, used + t
+    return (windows - 1) * limits.window_s
 
 
 def main() -> None:
@@ -70,7 +81,13 @@ def main() -> None:
     print(f"sustained rate after the first window: {sustained * 100:.1f}% of the RPM limit")
     if bound == "TPM":
         tokens_rate = sustained * per_window / limits.tokens
-        print(f"sustained input-token rate: {tokens_rate * 100:.1f}% of the TPM limit (TPM-bound)")
+        print(f"sustained input-token rate: ~{tokens_rate * 100:.1f}% of the TPM limit (last window partial)")
+    fastest = _fastest_last_send([o.result.prompt_tokens for o in outcomes], limits)
+    last = max(report.send_times) - min(report.send_times)
+    print(
+        f"last request sent after {last:.1f}s; the fastest schedule the limits allow: {fastest:.0f}s "
+        f"(efficiency {fastest / last * 100 if last else 100:.1f}%)"
+    )
     print(f"peak requests in any window: {peak:,} (limit {limits.requests:,})")
     print(f"requests sent {report.sent:,}; 429s received {report.responses_429}")
     print(f"emulator: {stats['responses_429']} responses 429")
