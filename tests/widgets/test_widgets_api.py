@@ -14,3 +14,16 @@ def test_all_is_sorted_and_every_name_resolves():
 def test_panels_are_the_documented_entry_points():
     assert {"MonitorPanel", "SubmitPanel"} <= set(gembatch_widgets.__all__)
     assert gembatch_widgets.DISPLAY_ENV == "GEMBATCH_DISPLAY"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from gembatch_widgets import _charts
+
+    from gembatch import _html
+
+    for module in (_html, _charts):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__
