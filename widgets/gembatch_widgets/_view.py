@@ -46,6 +46,8 @@ class RunView:
     quota_tokens: float | None = None
     headroom: float | None = None
     cap_tokens: float | None = None
+    jobs_in_flight: int | None = None
+    eta_s: float | None = None
     chunks: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     events: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     error: str | None = None
@@ -145,6 +147,9 @@ def read_run(run: Any) -> RunView:
         getattr(plan, "cap_tokens", None)
     )
 
+    jobs = _num(_first(summary, "jobs_in_flight"))
+    view.jobs_in_flight = None if jobs is None else int(jobs)
+    view.eta_s = _num(_first(summary, "eta_s"))
     pending = view.articles.get("pending")
     state = _first(summary, "state", "status")
     finished = _first(summary, "done", "finished", "complete")
@@ -176,7 +181,8 @@ def view_fields(view: RunView) -> dict[str, object]:
     done = view.articles.get("succeeded", 0) + view.articles.get("failed", 0)
     fields: dict[str, object] = {
         "articles": f"{_html.count(done)} / {_html.count(total)} done ({_html.pct(done, total)})",
-        "cost estimated": _html.usd(
+        # committed = settled + in-flight jobs priced at submit: the "estimated" line of the cost chart
+        "cost committed": _html.usd(
             view.committed_usd if view.committed_usd is not None else view.estimated_usd
         ),
         "cost actual": _html.usd(view.actual_usd),
@@ -188,6 +194,10 @@ def view_fields(view: RunView) -> dict[str, object]:
     limit, name = (view.cap_tokens, "cap") if view.cap_tokens else (view.quota_tokens, "quota")
     if view.enqueued_tokens is not None or limit:
         fields["enqueued"] = f"{_html.tokens(view.enqueued_tokens)} of {_html.tokens(limit)} {name}"
+    if view.jobs_in_flight is not None:
+        fields["jobs in flight"] = _html.count(view.jobs_in_flight)
+    if view.eta_s and not view.done:
+        fields["ETA"] = f"{view.eta_s / 60:.1f} min" if view.eta_s >= 60 else f"{view.eta_s:.0f} s"
     if view.error:
         fields["error"] = view.error
     return fields
