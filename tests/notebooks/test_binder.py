@@ -1,4 +1,4 @@
-"""A fresh virtualenv built from binder/ alone (requirements.txt + postBuild) imports both packages."""
+"""A fresh virtualenv built from binder/ alone (requirements + postBuild): both packages, the quickstart."""
 
 from __future__ import annotations
 
@@ -65,3 +65,12 @@ def test_binder_environment_imports_both_packages(tmp_path: Path):
     assert files[0].startswith(str(repo)), "gembatch comes from the checkout (postBuild's editable install)"
     assert files[1].startswith(str(repo)), "gembatch_widgets comes from the checkout"
     _run([py, "-m", "pip", "check"], repo, env)
+    # and the Binder environment runs the notebook the launch link opens (its own python3 kernel)
+    out_nb = tmp_path / "quickstart-on-binder.ipynb"
+    _run(
+        [py, "-m", "papermill", "notebooks/00_quickstart.ipynb", str(out_nb), "-k", "python3", "--cwd",
+         str(tmp_path), "--no-progress-bar", "-p", "n_articles", "5", "-p", "display_mode", "static"],
+        repo,
+        {**env, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"},
+    )  # fmt: skip
+    assert "5 succeeded" in out_nb.read_text()
