@@ -111,3 +111,16 @@ def test_handle_is_refreshed_after_each_cell_through_post_execute(monkeypatch, a
         assert len(handles[0].bundles) == 2
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_widget_state_embeds_without_a_front_end(articles: pd.DataFrame):
+    from ipywidgets.embed import embed_data
+
+    panel = SubmitPanel(articles)
+    data = embed_data(views=[panel.widget], drop_defaults=False)
+    assert data["view_specs"][0]["model_id"] == panel.widget.model_id
+    states = data["manager_state"]["state"].values()
+    submit = [s["state"] for s in states if "gb-submit" in s["state"].get("_dom_classes", ())]
+    assert len(submit) == 1
+    assert submit[0]["description"] == "Submit"
+    assert not submit[0]["disabled"]
