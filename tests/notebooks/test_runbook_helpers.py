@@ -128,3 +128,12 @@ def test_create_run_checks_mode_and_resumes(tmp_path: Path, articles: pd.DataFra
     assert data["result_rows"] == 20
     assert (tmp_path / "run" / "results.parquet").exists()
     assert data["failures_by_reason"] == {}
+
+
+def test_connect_backend_uses_an_emulator_url_when_set(monkeypatch: pytest.MonkeyPatch):
+    with gb.emulator.running(speed=50_000) as emu:
+        monkeypatch.setenv("GEMBATCH_EMULATOR_URL", emu.base_url)
+        monkeypatch.setenv("GEMINI_API_KEY", "sentinel-not-a-key")
+        client = runbook.connect_backend("emulator")
+        assert emu.base_url in gb.describe(client)
+        assert client.models.count_tokens(model=MODEL, contents="hello there").total_tokens > 0
