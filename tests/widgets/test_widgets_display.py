@@ -114,10 +114,11 @@ def test_handle_is_refreshed_after_each_cell_through_post_execute(monkeypatch, a
 
 
 def test_widget_state_embeds_without_a_front_end(articles: pd.DataFrame):
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
     panel = SubmitPanel(articles)
-    data = embed_data(views=[panel.widget], drop_defaults=False)
+    state = dependency_state(panel.widget, drop_defaults=False)  # this panel's widgets only
+    data = embed_data(views=[panel.widget], state=state)
     assert data["view_specs"][0]["model_id"] == panel.widget.model_id
     states = data["manager_state"]["state"].values()
     submit = [s["state"] for s in states if "gb-submit" in s["state"].get("_dom_classes", ())]
