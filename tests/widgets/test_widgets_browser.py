@@ -153,10 +153,16 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def test_jupyterlab_submit_click_runs_to_done_with_chart(lab: Lab):
-    chromium = _chromium()
-    if chromium is None:
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium; the test is skipped, saying why, only where it is not installed."""
+    path = _chromium()
+    if path is None:
         pytest.skip("chromium is not installed and could not be (make browser-deps needs root + apt-get)")
+    return path
+
+
+def test_jupyterlab_submit_click_runs_to_done_with_chart(chromium: str, lab: Lab):
     expect.set_options(timeout=TIMEOUT_MS)
     (ARTIFACTS / "99-failure.png").unlink(missing_ok=True)
     with sync_playwright() as pw:
