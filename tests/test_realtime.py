@@ -212,3 +212,21 @@ def test_bad_mode_or_option_is_refused_before_anything_is_stored(emu, cat, tmp_p
     with pytest.raises(TypeError, match="max_concurrancy"):
         gb.Run.create(tmp_path / "b", arts, plan, client=emu.client(), realtime={"max_concurrancy": 3})
     assert not (tmp_path / "a" / "ledger.sqlite").exists()
+
+
+def test_timeouts_are_retried_then_recorded_once_per_attempt(cat, tmp_path):
+    """Every answer slower than timeout_s: each attempt gives up after its retries, one row each."""
+    arts = rs.articles(3, mean_chars=200, seed=1)
+    plan = gb.plan(arts, rs.MODEL, catalog=cat)
+    opts = {**rs.OPTIONS, "timeout_s": 0.05, "max_retries": 1, "backoff_base_s": 0.01}
+    with rs.short_window(), gb.emulator.running(catalog=cat, profile={"http_latency_ms": 400}) as slow:
+        run = gb.Run.create(tmp_path / "run", arts, plan, client=slow.client(), mode="realtime",
+                            realtime=opts, max_attempts=2)  # fmt: skip
+        assert run.wait(progress=False)
+    res = run.results()
+    assert (res["status"] == "failed").all()
+    assert res["error"].str.contains("gave up after 2 attempts").all()
+    assert res["error"].str.contains("TimeoutError").all()
+    per_article = collections.Counter(r["article_id"] for r in rs.result_rows(run))
+    assert set(per_article.values()) == {2}
+    assert {r["cost_usd"] for r in rs.result_rows(run)} == {0.0}
