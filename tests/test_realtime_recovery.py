@@ -115,6 +115,7 @@ def test_finish_realtime_moves_stuck_batch_jobs_without_paying_twice(tmp_path):
         assert len(done) < len(names), "some jobs must still be pending when real time takes over"
         finished = set(chunks.index[chunks["batch_name"].isin(done)])
 
+        emu.inject_fault("batches.cancel", status=503, count=1)  # one cancel fails: retried, never skipped
         assert run.finish_realtime(progress=False, **rs.OPTIONS)
         stats = emu.stats()
 
@@ -141,4 +142,6 @@ def test_finish_realtime_moves_stuck_batch_jobs_without_paying_twice(tmp_path):
     cancelled = after[~after.index.isin(finished)]
     assert cancelled["remote_state"].str.endswith("CANCELLED").all(), "cancellation confirmed by batches.get"
     assert run.config.mode == "realtime"
+    ev = run.events()
+    assert ev[ev["kind"] == "transient_error"]["message"].str.contains("realtime handover").any()
     assert run.summary()["done"]
