@@ -36,10 +36,12 @@ POLICIES: tuple[Literal["rolling", "waves"], ...] = ("rolling", "waves")
 
 
 def begin_marker(name: str) -> str:
+    """The comment line that opens table ``name`` in a Markdown page."""
     return f"<!-- gembatch.docs:begin {name} -->"
 
 
 def end_marker(name: str) -> str:
+    """The comment line that closes table ``name``."""
     return f"<!-- gembatch.docs:end {name} -->"
 
 
@@ -240,7 +242,20 @@ TABLES: dict[str, Callable[[Inputs], str]] = {
 
 
 def render(text: str, tables: dict[str, Callable[[Inputs], str]] | None = None) -> str:
-    """``text`` with every marked table regenerated; everything outside the markers is kept."""
+    """``text`` with every marked table regenerated; everything outside the markers is kept.
+
+    Parameters
+    ----------
+    text
+        A Markdown page holding ``begin_marker(name)`` / ``end_marker(name)`` pairs.
+    tables
+        Table makers by name (default :data:`TABLES`); markers of other names are left alone.
+
+    Examples
+    --------
+    >>> render("no markers here")
+    'no markers here'
+    """
     out = text
     for name, make in (tables or TABLES).items():
         pattern = re.compile(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import doctest
+from pathlib import Path
 
+import pytest
 from docsupport import ROOT
 
 from gembatch import docs
@@ -30,3 +33,19 @@ def test_generated_tables_are_current() -> None:
 def test_render_is_idempotent() -> None:
     once = docs.render(PAGE.read_text("utf-8"))
     assert docs.render(once) == once
+
+
+def test_check_mode_reports_a_stale_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(f"# t\n\n{docs.begin_marker('limits')}\nold figures\n{docs.end_marker('limits')}\n")
+    assert docs.main(["--check", str(page)]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert docs.main([str(page)]) == 0  # regenerates in place
+    assert "old figures" not in page.read_text()
+    assert docs.main(["--check", str(page)]) == 0
+
+
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(docs)
+    assert result.failed == 0
+    assert result.attempted > 0
