@@ -58,16 +58,19 @@ class Inputs:
 @functools.cache
 def _inputs() -> Inputs:
     from gembatch.articles import read_articles
-    from gembatch.catalog import default_catalog
+    from gembatch.catalog import _builtin
     from gembatch.cost import estimate
     from gembatch.datasets import synthetic_articles
     from gembatch.plan import plan
 
-    catalog = default_catalog()
-    articles = read_articles(synthetic_articles(ARTICLES, MEAN_CHARS, SEED))
-    estimates = {m: estimate(articles, m, tier=TIER) for m in catalog.ids()}
+    # the shipped catalogue, never a user's GEMBATCH_CATALOG: the page documents what gembatch ships
+    catalog = _builtin()
+    articles = read_articles(synthetic_articles(ARTICLES, MEAN_CHARS, SEED), catalog=catalog)
+    estimates = {m: estimate(articles, m, tier=TIER, catalog=catalog) for m in catalog.ids()}
     plans: dict[tuple[str, str], Plan] = {
-        (m, p): plan(articles, m, tier=TIER, policy=p) for m in catalog.ids() for p in POLICIES
+        (m, p): plan(articles, m, tier=TIER, policy=p, catalog=catalog)
+        for m in catalog.ids()
+        for p in POLICIES
     }
     return Inputs(articles, catalog, estimates, plans)
 
