@@ -194,12 +194,12 @@ def mermaid_state_diagrams(path: Path) -> dict[str, tuple[set[str], set[tuple[st
 
 
 def reader_env(home: Path) -> dict[str, str]:
-    """What a newcomer's shell looks like: the venv on PATH, no API key, no emulator URL, a fresh HOME."""
+    """What a newcomer's shell looks like: the venv on PATH, no API key, no GEMBATCH_* setting, a fresh HOME."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMBATCH_EMULATOR_URL", "GEMBATCH_SERVER_TOKEN")
-        and not k.startswith(("PYTEST_", "COV_"))
+        if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL")
+        and not k.startswith(("PYTEST_", "COV_", "GEMBATCH_"))
     }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["HOME"] = str(home)
