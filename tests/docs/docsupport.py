@@ -194,7 +194,7 @@ def mermaid_state_diagrams(path: Path) -> dict[str, tuple[set[str], set[tuple[st
 
 
 def reader_env(home: Path) -> dict[str, str]:
-    """What a newcomer's shell looks like: the venv on PATH, no API key, no GEMBATCH_* setting, a fresh HOME."""
+    """A newcomer's shell: the venv on PATH, no API key, no GEMBATCH_* setting, a fresh HOME."""
     env = {
         k: v
         for k, v in os.environ.items()
