@@ -230,3 +230,19 @@ def test_timeouts_are_retried_then_recorded_once_per_attempt(cat, tmp_path):
     per_article = collections.Counter(r["article_id"] for r in rs.result_rows(run))
     assert set(per_article.values()) == {2}
     assert {r["cost_usd"] for r in rs.result_rows(run)} == {0.0}
+
+
+def test_a_daily_quota_stops_sending_and_leaves_articles_pending(emu, cat, tmp_path):
+    arts = rs.articles(6, mean_chars=200, seed=3)
+    plan = gb.plan(arts, rs.MODEL, catalog=cat)
+    daily = "Quota exceeded (per day). Please retry in 40000s."
+    emu.inject_fault("models.generate_content", status=429, count=1, message=daily)
+    run = gb.Run.create(tmp_path / "run", arts, plan, client=emu.client(), mode="realtime",
+                        realtime={**rs.OPTIONS, "max_concurrency": 1})  # fmt: skip
+    assert not run.wait(progress=False)
+    ev = run.events()
+    assert ev["message"].str.contains("quota exhausted: the service asks to retry in 40000s").any()
+    assert (run.results()["status"] == "pending").all()
+    assert rs.result_rows(run) == []
+    assert run.wait(progress=False)  # the next day: the same call finishes the run
+    assert (run.results()["status"] == "succeeded").all()
