@@ -34,3 +34,14 @@ def test_run_machine_matches_summary_states() -> None:
     assert "run" in DIAGRAMS, "docs/architecture.md needs a stateDiagram-v2 block with `%% machine: run`"
     drawn, _ = DIAGRAMS["run"]
     assert drawn == _run_states()
+
+
+def test_module_map_names_every_module() -> None:
+    """A module added to gembatch/ shows up in the architecture's module map (or this test says so)."""
+    text = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    table = text[text.index("Module map") : text.index("## The run")]
+    package = ROOT / "gembatch"
+    modules = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+    modules |= {f"{p.name}/" for p in package.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    missing = sorted(m for m in modules if f"`{m}`" not in table)
+    assert not missing, f"docs/architecture.md module map lacks {missing}"
