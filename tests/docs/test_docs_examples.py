@@ -75,3 +75,9 @@ def test_examples_run(path: Path, tmp_path: Path, request: pytest.FixtureRequest
         )
     print(out[-8000:])
     assert proc.returncode == 0, f"{path.name}:\n{out[-6000:]}\n{err[-6000:]}"
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    first = blocks(ROOT / "README.md")[0]
+    assert "make demo" in first.code
+    assert "make test" in first.code
