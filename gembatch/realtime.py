@@ -23,6 +23,8 @@ from gembatch.requests import RequestSpec
 __all__ = ["Job", "Outcome", "RealtimeOptions", "SendReport", "in_thread", "send"]
 
 T = TypeVar("T")
+#: httpx's default connection pool, which the SDK's async client uses unless told otherwise.
+_POOL = 100
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,12 @@ class RealtimeOptions:
 
     ``rpm`` / ``tpm`` replace the catalogue's figures for the tier; ``window_s`` is the
     service's rate window (Gemini: 60 s); ``headroom`` keeps a margin under both limits.
-    ``max_concurrency`` (default: enough for ~20 s of latency at the RPM, 8..512) bounds the
-    requests in flight; ``timeout_s`` bounds each one; a request failing with 429, 5xx or a
-    timeout is retried up to ``max_retries`` times, waiting at least the server's RetryInfo.
+    ``max_concurrency`` (default: enough for ~20 s of latency at the RPM, 8..100) bounds the
+    requests in flight; above 100 (the SDK's default connection pool) requests would queue in the
+    client, arriving later than the limiter assumes: give the client a larger pool
+    (``HttpOptions(async_client_args={"limits": ...})``) or set ``arrival_margin_s=None``.
+    ``timeout_s`` bounds each request; one failing with 429, 5xx or a timeout is retried up to
+    ``max_retries`` times, waiting at least the server's RetryInfo.
     A 429 asking to wait longer than ``max_hold_s`` (a daily quota) stops sending instead.
     ``arrival_margin_s``: how late after sending a request is assumed to reach the service
     (``None``: count it until it completes, exact but slower with long answers); see
@@ -72,7 +77,7 @@ class RealtimeOptions:
         if self.max_concurrency is not None:
             return max(1, int(self.max_concurrency))
         per_s = limits.requests / limits.window_s
-        return int(min(512, max(8, per_s * 20)))
+        return int(min(_POOL, max(8, per_s * 20)))
 
 
 @dataclass(frozen=True)
