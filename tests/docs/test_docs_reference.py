@@ -86,3 +86,31 @@ def test_rest_table_lists_every_endpoint(tmp_path: Path) -> None:
     # the guide abbreviates {run_id} as {id}
     shown = {(m, p.replace("{id}", "{run_id}")) for m, p in (row.split() for row in rows)}
     assert shown == served, f"missing {sorted(served - shown)}, extra {sorted(shown - served)}"
+
+
+def _listed_after(marker: str) -> list[str]:
+    """The backquoted names in the sentence of the guide that follows ``marker``."""
+    start = GUIDE.index(marker) + len(marker)
+    return re.findall(r"`(\w+)`", GUIDE[start : GUIDE.index("):", start)])
+
+
+def test_realtime_options_listed() -> None:
+    import dataclasses
+
+    from gembatch.realtime import RealtimeOptions
+
+    fields = {f.name for f in dataclasses.fields(RealtimeOptions)}
+    listed = _listed_after("`gembatch.realtime.RealtimeOptions`:")
+    assert len(listed) >= 5
+    assert set(listed) <= fields, f"guide lists options that do not exist: {sorted(set(listed) - fields)}"
+
+
+def test_run_knobs_listed() -> None:
+    from gembatch.context import RunConfig
+
+    text = GUIDE[GUIDE.index("and operational knobs that may") :]
+    text = text[: text.index("\n\n")]
+    shown = set(re.findall(r"`(\w+)`", text))
+    knobs = set(RunConfig.OPERATIONAL) - {"mode", "realtime"}  # both documented in their own sections
+    assert len(shown) >= 5
+    assert shown <= knobs, f"guide lists options Run.create does not take: {sorted(shown - knobs)}"
