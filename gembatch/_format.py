@@ -1,19 +1,12 @@
-"""Small pure helpers for text and HTML reprs: escaped, scoped and bounded."""
+"""Small pure helpers for plain-text reprs and CLI tables (HTML reprs use :mod:`gembatch._html`)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import pandas as pd
 
 MAX_ROWS = 12
-_CSS = (
-    "<style>.gembatch-repr table{border-collapse:collapse;font-size:12px}"
-    ".gembatch-repr td,.gembatch-repr th{padding:2px 8px;text-align:right}"
-    ".gembatch-repr th:first-child,.gembatch-repr td:first-child{text-align:left}"
-    ".gembatch-repr .note{color:#666;font-size:11px}</style>"
-)
 
 
 def num(value: float | int) -> str:
@@ -39,18 +32,6 @@ def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = Non
         cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def html_table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> str:
-    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table>{head}{body}</table>"
-
-
-def html_block(title: str, parts: Sequence[str], notes: Sequence[str] = ()) -> str:
-    """Scoped wrapper; ``parts`` are already-escaped HTML fragments."""
-    note = "".join(f'<div class="note">{html.escape(n)}</div>' for n in notes)
-    return f'<div class="gembatch-repr">{_CSS}<b>{html.escape(title)}</b>{"".join(parts)}{note}</div>'
 
 
 def frame_rows(frame: pd.DataFrame, max_rows: int = MAX_ROWS) -> tuple[list[str], list[list[str]], int]:

@@ -112,9 +112,15 @@ class Estimate:
         return "\n".join([self._title(), table, *self._notes()])
 
     def _repr_html_(self) -> str:
-        return fmt.html_block(
-            self._title(), [fmt.html_table(self._rows(), ["", "estimate", "p50", "p90"])], self._notes()
+        from gembatch import _html
+
+        rows = self._rows()
+        table = pd.DataFrame(
+            [r[1:] for r in rows],
+            index=pd.Index([r[0] for r in rows], name=""),
+            columns=["estimate", "p50", "p90"],
         )
+        return _html.render(self._title(), tables={"estimate": table}, footer=" · ".join(self._notes()))
 
 
 def make_spec(

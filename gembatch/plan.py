@@ -100,9 +100,13 @@ class Plan:
         return "\n".join([self._title(), fmt.text_table(rows, header), *self._notes()])
 
     def _repr_html_(self) -> str:
-        wh, wr, _ = fmt.frame_rows(self.waves)
-        ch, cr, _ = fmt.frame_rows(self.chunks)
-        return fmt.html_block(self._title(), [fmt.html_table(wr, wh), fmt.html_table(cr, ch)], self._notes())
+        from gembatch import _html
+
+        return _html.render(
+            self._title(),
+            tables={"waves": self.waves, "chunks": self.chunks},
+            footer=" · ".join(self._notes()),
+        )
 
 
 def request_bytes(articles: pd.DataFrame, spec: RequestSpec) -> np.ndarray:

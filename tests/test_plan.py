@@ -151,7 +151,8 @@ def test_plan_takes_a_spec_and_raw_input_and_reprs():
     assert "Plan: 2 articles" in text
     assert "enqueued-token cap 9,000,000" in text
     page = p._repr_html_()
-    assert "gembatch-repr" in page
+    assert "gb-repr" in page
+    assert "c00001" in page  # the chunks table is shown
     data = json.loads(json.dumps(p.to_dict()))
     assert data["chunks"][0]["chunk_id"] == "c00001"
     assert data["cap_tokens"] == 9_000_000
