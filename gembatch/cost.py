@@ -120,7 +120,8 @@ class Estimate:
             index=pd.Index([r[0] for r in rows], name=""),
             columns=["estimate", "p50", "p90"],
         )
-        return _html.render(self._title(), tables={"estimate": table}, footer=" · ".join(self._notes()))
+        head, _, sub = self._title().partition(" · ")
+        return _html.render(head, subtitle=sub, tables={"estimate": table}, footer=" · ".join(self._notes()))
 
 
 def make_spec(

@@ -102,8 +102,10 @@ class Plan:
     def _repr_html_(self) -> str:
         from gembatch import _html
 
+        head, _, sub = self._title().partition(" · ")
         return _html.render(
-            self._title(),
+            head,
+            subtitle=sub,
             tables={"waves": self.waves, "chunks": self.chunks},
             footer=" · ".join(self._notes()),
         )
