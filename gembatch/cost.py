@@ -10,7 +10,7 @@ import pandas as pd
 
 from gembatch import _format as fmt
 from gembatch.catalog import Catalog, ModelInfo, _check_tier, default_catalog
-from gembatch.errors import InputError
+from gembatch.errors import CatalogError, InputError
 from gembatch.requests import RequestSpec
 from gembatch.tokens import TokenEstimator, request_chars
 
@@ -95,6 +95,7 @@ class Estimate:
         s = self.summary
         return [
             f"batch saves {fmt.usd(s['savings_usd'])} ({s['savings_pct']:.0f}%) against real time",
+            *_duration_note(s),
             f"tokens: {self.estimator.source}",
             f"output: {fmt.num(self.spec.expected_output_tokens)} tokens expected per article "
             f"(p90 ×{OUTPUT_P90_FACTOR}); thinking {fmt.num(self.spec.thinking_tokens)}"
@@ -243,9 +244,31 @@ def estimate(
         "expected_output_tokens": spec.expected_output_tokens,
         "expected_thinking_tokens": spec.thinking_tokens,
         "prices_as_of": info.as_of,
+        **_realtime_duration(info, tier, n, int(in50.sum())),
     }
     return Estimate(per_article=frame, spec=spec, model_info=info, tier=tier, estimator=estimator,
                     summary=summary)  # fmt: skip
+
+
+def _realtime_duration(info: ModelInfo, tier: str, requests: int, input_tokens: int) -> dict[str, Any]:
+    """Real-time wall time at the tier's RPM/TPM (``None`` when the catalogue has no figures)."""
+    from gembatch.ratelimit import realtime_duration
+
+    try:
+        rpm, tpm = info.rate_limits(tier)
+    except CatalogError:
+        return {"realtime_duration_s": None, "realtime_bound": None}
+    d = realtime_duration(requests, input_tokens, rpm, tpm)
+    return {"realtime_duration_s": d.seconds, "realtime_bound": d.bound, "rpm": rpm, "tpm": tpm}
+
+
+def _duration_note(s: dict[str, Any]) -> list[str]:
+    if s.get("realtime_duration_s") is None:
+        return []
+    return [
+        f"real time takes ~{s['realtime_duration_s'] / 60:,.1f} min at {s['rpm']:,} RPM / {s['tpm']:,} TPM "
+        f"({s['realtime_bound'].upper()}-bound)"
+    ]
 
 
 def _prices(info: ModelInfo, tokens_in: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:

@@ -102,3 +102,18 @@ def test_realtime_duration_names_the_binding_limit():
     assert d.bound == "rpm"
     assert d.seconds == pytest.approx(180.0)
     assert d.requests_per_min == pytest.approx(4_000)
+
+
+def test_estimate_shows_the_realtime_duration_at_the_limits():
+    arts = gb.read_articles(gb.synthetic_articles(200, mean_chars=4000, seed=1), id_col="id")
+    est = gb.estimate(arts, model="gemini-2.5-flash-lite")
+    rpm, tpm = gb.default_catalog().get("gemini-2.5-flash-lite").rate_limits("tier1")
+    expected = realtime_duration(200, est.input_tokens_p50, rpm, tpm)
+    assert est.realtime_duration_s == pytest.approx(expected.seconds)
+    assert est.realtime_bound == expected.bound
+    assert "real time takes" in repr(est)
+    assert "real time takes" in est._repr_html_()
+    slow = gb.load_catalog({"gemini-2.5-flash-lite": {"rpm": {"tier1": 10}}})
+    slow_est = gb.estimate(arts, model="gemini-2.5-flash-lite", catalog=slow)
+    assert slow_est.realtime_bound == "rpm"
+    assert slow_est.realtime_duration_s == pytest.approx(20 * 60)  # 200 requests at 10 per minute
