@@ -19,7 +19,6 @@ import time
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 import gembatch as gb
-from gembatch.emulator import _limits
 from gembatch.ratelimit import RateLimits
 from gembatch.realtime import Job, Outcome, RealtimeOptions, send
 from gembatch.requests import RequestSpec
@@ -49,7 +48,6 @@ def main() -> None:
     ap.add_argument("--margin", type=float, default=2.0, help="arrival margin, s (<0: until completion)")
     args = ap.parse_args()
 
-    _limits._WINDOW_S = args.window  # the emulator's window (module constant, read per request)
     cat = gb.load_catalog({MODEL: {"rpm": {"tier1": args.rpm}, "tpm": {"tier1": args.tpm}}})
     arts = gb.read_articles(gb.synthetic_articles(args.articles, mean_chars=args.chars, seed=3), id_col="id")
     spec = RequestSpec(MODEL, "Summarise in one sentence:\n{text}")
@@ -64,7 +62,7 @@ def main() -> None:
         arrival_margin_s=None if args.margin < 0 else args.margin,
     )
     outcomes: list[Outcome] = []
-    with gb.emulator.running(speed=600, catalog=cat) as emu:
+    with gb.emulator.running(speed=600, catalog=cat, profile={"rate_window_s": args.window}) as emu:
         limits = options.limits(cat.get(MODEL), "tier1")
         t0 = time.monotonic()
         report = send(emu.client(), spec, jobs, limits, outcomes.append, options=options)

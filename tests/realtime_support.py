@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import gembatch as gb
-from gembatch.emulator import _limits
 
 MODEL = "gemini-2.5-flash-lite"
 #: The service's RPM/TPM window is a minute of wall time, in the emulator too. The tests shrink
@@ -18,15 +15,8 @@ WINDOW_S = 2.0
 OPTIONS: dict[str, Any] = {"window_s": WINDOW_S, "arrival_margin_s": None}
 
 
-@contextlib.contextmanager
-def short_window(seconds: float = WINDOW_S) -> Iterator[None]:
-    """Make the in-process emulator's RPM/TPM window ``seconds`` long (a module constant)."""
-    old = _limits._WINDOW_S
-    _limits._WINDOW_S = seconds
-    try:
-        yield
-    finally:
-        _limits._WINDOW_S = old
+#: The emulator profile whose RPM/TPM window is WINDOW_S wall-clock seconds (the service's is 60).
+SHORT_WINDOW: dict[str, Any] = {"rate_window_s": WINDOW_S}
 
 
 def catalog(rpm: int, tpm: int, quota: int | None = None) -> gb.Catalog:

@@ -31,7 +31,7 @@ def cat():
 
 @pytest.fixture(scope="module")
 def emu(cat):
-    with rs.short_window(), gb.emulator.running(speed=600, catalog=cat) as emu:
+    with gb.emulator.running(speed=600, catalog=cat, profile=rs.SHORT_WINDOW) as emu:
         yield emu
 
 
@@ -219,7 +219,7 @@ def test_timeouts_are_retried_then_recorded_once_per_attempt(cat, tmp_path):
     arts = rs.articles(3, mean_chars=200, seed=1)
     plan = gb.plan(arts, rs.MODEL, catalog=cat)
     opts = {**rs.OPTIONS, "timeout_s": 0.05, "max_retries": 1, "backoff_base_s": 0.01}
-    with rs.short_window(), gb.emulator.running(catalog=cat, profile={"http_latency_ms": 400}) as slow:
+    with gb.emulator.running(catalog=cat, profile={**rs.SHORT_WINDOW, "http_latency_ms": 400}) as slow:
         run = gb.Run.create(tmp_path / "run", arts, plan, client=slow.client(), mode="realtime",
                             realtime=opts, max_attempts=2)  # fmt: skip
         assert run.wait(progress=False)

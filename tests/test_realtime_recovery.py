@@ -53,7 +53,7 @@ def test_sigkill_mid_run_then_resume_records_each_article_once(tmp_path):
     )
     run_dir = tmp_path / "run"
     argv = [sys.executable, "-c", RUNNER, str(data), str(run_dir), json.dumps(overrides), json.dumps(options)]
-    with rs.short_window(), gb.emulator.running(speed=600, catalog=gb.load_catalog(overrides)) as emu:
+    with gb.emulator.running(speed=600, catalog=gb.load_catalog(overrides), profile=rs.SHORT_WINDOW) as emu:
         env = {**os.environ, "GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost"}
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
@@ -97,7 +97,7 @@ def test_finish_realtime_moves_stuck_batch_jobs_without_paying_twice(tmp_path):
     plan = gb.plan(arts, rs.MODEL, catalog=cat, prompt="Summarise:\n{text}", chunk_tokens=4_000)
     assert len(plan.chunks) >= 4
     # speed 1: a batch job queues for about a minute, so every job is still PENDING after submit
-    with rs.short_window(), gb.emulator.running(speed=1.0, catalog=cat) as emu:
+    with gb.emulator.running(speed=1.0, catalog=cat, profile=rs.SHORT_WINDOW) as emu:
         client = emu.client()
         run = gb.Run.create(tmp_path / "run", arts, plan, client=client, poll_min_s=0.02)
         run.step()

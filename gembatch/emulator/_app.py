@@ -63,7 +63,7 @@ class App:
         )
         self.stats = Stats()
         self.faults = FaultBook()
-        self.limiter = RateLimiter(catalog, config.tier)
+        self.limiter = RateLimiter(catalog, config.tier, window_s=lambda: self.config.profile.rate_window_s)
         self.batches = BatchService(
             state_dir / "batches",
             files=self.files,

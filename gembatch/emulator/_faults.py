@@ -52,6 +52,9 @@ class Profile:
     http_latency_ms: float = 0.0
     # Spurious 429s on batch create although the quota has room (python-genai#1901).
     create_429_rate: float = 0.0
+    # The RPM/TPM window of real-time calls, in wall-clock seconds (60 on the service); real-time
+    # calls are not sped up by the emulated clock, so tests and benches shorten the window instead.
+    rate_window_s: float = 60.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

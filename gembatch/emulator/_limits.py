@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from gembatch.catalog import Catalog, ModelInfo
 from gembatch.emulator._errors import ApiError, quota_error
 from gembatch.errors import CatalogError, UnknownModel
 
 __all__ = ["RateLimiter", "model_info_or_404"]
-
-_WINDOW_S = 60.0
 
 
 def model_info_or_404(catalog: Catalog, model: str, method: str) -> ModelInfo:
@@ -31,12 +30,14 @@ def model_info_or_404(catalog: Catalog, model: str, method: str) -> ModelInfo:
 class RateLimiter:
     """Requests and tokens per minute per model, over a real-time sliding window.
 
-    Real-time calls are not sped up by the emulated clock, so their limits use wall time.
+    Real-time calls are not sped up by the emulated clock, so their limits use wall time; the
+    window (60 s on the service) comes from the profile's ``rate_window_s``.
     """
 
-    def __init__(self, catalog: Catalog, tier: str):
+    def __init__(self, catalog: Catalog, tier: str, window_s: Callable[[], float] = lambda: 60.0):
         self.catalog = catalog
         self.tier = tier
+        self._window_s = window_s
         self._lock = threading.Lock()
         self._events: dict[str, deque[tuple[float, int]]] = {}
 
@@ -48,12 +49,13 @@ class RateLimiter:
         except CatalogError:
             return
         now = time.monotonic()
+        window = float(self._window_s())
         tier_label = self.tier.replace("tier", "Tier")
         with self._lock:
             events = self._events.setdefault(info.id, deque())
-            while events and events[0][0] <= now - _WINDOW_S:
+            while events and events[0][0] <= now - window:
                 events.popleft()
-            retry = (events[0][0] + _WINDOW_S - now) if events else _WINDOW_S
+            retry = (events[0][0] + window - now) if events else window
             if len(events) + 1 > rpm:
                 raise quota_error(
                     "generate_content_paid_tier_requests"
