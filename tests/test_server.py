@@ -177,6 +177,18 @@ def test_run_end_to_end_over_http(api: TestClient) -> None:
     assert clash.status_code == 409
 
 
+def test_realtime_mode_over_http(api: TestClient) -> None:
+    resp = api.post(
+        "/v1/runs", headers=AUTH, json={"run_id": "rt-1", "mode": "realtime", "articles": _articles(12)}
+    )
+    assert resp.status_code == 201, resp.text
+    summary = _wait_done(api, "rt-1")
+    assert summary["succeeded"] == 12
+    items = api.get("/v1/runs/rt-1/results?limit=100", headers=AUTH).json()["items"]
+    assert {i["chunk_id"] for i in items} == {"rt1"}  # answered by generateContent, not a batch job
+    assert all(i["output_text"] for i in items)
+
+
 def test_unknown_run_is_404(api: TestClient) -> None:
     assert api.get("/v1/runs/nope", headers=AUTH).status_code == 404
     assert api.post("/v1/runs/nope/cancel", headers=AUTH).status_code == 404

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from gembatch.context import LEDGER_FILE
-from gembatch.errors import GembatchError, InputError
+from gembatch.errors import GembatchError
 from gembatch.run import Run
 from gembatch.server._models import RunParams
 
@@ -55,11 +55,6 @@ class RunRegistry:
     def create(self, run_dir: Path, articles: pd.DataFrame, params: RunParams) -> Run:
         import gembatch as gb
 
-        if params.mode != "batch":
-            raise InputError(
-                f"mode {params.mode!r} is not available through the REST API yet; use mode 'batch'",
-                field="mode",
-            )
         plan = gb.plan(
             articles,
             params.model,
@@ -75,7 +70,13 @@ class RunRegistry:
             thinking_budget=params.thinking_budget,
         )
         run = Run.create(
-            run_dir, articles, plan, client=self.client, max_attempts=params.max_attempts, run_id=run_dir.name
+            run_dir,
+            articles,
+            plan,
+            client=self.client,
+            max_attempts=params.max_attempts,
+            run_id=run_dir.name,
+            mode=params.mode,
         )
         with self._lock:
             self._runs[run_dir.name] = run
