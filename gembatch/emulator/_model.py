@@ -98,14 +98,23 @@ def _prompt_text(request: Mapping[str, Any]) -> str:
     return "\n".join(texts)
 
 
+def _article_text(text: str) -> str:
+    """The prompt without its leading instruction lines ("Summarise this article:"), if any."""
+    lines = text.strip().splitlines()
+    i = 0
+    while i < len(lines) - 1 and (not lines[i].strip() or lines[i].rstrip().endswith(":")):
+        i += 1
+    return "\n".join(lines[i:])
+
+
 def _lead_sentences(text: str, n: int) -> list[str]:
-    head = text[:_SCAN_CHARS].strip()
+    head = _article_text(text[:_SCAN_CHARS])
     sentences = [s.strip() for s in _SENTENCE.split(head) if s.strip()]
     return sentences[:n] or ([head[:200]] if head else [])
 
 
 def _keywords(text: str, n: int) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(text[:_SCAN_CHARS])]
+    words = [w.lower() for w in _WORD.findall(_article_text(text[:_SCAN_CHARS]))]
     counts = Counter(w for w in words if w not in _STOP)
     return [w for w, _ in counts.most_common(n)]
 
