@@ -88,7 +88,9 @@ def test_schema_values_cover_types() -> None:
 def test_extractive_answer_skips_the_prompt_instruction():
     from gembatch.emulator._model import generate
 
-    prompt = "Summarise this article in one sentence:\n\nApples grow on trees. They are red. Farmers pick them."
+    prompt = (
+        "Summarise this article in one sentence:\n\nApples grow on trees. They are red. Farmers pick them."
+    )
     request = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
     text = generate(request, "gemini-2.5-flash-lite")["candidates"][0]["content"]["parts"][0]["text"]
     assert text.startswith("Apples grow on trees.")
