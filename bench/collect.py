@@ -20,11 +20,11 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 
 import gembatch as gb
-from gembatch.collect import collect_chunk
 from gembatch.emulator import running
-from gembatch.monitor import poll, sweep
-from gembatch.output import iter_jsonl, parse_lines
-from gembatch.results import export
+from gembatch.runs.collect import collect_chunk
+from gembatch.runs.poll import poll, sweep
+from gembatch.runs.response_lines import iter_jsonl, parse_lines
+from gembatch.runs.results import export
 
 MODEL = "gemini-2.5-flash-lite"
 

@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import gembatch as gb
-from gembatch.requests import iter_request_lines, write_jsonl
+from gembatch.inputs.request_lines import iter_request_lines, write_jsonl
 
 N = 12_000
 MODEL = "gemini-2.5-flash-lite"

@@ -19,10 +19,10 @@ import time
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 import gembatch as gb
-from gembatch.ratelimit import RateLimits
-from gembatch.realtime import Job, Outcome, RealtimeOptions, send
-from gembatch.requests import RequestSpec
-from gembatch.tokens import TokenEstimator, request_chars
+from gembatch.inputs.request_lines import RequestSpec
+from gembatch.inputs.tokens import TokenEstimator, request_chars
+from gembatch.planning.ratelimit import RateLimits
+from gembatch.runs.realtime_send import Job, Outcome, RealtimeOptions, send
 
 MODEL = "gemini-2.5-flash-lite"
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from gembatch.catalog import Catalog, ModelInfo, default_catalog, load_catalog
 from gembatch.errors import (
     BackendError,
     BudgetExceeded,
@@ -18,30 +17,31 @@ from gembatch.errors import (
     RunMismatch,
     UnknownModel,
 )
+from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
 
 # --- foundation (articles, tokens, cost, plan, requests) ---
 # isort: split
-from gembatch.articles import read_articles
-from gembatch.cost import Estimate, estimate
-from gembatch.datasets import synthetic_articles
-from gembatch.plan import Plan, plan
-from gembatch.requests import RequestSpec, iter_request_lines, write_jsonl
-from gembatch.tokens import Calibration, TokenEstimator, calibrate
+from gembatch.inputs.articles import read_articles
+from gembatch.inputs.datasets import synthetic_articles
+from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
+from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
+from gembatch.planning.cost import Estimate, estimate
+from gembatch.planning.plan import Plan, plan
 
 # --- backend and emulator ---
 # isort: split
 from gembatch import emulator
-from gembatch.backend import connect, describe, is_emulator
+from gembatch.transport.connect import connect, describe, is_emulator
 
 # --- runs ---
 # isort: split
-from gembatch.run import Run
+from gembatch.runs.run import Run
 
 # --- realtime ---
 # isort: split
-from gembatch.pilot import Pilot, pilot
-from gembatch.ratelimit import RateLimits, realtime_duration
-from gembatch.realtime import RealtimeOptions
+from gembatch.planning.pilot import Pilot, pilot
+from gembatch.planning.ratelimit import RateLimits, realtime_duration
+from gembatch.runs.realtime_send import RealtimeOptions
 
 __version__ = "0.1.0"
 

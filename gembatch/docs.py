@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gembatch.catalog import Catalog
-    from gembatch.cost import Estimate
-    from gembatch.plan import Plan
+    from gembatch.planning.catalog import Catalog
+    from gembatch.planning.cost import Estimate
+    from gembatch.planning.plan import Plan
 
 __all__ = ["DEFAULT_PAGE", "TABLES", "begin_marker", "end_marker", "main", "render"]
 
@@ -57,11 +57,11 @@ class Inputs:
 
 @functools.cache
 def _inputs() -> Inputs:
-    from gembatch.articles import read_articles
-    from gembatch.catalog import _builtin
-    from gembatch.cost import estimate
-    from gembatch.datasets import synthetic_articles
-    from gembatch.plan import plan
+    from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.datasets import synthetic_articles
+    from gembatch.planning.catalog import _builtin
+    from gembatch.planning.cost import estimate
+    from gembatch.planning.plan import plan
 
     # the shipped catalogue, never a user's GEMBATCH_CATALOG: the page documents what gembatch ships
     catalog = _builtin()
@@ -197,7 +197,7 @@ def cost_table(inp: Inputs) -> str:
 
 def timeline_table(inp: Inputs) -> str:
     """Jobs, waves and forecast wall time per model: rolling, waves, and real time."""
-    from gembatch.forecast import forecast
+    from gembatch.planning.forecast import forecast
 
     rows = []
     for m in inp.catalog.ids():

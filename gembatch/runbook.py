@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from google import genai
 
     from gembatch.emulator import Emulator
-    from gembatch.run import Run
+    from gembatch.runs.run import Run
 
 __all__ = [
     "BACKENDS",
@@ -44,7 +44,7 @@ _emulators: dict[tuple[float, str, str], Emulator] = {}
 
 
 def _has_key() -> bool:
-    from gembatch.backend import _key_from_env
+    from gembatch.transport.connect import _key_from_env
 
     return _key_from_env()[0] is not None
 
@@ -55,7 +55,7 @@ def ask_api_key(var: str = "GEMINI_API_KEY") -> str:
     The key is read from the environment or a ``.env`` file; otherwise typed (hidden) and put in
     ``os.environ[var]`` for this kernel only. Returns where it came from, never the key itself.
     """
-    from gembatch.backend import _key_from_env
+    from gembatch.transport.connect import _key_from_env
 
     key, source = _key_from_env()
     if key:
@@ -97,7 +97,7 @@ def connect_backend(
     --------
     >>> client = connect_backend("emulator", emulator_speed=20_000)  # doctest: +SKIP
     """
-    from gembatch.backend import EMULATOR_URL_VAR, connect
+    from gembatch.transport.connect import EMULATOR_URL_VAR, connect
 
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -123,8 +123,8 @@ def load_articles(
     model: str | None = None,
 ) -> pd.DataFrame:
     """Read ``input_path`` with :func:`gembatch.read_articles`; ``""`` makes ``synthetic`` articles."""
-    from gembatch.articles import read_articles
-    from gembatch.datasets import synthetic_articles
+    from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.datasets import synthetic_articles
 
     if input_path:
         return read_articles(input_path, id_col or None, text_col or None, model=model)
@@ -179,11 +179,11 @@ def create_run(
 
     Re-running with the same ``run_dir`` resumes the run stored there.
     """
-    from gembatch.run import Run
+    from gembatch.runs.run import Run
 
     if mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    from gembatch.context import RunConfig
+    from gembatch.runs.context import RunConfig
 
     if "mode" in inspect.signature(Run.create).parameters or "mode" in RunConfig.OPERATIONAL:
         options["mode"] = mode
@@ -252,10 +252,10 @@ def example_results(
 
     For tutorials that need a results file to analyse. Re-running reuses the finished run.
     """
-    from gembatch.articles import read_articles
-    from gembatch.datasets import synthetic_articles
-    from gembatch.plan import plan
-    from gembatch.report import write_report
+    from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.datasets import synthetic_articles
+    from gembatch.planning.plan import plan
+    from gembatch.presentation.report import write_report
 
     path = Path(run_dir)
     client = connect_backend("emulator", emulator_speed=emulator_speed, state_dir=path / EMULATOR_STATE)

@@ -234,7 +234,7 @@ def test_nothing_partial_is_returned_on_error(tmp_path):
 
 
 def test_fast_jsonl_reader_matches_the_exact_one(tmp_path):
-    from gembatch.articles import _read_jsonl_fast
+    from gembatch.inputs.articles import _read_jsonl_fast
 
     rows = [
         {

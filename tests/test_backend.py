@@ -1,4 +1,4 @@
-"""gembatch.backend.connect: the real service with a key (never called here), else the emulator."""
+"""gembatch.transport.connect.connect: the real service with a key (never called here), else the emulator."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from emulator_helpers import MODEL, request
 
 import gembatch as gb
-from gembatch import backend
 from gembatch.emulator import running
 from gembatch.errors import BackendError
+from gembatch.transport import connect as backend
 
 SECRET = "AIzaSy-test-secret-key-do-not-print"
 
@@ -29,7 +29,7 @@ def _options(client: object) -> object:
 
 def test_key_in_environment_selects_the_real_service(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
     monkeypatch.setenv("GEMINI_API_KEY", SECRET)
-    with caplog.at_level(logging.INFO, logger="gembatch.backend"):
+    with caplog.at_level(logging.INFO, logger="gembatch.transport.connect"):
         client = gb.connect()
     assert not gb.is_emulator(client)
     opts = _options(client)
@@ -88,7 +88,7 @@ def test_no_key_starts_one_in_process_emulator_and_says_so(
     ignored = backend.connect(prefer="emulator")  # prefer wins over a key
     assert backend.is_emulator(ignored)
     monkeypatch.delenv("GEMINI_API_KEY")
-    with caplog.at_level(logging.INFO, logger="gembatch.backend"):
+    with caplog.at_level(logging.INFO, logger="gembatch.transport.connect"):
         first = backend.connect()
     assert "results are emulated" in caplog.text
     second = backend.connect()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gembatch as gb
-from gembatch.catalog import TIERS
+from gembatch.planning.catalog import TIERS
 
 
 def test_builtin_models_have_dated_prices_and_limits():

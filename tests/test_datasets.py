@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import gembatch as gb
-from gembatch.datasets import synthetic_articles, write_articles
 from gembatch.errors import InputError
+from gembatch.inputs.datasets import synthetic_articles, write_articles
 
 
 def test_deterministic_for_a_seed_and_different_across_seeds():

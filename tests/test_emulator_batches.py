@@ -11,8 +11,8 @@ import pytest
 from emulator_helpers import MODEL, SLOW, jsonl, raw, request, wait_done
 from google.genai import errors
 
-from gembatch.backend import get_batch_raw, iter_batches_raw
 from gembatch.emulator import Emulator, running
+from gembatch.transport.connect import get_batch_raw, iter_batches_raw
 
 
 @pytest.fixture

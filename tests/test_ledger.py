@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from gembatch.ledger import SCHEMA_VERSION, Ledger, LedgerError
-from gembatch.states import IllegalTransition, State, check_transition, from_remote
+from gembatch.runs.states import IllegalTransition, State, check_transition, from_remote
+from gembatch.runs.store import SCHEMA_VERSION, Ledger, LedgerError
 
 
 def _ledger(tmp_path):
@@ -127,8 +127,8 @@ def test_every_terminal_remote_state_is_terminal(wire, state):
 
 
 def test_retry_chunks_pack_by_attempt_and_size(tmp_path):
-    from gembatch.collect import make_retry_chunks
-    from gembatch.context import Context, RunConfig
+    from gembatch.runs.collect import make_retry_chunks
+    from gembatch.runs.context import Context, RunConfig
 
     led = _ledger(tmp_path)
     led.transition("c00001", State.CANCELLED)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import gembatch as gb
 from gembatch.errors import BudgetExceeded, InputError, QuotaExceeded
-from gembatch.plan import request_bytes
-from gembatch.requests import iter_request_lines, write_jsonl
+from gembatch.inputs.request_lines import iter_request_lines, write_jsonl
+from gembatch.planning.plan import request_bytes
 
 CHUNK_COLUMNS = ["wave", "articles", "est_input_tokens", "est_output_tokens", "est_tokens",
                  "est_cost_usd", "bytes", "source"]  # fmt: skip

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 import gembatch as gb
-from gembatch.ratelimit import RateLimits, WindowLimiter, realtime_duration
-from gembatch.realtime import RealtimeOptions
+from gembatch.planning.ratelimit import RateLimits, WindowLimiter, realtime_duration
+from gembatch.runs.realtime_send import RealtimeOptions
 
 
 def _run(coro):

@@ -15,8 +15,8 @@ import pytest
 import realtime_support as rs
 
 import gembatch as gb
-from gembatch import remote
-from gembatch.states import from_remote
+from gembatch.runs.states import from_remote
+from gembatch.transport import gemini as remote
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 import gembatch as gb
 from gembatch.errors import InputError
-from gembatch.requests import (
+from gembatch.inputs.request_lines import (
     PromptTemplate,
     RequestSpec,
     inlined_request,
@@ -188,20 +188,27 @@ def test_specs_hash_by_what_shapes_requests():
 def test_docstring_examples_run():
     import doctest
 
-    import gembatch.articles
-    import gembatch.cost
-    import gembatch.datasets
-    import gembatch.requests
-    import gembatch.tokens
+    import gembatch.inputs.articles
+    import gembatch.inputs.datasets
+    import gembatch.inputs.request_lines
+    import gembatch.inputs.tokens
+    import gembatch.planning.cost
 
-    for module in (gembatch.articles, gembatch.cost, gembatch.datasets, gembatch.requests, gembatch.tokens):
+    modules = (
+        gembatch.inputs.articles,
+        gembatch.planning.cost,
+        gembatch.inputs.datasets,
+        gembatch.inputs.request_lines,
+        gembatch.inputs.tokens,
+    )
+    for module in modules:
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
         assert result.attempted > 0, module.__name__
 
 
 def test_json_schema_dicts_and_bare_types_are_accepted():
-    from gembatch.requests import schema_from_model
+    from gembatch.inputs.request_lines import schema_from_model
 
     given = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
     before = json.dumps(given, sort_keys=True)

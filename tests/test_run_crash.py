@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL the runner at the worst moments, run it again, and prove nothing was lost or doubled.
 
 The runner is a subprocess against an out-of-process emulator (``gembatch emulator start``); the
-test-only hook ``GEMBATCH_TEST_CRASH_AT=<point>`` (gembatch/_crash.py) makes it SIGKILL itself.
+test-only hook ``GEMBATCH_TEST_CRASH_AT=<point>`` (gembatch/runs/crash.py) makes it SIGKILL itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import gembatch as gb
-from gembatch._crash import POINTS
+from gembatch.runs.crash import POINTS
 
 pytestmark = pytest.mark.slow
 

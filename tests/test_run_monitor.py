@@ -7,7 +7,7 @@ from runs_support import FAST, articles, assert_no_duplicate_jobs, make_plan, sm
 
 import gembatch as gb
 from gembatch.emulator import running
-from gembatch.monitor import Sweep, poll
+from gembatch.runs.poll import Sweep, poll
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def test_pause_stops_submission_until_resume(tmp_path):
 
 
 def test_only_one_driver_at_a_time(tmp_path):
-    from gembatch._lock import driver_lock
+    from gembatch.runs.lock import driver_lock
 
     cat = small_catalog()
     arts = articles(20)

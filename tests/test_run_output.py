@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gembatch.output import classify_error, iter_jsonl, parse_lines, validate
+from gembatch.runs.response_lines import classify_error, iter_jsonl, parse_lines, validate
 
 SCHEMA = {
     "type": "OBJECT",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from google.genai import errors
 
-from gembatch.remote import error_outcome, retry_delay, transient
+from gembatch.transport.gemini import error_outcome, retry_delay, transient
 
 
 def _api_error(code: int, body: dict) -> errors.APIError:

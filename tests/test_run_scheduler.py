@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gembatch.scheduler import Candidate, Capacity, choose
+from gembatch.runs.scheduler import Candidate, Capacity, choose
 
 
 def _chunks(n, tokens=100, cost=1.0, waves=1):

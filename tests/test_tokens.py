@@ -7,8 +7,8 @@ import pytest
 
 import gembatch as gb
 from gembatch.errors import InputError
-from gembatch.requests import RequestSpec
-from gembatch.tokens import DEFAULT_CHARS_PER_TOKEN, TokenEstimator, request_chars
+from gembatch.inputs.request_lines import RequestSpec
+from gembatch.inputs.tokens import DEFAULT_CHARS_PER_TOKEN, TokenEstimator, request_chars
 
 
 def test_prior_rounds_up():

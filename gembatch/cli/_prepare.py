@@ -62,8 +62,8 @@ def _read_text(path: str, what: str) -> str:
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, Any]:
-    from gembatch.articles import read_articles
-    from gembatch.catalog import load_catalog
+    from gembatch.inputs.articles import read_articles
+    from gembatch.planning.catalog import load_catalog
 
     catalog = load_catalog(args.catalog) if args.catalog else None
     prompt = _read_text(args.prompt_file, "prompt file") if args.prompt_file else (args.prompt or "{text}")
@@ -82,7 +82,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from gembatch.datasets import synthetic_articles, write_articles
+    from gembatch.inputs.datasets import synthetic_articles, write_articles
 
     if args.n <= 0:
         raise InputError(f"N must be a positive number of articles, not {args.n}")
@@ -92,7 +92,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from gembatch.cost import estimate
+    from gembatch.planning.cost import estimate
 
     est = estimate(**_inputs(args))
     print(json.dumps(est.to_dict(), indent=2) if args.json else repr(est))
@@ -100,8 +100,8 @@ def _estimate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from gembatch import _format as fmt
-    from gembatch.plan import plan
+    from gembatch.planning.plan import plan
+    from gembatch.presentation import formatters as fmt
 
     p = plan(
         **_inputs(args),

@@ -112,12 +112,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     if _is_job(args.target):
-        from gembatch.backend import connect
-        from gembatch.jobs import job_status
+        from gembatch.runs.jobs import job_status
+        from gembatch.transport.connect import connect
 
         info: dict[str, Any] = job_status(connect(), args.target)
     else:
-        from gembatch.run import Run
+        from gembatch.runs.run import Run
 
         run = Run.open(args.target)
         if not args.json:
@@ -129,15 +129,15 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from gembatch.results import export
+    from gembatch.runs.results import export
 
     if _is_job(args.target):
-        from gembatch.backend import connect
-        from gembatch.jobs import job_results
+        from gembatch.runs.jobs import job_results
+        from gembatch.transport.connect import connect
 
         frame = job_results(connect(), args.target)
     else:
-        from gembatch.run import Run
+        from gembatch.runs.run import Run
 
         frame = Run.open(args.target).results(join=args.join)
     if args.output:
@@ -148,7 +148,7 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from gembatch.run import Run
+    from gembatch.runs.run import Run
 
     run = Run.open(args.run_dir)
     run.cancel()
@@ -158,8 +158,8 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from gembatch.backend import connect
-    from gembatch.jobs import submit_job
+    from gembatch.runs.jobs import submit_job
+    from gembatch.transport.connect import connect
 
     print(submit_job(connect(), args.file, model=args.model, prompt=args.prompt, display_name=args.name))
     return 0

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gembatch.catalog import Catalog, default_catalog
 from gembatch.emulator._admin import ADMIN_PREFIX, handle_admin
 from gembatch.emulator._api import GeminiApi, Reply, route
 from gembatch.emulator._batches import BatchService
@@ -18,6 +17,7 @@ from gembatch.emulator._files import FileStore
 from gembatch.emulator._limits import RateLimiter
 from gembatch.emulator._persist import read_json, write_json
 from gembatch.emulator._stats import Stats
+from gembatch.planning.catalog import Catalog, default_catalog
 
 __all__ = ["App", "Config"]
 

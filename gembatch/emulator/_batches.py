@@ -11,7 +11,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from gembatch.catalog import Catalog
 from gembatch.emulator._casing import normalize
 from gembatch.emulator._clock import Clock
 from gembatch.emulator._errors import ApiError, invalid, quota_error
@@ -23,6 +22,7 @@ from gembatch.emulator._output import InputScan, generate_output, stage_input
 from gembatch.emulator._persist import new_id, read_json, write_json
 from gembatch.emulator._stats import Stats
 from gembatch.errors import CatalogError
+from gembatch.planning.catalog import Catalog
 
 __all__ = ["BatchService"]
 

@@ -7,9 +7,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from gembatch.catalog import Catalog, ModelInfo
 from gembatch.emulator._errors import ApiError, quota_error
 from gembatch.errors import CatalogError, UnknownModel
+from gembatch.planning.catalog import Catalog, ModelInfo
 
 __all__ = ["RateLimiter", "model_info_or_404"]
 

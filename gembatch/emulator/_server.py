@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from gembatch.catalog import Catalog
 from gembatch.emulator._admin import inject
 from gembatch.emulator._admin import stats as admin_stats
 from gembatch.emulator._app import App, Config
@@ -22,6 +21,7 @@ from gembatch.emulator._faults import Profile, load_profile
 from gembatch.emulator._http import EmulatorHTTPServer
 from gembatch.emulator._persist import write_json
 from gembatch.errors import BackendError
+from gembatch.planning.catalog import Catalog
 
 if TYPE_CHECKING:
     from google import genai

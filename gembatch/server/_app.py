@@ -99,7 +99,7 @@ def create_app(
 
     ``client_factory`` makes the google-genai client (default :func:`gembatch.connect`).
     """
-    from gembatch.backend import connect, describe
+    from gembatch.transport.connect import connect, describe
 
     root = Path(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,7 @@ def create_app(
 
     @app.post("/v1/jobs", dependencies=[auth], tags=["jobs"], status_code=201)
     def submit_job(body: JobBody) -> dict[str, Any]:
-        from gembatch.jobs import submit_job as submit
+        from gembatch.runs.jobs import submit_job as submit
 
         name = submit(
             registry.client,
@@ -256,13 +256,13 @@ def create_app(
 
     @app.get("/v1/jobs/{job_id}", dependencies=[auth], tags=["jobs"])
     def job_status(job_id: str) -> dict[str, Any]:
-        from gembatch.jobs import job_status as status
+        from gembatch.runs.jobs import job_status as status
 
         return _remote(lambda: status(registry.client, _job_name(job_id)))
 
     @app.get("/v1/jobs/{job_id}/results", dependencies=[auth], tags=["jobs"])
     def job_results(job_id: str) -> dict[str, Any]:
-        from gembatch.jobs import job_results as results
+        from gembatch.runs.jobs import job_results as results
 
         frame = _remote(lambda: results(registry.client, _job_name(job_id)))
         return {"job_id": job_id, "items": _records(frame)}

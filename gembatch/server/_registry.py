@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.context import LEDGER_FILE
 from gembatch.errors import GembatchError
-from gembatch.run import Run
+from gembatch.runs.context import LEDGER_FILE
+from gembatch.runs.run import Run
 from gembatch.server._models import RunParams
 
 log = logging.getLogger("gembatch.server")

@@ -97,16 +97,16 @@ def _listed_after(marker: str) -> list[str]:
 def test_realtime_options_listed() -> None:
     import dataclasses
 
-    from gembatch.realtime import RealtimeOptions
+    from gembatch.runs.realtime_send import RealtimeOptions
 
     fields = {f.name for f in dataclasses.fields(RealtimeOptions)}
-    listed = _listed_after("`gembatch.realtime.RealtimeOptions`:")
+    listed = _listed_after("`gembatch.runs.realtime_send.RealtimeOptions`:")
     assert len(listed) >= 5
     assert set(listed) <= fields, f"guide lists options that do not exist: {sorted(set(listed) - fields)}"
 
 
 def test_run_knobs_listed() -> None:
-    from gembatch.context import RunConfig
+    from gembatch.runs.context import RunConfig
 
     text = GUIDE[GUIDE.index("and operational knobs that may") :]
     text = text[: text.index("\n\n")]

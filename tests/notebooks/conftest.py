@@ -69,7 +69,7 @@ REALTIME: dict[str, Any] = {
 def _file_inputs(root: Path) -> dict[str, Any]:
     """A small input file, a prompt file and a JSON schema for the runbook's file parameters."""
     import gembatch as gb
-    from gembatch.datasets import write_articles
+    from gembatch.inputs.datasets import write_articles
 
     data = gb.synthetic_articles(40, mean_chars=1500, seed=5).rename(columns={"id": "doc", "text": "body"})
     write_articles(data, root / "inputs" / "articles.jsonl")

@@ -1,4 +1,4 @@
-"""The library helpers the notebooks call: gembatch.runbook, gembatch.report, gembatch.forecast."""
+"""The library helpers the notebooks call: gembatch.runbook, gembatch.presentation.report, gembatch.planning.forecast."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 import gembatch as gb
-from gembatch import forecast, report, runbook
-
+from gembatch import runbook
+from gembatch.planning import forecast
+from gembatch.presentation import report
 MODEL = "gemini-2.5-flash-lite"
 
 
@@ -85,7 +86,7 @@ def test_load_prompt_and_schema(tmp_path: Path):
     schema_file = tmp_path / "s.json"
     schema_file.write_text(json.dumps({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}))
     assert runbook.load_schema(str(schema_file))["type"] == "OBJECT"
-    assert runbook.load_schema("gembatch.plan:Plan") is gb.Plan
+    assert runbook.load_schema("gembatch.planning.plan:Plan") is gb.Plan
     with pytest.raises(gb.InputError, match=r"package\.module:Model"):
         runbook.load_schema("NoColon")
     with pytest.raises(gb.InputError, match="cannot be imported"):
@@ -96,7 +97,7 @@ def test_load_articles_synthetic_or_file(tmp_path: Path):
     synthetic = runbook.load_articles("", synthetic=5, mean_chars=500)
     assert len(synthetic) == 5
     assert synthetic.index.name == "article_id"
-    from gembatch.datasets import write_articles
+    from gembatch.inputs.datasets import write_articles
 
     path = write_articles(gb.synthetic_articles(3, mean_chars=500), tmp_path / "a.jsonl")
     assert list(runbook.load_articles(str(path), id_col="id").index) == list(synthetic.index[:3])

@@ -1,4 +1,4 @@
-"""gembatch._html: escaped, bounded, scoped HTML and text for rich reprs."""
+"""gembatch.presentation.html_repr: escaped, bounded, scoped HTML and text for rich reprs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from gembatch import _html
+from gembatch.presentation import html_repr as _html
 
 
 def _frame(n: int) -> pd.DataFrame:
@@ -84,7 +84,7 @@ def test_css_is_scoped_to_the_repr_block():
 
 def test_html_helpers_import_no_jupyter():
     code = (
-        "import sys, gembatch._html\n"
+        "import sys, gembatch.presentation.html_repr\n"
         "print(any(m.startswith(('ipywidgets', 'IPython', 'matplotlib')) for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

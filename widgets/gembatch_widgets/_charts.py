@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from gembatch._html import STATE_COLORS, tokens, usd
+from gembatch.presentation.html_repr import STATE_COLORS, tokens, usd
 
 __all__ = ["column", "elapsed", "render_run_chart"]
 

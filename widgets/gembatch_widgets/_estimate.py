@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 import gembatch
-from gembatch import _html
+from gembatch.presentation import html_repr as _html
 
 __all__ = ["PlanSummary", "summarize"]
 
@@ -134,7 +134,7 @@ def _plan(articles: pd.DataFrame, kwargs: Mapping[str, Any]) -> tuple[Any, bool]
     """``gb.plan(...)`` (or ``gb.estimate`` before plans exist); (plan, refused_by_budget)."""
     plan_fn = getattr(gembatch, "plan", None)
     if plan_fn is None:
-        from gembatch.cost import estimate
+        from gembatch.planning.cost import estimate
 
         est_kwargs = {k: v for k, v in kwargs.items() if k not in ("budget_usd", "policy")}
         return estimate(articles, **est_kwargs), False

@@ -11,7 +11,7 @@ from typing import Any
 import ipywidgets as widgets
 
 import gembatch
-from gembatch import _html
+from gembatch.presentation import html_repr as _html
 from gembatch_widgets._charts import render_run_chart
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._view import RunView, jobs_frame, read_run, view_fields, view_html, view_text
@@ -24,7 +24,7 @@ def run_class() -> Any:
     cls = getattr(gembatch, "Run", None)
     if cls is None:
         try:
-            cls = importlib.import_module("gembatch.run").Run
+            cls = importlib.import_module("gembatch.runs.run").Run
         except (ImportError, AttributeError):
             cls = None
     if cls is None:

@@ -12,8 +12,8 @@ import ipywidgets as widgets
 import pandas as pd
 
 import gembatch
-from gembatch import _html
-from gembatch.catalog import TIERS, Catalog, default_catalog
+from gembatch.planning.catalog import TIERS, Catalog, default_catalog
+from gembatch.presentation import html_repr as _html
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._estimate import PlanSummary, summarize
 from gembatch_widgets._monitor import MonitorPanel, run_class
@@ -26,7 +26,7 @@ _STYLE = {"description_width": "110px"}
 
 
 def _load_articles(source: Any) -> pd.DataFrame:
-    from gembatch.articles import is_articles_frame, read_articles
+    from gembatch.inputs.articles import is_articles_frame, read_articles
 
     if isinstance(source, pd.DataFrame) and is_articles_frame(source):
         return source
@@ -351,7 +351,7 @@ class SubmitPanel(SnapshotDisplay):
 def _schema_dict(schema: Any) -> dict[str, Any]:
     if isinstance(schema, dict):
         return schema
-    from gembatch.requests import schema_from_model
+    from gembatch.inputs.request_lines import schema_from_model
 
     return schema_from_model(schema)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch import _html
+from gembatch.presentation import html_repr as _html
 
 __all__ = ["RunView", "jobs_frame", "read_run", "view_fields", "view_html", "view_text"]
 

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gembatch import remote
 from gembatch.errors import QuotaExceeded
-from gembatch.output import LineResult, classify_error, parse_response
-from gembatch.ratelimit import RateLimits, WindowLimiter
-from gembatch.requests import RequestSpec
+from gembatch.inputs.request_lines import RequestSpec
+from gembatch.planning.ratelimit import RateLimits, WindowLimiter
+from gembatch.runs.response_lines import LineResult, classify_error, parse_response
+from gembatch.transport import gemini as remote
 
 __all__ = ["Job", "Outcome", "RealtimeOptions", "SendReport", "in_thread", "send"]
 
@@ -42,7 +42,7 @@ class RealtimeOptions:
     A 429 asking to wait longer than ``max_hold_s`` (a daily quota) stops sending instead.
     ``arrival_margin_s``: how late after sending a request is assumed to reach the service
     (``None``: count it until it completes, exact but slower with long answers); see
-    :class:`~gembatch.ratelimit.WindowLimiter`.
+    :class:`~gembatch.planning.ratelimit.WindowLimiter`.
     """
 
     rpm: int | None = None
@@ -146,7 +146,7 @@ class SendReport:
 
 def _sdk_config(spec: RequestSpec) -> Any:
     """The SDK's GenerateContentConfig for ``spec`` (identical for every article)."""
-    from gembatch.requests import inlined_request
+    from gembatch.inputs.request_lines import inlined_request
 
     probe = spec.build_request(dict.fromkeys(spec.template.fields, ""))
     return inlined_request({"key": "_", "request": probe}).config

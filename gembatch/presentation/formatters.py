@@ -1,4 +1,4 @@
-"""Small pure helpers for plain-text reprs and CLI tables (HTML reprs use :mod:`gembatch._html`)."""
+"""Small pure helpers for plain-text reprs and CLI tables (HTML reprs: :mod:`.html_repr`)."""
 
 from __future__ import annotations
 

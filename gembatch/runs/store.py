@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.errors import GembatchError
-from gembatch.states import ACTIVE, check_transition
+from gembatch.runs.states import ACTIVE, check_transition
 
 __all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError"]
 

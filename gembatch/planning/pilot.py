@@ -9,13 +9,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from gembatch import _html
-from gembatch.catalog import Catalog, ModelInfo, default_catalog
 from gembatch.errors import InputError
-from gembatch.ratelimit import realtime_duration
-from gembatch.realtime import Job, Outcome, RealtimeOptions, SendReport, send
-from gembatch.requests import RequestSpec
-from gembatch.tokens import TokenEstimator, request_chars
+from gembatch.inputs.request_lines import RequestSpec
+from gembatch.inputs.tokens import TokenEstimator, request_chars
+from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
+from gembatch.planning.ratelimit import realtime_duration
+from gembatch.presentation import html_repr as _html
+from gembatch.runs.realtime_send import Job, Outcome, RealtimeOptions, SendReport, send
 
 __all__ = ["Pilot", "pilot"]
 
@@ -41,7 +41,7 @@ class Pilot:
     (``_low`` / ``_high``: a 95% interval for the total from the sample's spread, Student t with a
     finite-population correction, and never narrower than ±25%/√n of the figure, because a small
     sample understates its own spread). Feed ``expected_output_tokens``,
-    ``expected_thinking_tokens`` and ``estimator`` back into :func:`gembatch.plan`.
+    ``expected_thinking_tokens`` and ``estimator`` back into :func:`gembatch.planning.plan`.
     """
 
     measurements: pd.DataFrame
@@ -213,15 +213,15 @@ def pilot(
     Measures output and thinking tokens per article, the JSON-schema parse rate and the ratio of
     actual to estimated input tokens, and returns totals with p50/p90 and stated 95% bounds.
     Costs ``n`` real-time requests (standard prices). Works in Jupyter (its own loop in a thread).
-    ``options`` are :class:`~gembatch.realtime.RealtimeOptions` fields (``rpm``, ``tpm``...).
+    ``options`` are :class:`~gembatch.runs.realtime_send.RealtimeOptions` fields (``rpm``, ``tpm``...).
 
     Examples
     --------
     >>> p = gb.pilot(articles, n=20, model="gemini-2.5-flash-lite", prompt=PROMPT)  # doctest: +SKIP
     >>> plan = gb.plan(articles, ..., expected_output_tokens=p.expected_output_tokens)  # doctest: +SKIP
     """
-    from gembatch.articles import is_articles_frame, read_articles
-    from gembatch.cost import make_spec
+    from gembatch.inputs.articles import is_articles_frame, read_articles
+    from gembatch.planning.cost import make_spec
 
     spec = make_spec(
         spec, model, prompt, system_instruction, schema, expected_output_tokens=expected_output_tokens,
@@ -241,10 +241,10 @@ def pilot(
     opts = RealtimeOptions.from_dict(options)
     limits = opts.limits(info, tier)
     if client is None:
-        from gembatch.backend import connect
+        from gembatch.transport.connect import connect
 
         client = connect()
-    from gembatch.requests import iter_request_lines
+    from gembatch.inputs.request_lines import iter_request_lines
 
     jobs = [
         Job(line["key"], line["request"], int(t))

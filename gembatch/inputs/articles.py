@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gembatch.catalog import Catalog, default_catalog
 from gembatch.errors import InputError
-from gembatch.tokens import TokenEstimator
+from gembatch.inputs.tokens import TokenEstimator
+from gembatch.planning.catalog import Catalog, default_catalog
 
 __all__ = ["ID_COLUMNS", "TEXT_COLUMNS", "is_articles_frame", "read_articles"]
 

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gembatch import _format as fmt
-from gembatch.catalog import Catalog, ModelInfo, _check_tier, default_catalog
 from gembatch.errors import CatalogError, InputError
-from gembatch.requests import RequestSpec
-from gembatch.tokens import TokenEstimator, request_chars
+from gembatch.inputs.request_lines import RequestSpec
+from gembatch.inputs.tokens import TokenEstimator, request_chars
+from gembatch.planning.catalog import Catalog, ModelInfo, _check_tier, default_catalog
+from gembatch.presentation import formatters as fmt
 
 __all__ = ["OUTPUT_P90_FACTOR", "Estimate", "estimate", "make_spec"]
 
@@ -113,8 +113,7 @@ class Estimate:
         return "\n".join([self._title(), table, *self._notes()])
 
     def _repr_html_(self) -> str:
-        from gembatch import _html
-
+        from gembatch.presentation import html_repr as _html
         rows = self._rows()
         table = pd.DataFrame(
             [r[1:] for r in rows],
@@ -165,12 +164,12 @@ def estimate(
 
     Examples
     --------
-    >>> from gembatch.datasets import synthetic_articles
+    >>> from gembatch.inputs.datasets import synthetic_articles
     >>> est = estimate(synthetic_articles(10), model="gemini-2.5-flash-lite")
     >>> est.batch_cost_usd < est.realtime_cost_usd
     True
     """
-    from gembatch.articles import is_articles_frame, read_articles
+    from gembatch.inputs.articles import is_articles_frame, read_articles
 
     spec = make_spec(
         spec, model, prompt, system_instruction, schema,
@@ -252,7 +251,7 @@ def estimate(
 
 def _realtime_duration(info: ModelInfo, tier: str, requests: int, input_tokens: int) -> dict[str, Any]:
     """Real-time wall time at the tier's RPM/TPM (``None`` when the catalogue has no figures)."""
-    from gembatch.ratelimit import realtime_duration
+    from gembatch.planning.ratelimit import realtime_duration
 
     try:
         rpm, tpm = info.rate_limits(tier)

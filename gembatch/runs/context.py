@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gembatch.catalog import ModelInfo
-from gembatch.ledger import Ledger
+from gembatch.planning.catalog import ModelInfo
+from gembatch.runs.store import Ledger
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gembatch.requests import RequestSpec
+    from gembatch.inputs.request_lines import RequestSpec
 
 __all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "Context", "RunConfig"]
 
@@ -57,8 +57,8 @@ class RunConfig:
     backoff_max_s: float = 600.0
     # a job just created may take a moment to show in listings: only then is "absent" believed
     reconcile_grace_s: float = 60.0
-    mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM: gembatch.realtime_run)
-    realtime: dict[str, Any] = field(default_factory=dict)  # gembatch.realtime.RealtimeOptions fields
+    mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM)
+    realtime: dict[str, Any] = field(default_factory=dict)  # RealtimeOptions fields
 
     OPERATIONAL = (
         "inline_limit_bytes",
@@ -107,7 +107,7 @@ class Context:
     def client(self) -> Any:
         """The google-genai client; ``gb.connect()`` on first use when none was given."""
         if self._client is None:
-            from gembatch.backend import connect
+            from gembatch.transport.connect import connect
 
             self._client = connect()
         return self._client
@@ -115,7 +115,7 @@ class Context:
     @property
     def spec(self) -> RequestSpec:
         if self._spec is None:
-            from gembatch.requests import RequestSpec
+            from gembatch.inputs.request_lines import RequestSpec
 
             self._spec = RequestSpec.from_dict(self.config.spec)
         return self._spec

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from gembatch.plan import Plan
+    from gembatch.planning.plan import Plan
 
 __all__ = ["Forecast", "compare", "forecast"]
 
@@ -106,7 +106,7 @@ def compare(
     ``batch_cost_usd``, ``realtime_cost_usd``, ``savings_usd``, ``batch_p50_h``, ``batch_p90_h``,
     ``realtime_h``, ``bound_by``.
     """
-    from gembatch.plan import plan as make_plan
+    from gembatch.planning.plan import plan as make_plan
 
     rows = []
     for model in models:

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from google.genai import errors as genai_errors
 
-from gembatch import remote
-from gembatch._crash import crash_point
-from gembatch.context import Context
-from gembatch.states import State
+from gembatch.runs.context import Context
+from gembatch.runs.crash import crash_point
+from gembatch.runs.states import State
+from gembatch.transport import gemini as remote
 
 __all__ = ["JSONL_MIME", "reconcile", "request_lines", "submit_chunk"]
 
@@ -26,7 +26,7 @@ Outcome = Literal["submitted", "backoff", "unknown", "failed"]
 
 def request_lines(ctx: Context, article_ids: list[str]) -> Iterator[dict[str, Any]]:
     """Request lines (``{"key", "request"}``) for these articles, built from the input snapshot."""
-    from gembatch.requests import iter_request_lines
+    from gembatch.inputs.request_lines import iter_request_lines
 
     return iter_request_lines(ctx.articles.loc[article_ids], ctx.spec)
 
@@ -63,7 +63,7 @@ def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
         led.event("intent", display, chunk_id)
     crash_point("intent")
     path = ctx.tmp_dir / f"{chunk_id}.jsonl"
-    from gembatch.requests import write_jsonl
+    from gembatch.inputs.request_lines import write_jsonl
 
     nbytes = write_jsonl(request_lines(ctx, led.chunk_article_ids(chunk_id)), path)
     inline = nbytes < ctx.config.inline_limit_bytes

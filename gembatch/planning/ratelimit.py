@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from gembatch.errors import CatalogError, QuotaExceeded
 
 if TYPE_CHECKING:
-    from gembatch.catalog import ModelInfo
+    from gembatch.planning.catalog import ModelInfo
 
 __all__ = ["RateLimits", "RealtimeDuration", "Ticket", "WindowLimiter", "realtime_duration"]
 

@@ -9,12 +9,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from gembatch import _format as fmt
-from gembatch.catalog import Catalog, ModelInfo, default_catalog
-from gembatch.cost import Estimate, estimate, make_spec
 from gembatch.errors import BudgetExceeded, InputError, QuotaExceeded
-from gembatch.requests import RequestSpec, as_text, line_overhead_bytes
-from gembatch.tokens import TokenEstimator
+from gembatch.inputs.request_lines import RequestSpec, as_text, line_overhead_bytes
+from gembatch.inputs.tokens import TokenEstimator
+from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
+from gembatch.planning.cost import Estimate, estimate, make_spec
+from gembatch.presentation import formatters as fmt
 
 __all__ = ["POLICIES", "Plan", "plan", "request_bytes"]
 
@@ -100,8 +100,7 @@ class Plan:
         return "\n".join([self._title(), fmt.text_table(rows, header), *self._notes()])
 
     def _repr_html_(self) -> str:
-        from gembatch import _html
-
+        from gembatch.presentation import html_repr as _html
         head, _, sub = self._title().partition(" · ")
         return _html.render(
             head,
@@ -205,7 +204,7 @@ def plan(
     QuotaExceeded
         One article alone needs more than quota × headroom tokens.
     """
-    from gembatch.articles import is_articles_frame, read_articles
+    from gembatch.inputs.articles import is_articles_frame, read_articles
 
     if policy not in POLICIES:
         raise InputError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")

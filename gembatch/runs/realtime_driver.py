@@ -10,13 +10,13 @@ from typing import Any
 
 from google.genai import errors as genai_errors
 
-from gembatch import remote
-from gembatch._lock import driver_lock
-from gembatch.collect import collect_chunk
-from gembatch.context import RESULTS_FILE, Context
 from gembatch.errors import InputError
-from gembatch.realtime import Job, Outcome, RealtimeOptions, SendReport, send
-from gembatch.states import FINISHED, State, from_remote
+from gembatch.runs.collect import collect_chunk
+from gembatch.runs.context import RESULTS_FILE, Context
+from gembatch.runs.lock import driver_lock
+from gembatch.runs.realtime_send import Job, Outcome, RealtimeOptions, SendReport, send
+from gembatch.runs.states import FINISHED, State, from_remote
+from gembatch.transport import gemini as remote
 
 __all__ = ["RT_PREFIX", "check_options", "drive", "finish_realtime", "handover", "step"]
 
@@ -118,8 +118,8 @@ def handover(ctx: Context) -> dict[str, int]:
     name; submitted jobs are cancelled and each one's state CONFIRMED with ``batches.get`` (one that
     finished meanwhile is collected instead), so no article is paid for twice. Returns counts.
     """
-    from gembatch.monitor import sweep
-    from gembatch.submit import reconcile
+    from gembatch.runs.poll import sweep
+    from gembatch.runs.submit import reconcile
 
     led = ctx.ledger
     out = {"claimed": 0, "cancelled": 0, "finished": 0, "waiting": 0}
@@ -219,8 +219,8 @@ class _Recorder:
 
 def _jobs(ctx: Context, rows: list[Any], state: dict[str, Any]) -> Iterator[Job]:
     """Requests built lazily from the input snapshot; stops before the budget would be passed."""
-    from gembatch.requests import iter_request_lines
-    from gembatch.tokens import TokenEstimator, request_chars
+    from gembatch.inputs.request_lines import iter_request_lines
+    from gembatch.inputs.tokens import TokenEstimator, request_chars
 
     ids = [r["article_id"] for r in rows]
     arts = ctx.articles.loc[ids]
@@ -257,7 +257,7 @@ def drive(
     """Send every pending article in real time until all are accounted for; True when done.
 
     Re-running resumes: articles already answered are never sent again. Options are
-    :class:`~gembatch.realtime.RealtimeOptions` fields (e.g. ``rpm``, ``max_concurrency``).
+    :class:`~gembatch.runs.realtime_send.RealtimeOptions` fields (e.g. ``rpm``, ``max_concurrency``).
     """
     opts = _options(ctx, options)
     limits = opts.limits(ctx.model_info, ctx.config.tier)
@@ -326,7 +326,7 @@ def _send_rows(
     """Send one pass over ``rows``; False when stopped early (stop, timeout, daily quota)."""
     from tqdm.auto import tqdm
 
-    from gembatch.results import export, results_frame
+    from gembatch.runs.results import export, results_frame
 
     led = ctx.ledger
     c = led.counts()
@@ -360,7 +360,7 @@ def _report_message(report: SendReport, recorder: _Recorder) -> str:
 
 def step(ctx: Context, seconds: float = 10.0) -> Any:
     """One bounded slice of real-time work (``Run.step`` in real-time mode)."""
-    from gembatch.run import StepReport
+    from gembatch.runs.run import StepReport
 
     before = ctx.ledger.counts()
     done = drive(ctx, timeout=seconds, progress=False)

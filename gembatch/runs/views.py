@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.context import RunConfig
-from gembatch.ledger import Ledger
+from gembatch.runs.context import RunConfig
+from gembatch.runs.store import Ledger
 
 __all__ = ["chunks_frame", "events_frame", "summary", "text_repr"]
 

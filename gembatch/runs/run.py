@@ -13,18 +13,19 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from gembatch import remote, views
-from gembatch._lock import driver_lock
-from gembatch.collect import collect_chunk, make_retry_chunks
-from gembatch.context import LEDGER_FILE, RESULTS_FILE, Context, RunConfig
 from gembatch.errors import GembatchError
-from gembatch.ledger import Ledger
-from gembatch.monitor import cancel_job, poll, sweep
-from gembatch.results import export, results_frame
-from gembatch.run_setup import check_same_run, defining_config, fingerprints, new_ledger
-from gembatch.scheduler import Candidate, Capacity, choose
-from gembatch.states import FINISHED, State
-from gembatch.submit import reconcile, submit_chunk
+from gembatch.runs import views
+from gembatch.runs.collect import collect_chunk, make_retry_chunks
+from gembatch.runs.context import LEDGER_FILE, RESULTS_FILE, Context, RunConfig
+from gembatch.runs.lock import driver_lock
+from gembatch.runs.poll import cancel_job, poll, sweep
+from gembatch.runs.results import export, results_frame
+from gembatch.runs.scheduler import Candidate, Capacity, choose
+from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
+from gembatch.runs.states import FINISHED, State
+from gembatch.runs.store import Ledger
+from gembatch.runs.submit import reconcile, submit_chunk
+from gembatch.transport import gemini as remote
 
 __all__ = ["Run", "StepReport"]
 
@@ -42,14 +43,14 @@ class StepReport:
 
 
 def _default_client() -> Any:
-    from gembatch.backend import connect
+    from gembatch.transport.connect import connect
 
     return connect()
 
 
 def _poll_defaults(client: Any) -> dict[str, float]:
     try:
-        from gembatch.backend import is_emulator
+        from gembatch.transport.connect import is_emulator
 
         emulated = bool(is_emulator(client))
     except ImportError:
@@ -63,7 +64,7 @@ def _check_knobs(knobs: dict[str, Any]) -> None:
         known = ", ".join(RunConfig.OPERATIONAL)
         raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
     if "mode" in knobs or "realtime" in knobs:
-        from gembatch.realtime_run import check_options
+        from gembatch.runs.realtime_driver import check_options
 
         check_options(knobs.get("mode"), knobs.get("realtime"))
 
@@ -176,7 +177,7 @@ class Run:
     def step(self) -> StepReport:
         """One tick: reconcile, one listing sweep, collect, re-queue, submit what fits."""
         if self._ctx.config.mode == "realtime":  # a bounded slice of real-time sending
-            from gembatch.realtime_run import step as realtime_step
+            from gembatch.runs.realtime_driver import step as realtime_step
 
             with self._lock:
                 return realtime_step(self._ctx)
@@ -281,7 +282,7 @@ class Run:
     def wait(self, timeout: float | None = None, progress: bool = True) -> bool:
         """Step until every article is accounted for (or ``timeout`` seconds pass); True when done."""
         if self._ctx.config.mode == "realtime":
-            from gembatch.realtime_run import drive
+            from gembatch.runs.realtime_driver import drive
 
             return drive(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
         from tqdm.auto import tqdm
@@ -386,9 +387,9 @@ class Run:
 
         Batch jobs in flight are cancelled first and each cancellation confirmed with
         ``batches.get`` (a job that finished meanwhile is collected instead), so nothing is paid
-        twice. ``options``: :class:`gembatch.realtime.RealtimeOptions` fields (``rpm``, ``tpm``...).
+        twice. ``options``: :class:`gembatch.runs.realtime_send.RealtimeOptions` fields (``rpm``, ``tpm``...).
         """
-        from gembatch.realtime_run import finish_realtime
+        from gembatch.runs.realtime_driver import finish_realtime
 
         self.stop()  # the batch driver must not submit what real time is about to send
         return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
@@ -444,6 +445,5 @@ class Run:
         return views.text_repr(self.run_dir, self.summary())
 
     def _repr_html_(self) -> str:
-        from gembatch import _html
-
+        from gembatch.presentation import html_repr as _html
         return str(_html.run_summary_html(self.summary(), run_dir=str(self.run_dir)))

@@ -10,9 +10,9 @@ from typing import Any
 
 from google.genai import errors as genai_errors
 
-from gembatch import remote
-from gembatch.context import Context
-from gembatch.states import State, from_remote
+from gembatch.runs.context import Context
+from gembatch.runs.states import State, from_remote
+from gembatch.transport import gemini as remote
 
 __all__ = ["Sweep", "cancel_job", "poll", "sweep"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from gembatch.run import Run
+    from gembatch.runs.run import Run
 
 __all__ = ["SUMMARY_FILE", "failures_by_reason", "report", "tokens_table", "write_report"]
 
@@ -113,8 +113,8 @@ def write_report(run: Run, path: str | os.PathLike[str] | None = None, **extra: 
 
     ``path`` defaults to ``<run_dir>/summary.json``; both files are written atomically.
     """
-    from gembatch.context import RESULTS_FILE
-    from gembatch.results import export
+    from gembatch.runs.context import RESULTS_FILE
+    from gembatch.runs.results import export
 
     results = run.results()
     export(results, Path(run.run_dir) / RESULTS_FILE)

@@ -193,7 +193,7 @@ def write_articles(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     suffix = out.suffix.lower()
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".jsonl", ".ndjson"):
-        from gembatch.requests import write_jsonl
+        from gembatch.inputs.request_lines import write_jsonl
 
         flat = frame.reset_index() if frame.index.name else frame
         write_jsonl(({str(k): v for k, v in r.items()} for r in flat.to_dict("records")), out)

@@ -36,7 +36,7 @@ def raw_request(client: Any, method: str, path: str, body: Mapping[str, Any] | N
 def get_batch(client: Any, name: str) -> dict[str, Any]:
     """The raw batch Operation (with ``batchStats``) for ``batches/<id>``."""
     try:
-        from gembatch.backend import get_batch_raw
+        from gembatch.transport.connect import get_batch_raw
     except ImportError:
         return raw_request(client, "get", name)
     return get_batch_raw(client, name)
@@ -45,7 +45,7 @@ def get_batch(client: Any, name: str) -> dict[str, Any]:
 def iter_batches(client: Any, page_size: int = 100) -> Iterator[dict[str, Any]]:
     """Every remote batch Operation, across all pages of ``batches.list``."""
     try:
-        from gembatch.backend import iter_batches_raw
+        from gembatch.transport.connect import iter_batches_raw
     except ImportError:
         token = ""
         while True:

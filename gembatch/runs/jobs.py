@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch import remote
-from gembatch.output import LineResult, iter_jsonl, parse_lines
+from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
+from gembatch.transport import gemini as remote
 
 __all__ = ["job_results", "job_status", "submit_job"]
 
@@ -31,9 +31,9 @@ def submit_job(
     Unlike :class:`gembatch.Run` nothing is recorded locally, so a lost response cannot be
     reconciled: prefer runs for anything that matters.
     """
-    from gembatch.articles import read_articles
-    from gembatch.requests import RequestSpec, iter_request_lines, write_jsonl
-    from gembatch.submit import JSONL_MIME
+    from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
+    from gembatch.runs.submit import JSONL_MIME
 
     source = articles_or_texts
     articles = (

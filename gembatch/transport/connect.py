@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["API_VERSION", "connect", "describe", "get_batch_raw", "is_emulator", "iter_batches_raw"]
 
-logger = logging.getLogger("gembatch.backend")
+logger = logging.getLogger("gembatch.transport.connect")
 
 API_VERSION = "v1beta"
 KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")

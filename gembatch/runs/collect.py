@@ -6,11 +6,11 @@ import json
 import time
 from typing import Any
 
-from gembatch import remote
-from gembatch._crash import crash_point
-from gembatch.context import Context
-from gembatch.output import LineResult, iter_jsonl, parse_lines
-from gembatch.states import State
+from gembatch.runs.context import Context
+from gembatch.runs.crash import crash_point
+from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
+from gembatch.runs.states import State
+from gembatch.transport import gemini as remote
 
 __all__ = ["collect_chunk", "make_retry_chunks"]
 

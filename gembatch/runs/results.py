@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import InputError
-from gembatch.ledger import Ledger
+from gembatch.runs.store import Ledger
 
 __all__ = ["RESULT_COLUMNS", "export", "results_frame", "schema_dtypes"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.context import ARTICLES_FILE, LEDGER_FILE, RunConfig
 from gembatch.errors import InputError, QuotaExceeded, RunMismatch
-from gembatch.ledger import Ledger
+from gembatch.runs.context import ARTICLES_FILE, LEDGER_FILE, RunConfig
+from gembatch.runs.store import Ledger
 
 __all__ = ["check_same_run", "fingerprints", "new_ledger"]
 
@@ -30,7 +30,7 @@ def _sha(*parts: str) -> str:
 
 def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
     """Per-article hashes, the representative of each identical request, and estimates."""
-    from gembatch.requests import iter_request_lines
+    from gembatch.inputs.request_lines import iter_request_lines
 
     if not articles.index.is_unique:  # output is matched by key: a repeated key would mix results
         dup = articles.index[articles.index.duplicated()][0]

@@ -1,0 +1,1 @@
+"""Inputs: reading and validating articles, synthetic data, request lines and token estimates."""

@@ -1,0 +1,1 @@
+"""Planning: the dated model catalogue, cost estimates, plans (chunks and waves), forecasts, pilots."""

@@ -1,0 +1,1 @@
+"""Runs: the store, the chunk state machine, the scheduler, the drivers and the ``Run`` facade."""
