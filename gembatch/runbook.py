@@ -230,7 +230,7 @@ def wait(run: Run, panel: Any = None, max_wait_s: float = 0.0, *, report_every_s
         if remaining <= 0:
             break
         finished = run.wait(timeout=remaining, progress=False)
-        line = _progress(run.summary())
+        line = _progress(run.summary().to_dict())
         if line != last:
             print(time.strftime("%H:%M:%S"), line, flush=True)
             last = line

@@ -123,7 +123,7 @@ def _status(args: argparse.Namespace) -> int:
         if not args.json:
             print(run)
             return 0
-        info = run.summary()
+        info = run.summary().to_dict()
     print(json.dumps(info, indent=2, default=str) if args.json or _is_job(args.target) else info)
     return 0
 

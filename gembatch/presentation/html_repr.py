@@ -4,8 +4,8 @@ Every public object that wants a ``_repr_html_`` (Plan, Estimate, a run summary,
 builds it from these small functions, so they share one look: scoped CSS under ``.gb-repr``, all
 user text escaped, tables and strings cut to a bounded size, and a plain-text twin.
 
->>> from gembatch import _html
->>> html = _html.render("Plan", fields={"model": "gemini-2.5-flash-lite", "cost": _html.usd(1.5)})
+>>> from gembatch.presentation import html_repr
+>>> html = html_repr.render("Plan", fields={"model": "gemini-2.5-flash-lite", "cost": html_repr.usd(1.5)})
 >>> "gb-repr" in html and "$1.50" in html
 True
 """

@@ -74,7 +74,7 @@ def report(run: Run, results: pd.DataFrame | None = None) -> dict[str, Any]:
     ``cost_per_article_usd`` and ``written_at`` (UTC, ISO 8601).
     """
     res = run.results() if results is None else results
-    summary = run.summary()
+    summary = run.summary().to_dict()
     counts = res["status"].astype("string").value_counts().to_dict()
     total = int(summary.get("articles") or len(res))
     known = sum(int(counts.get(s, 0)) for s in ("succeeded", "failed", "pending"))

@@ -151,6 +151,7 @@ class Context:
         if hint_s is not None:
             delay = max(delay, min(hint_s, cfg.backoff_max_s))
         self.backoff_until = time.time() + delay
+        self.ledger.set_meta("backoff_until", self.backoff_until)  # shown in the summary
         return delay
 
     def backoff_ok(self) -> None:

@@ -25,6 +25,7 @@ from gembatch.runs.setup import check_same_run, defining_config, fingerprints, n
 from gembatch.runs.states import FINISHED, State
 from gembatch.runs.store import Ledger
 from gembatch.runs.submit import reconcile, submit_chunk
+from gembatch.runs.summary import RunSummary
 from gembatch.transport import gemini as remote
 
 __all__ = ["Run", "StepReport"]
@@ -437,8 +438,8 @@ class Run:
         """The run's history: time, kind, chunk, message, enqueued tokens, committed spend, done counts."""
         return views.events_frame(self.ledger)
 
-    def summary(self) -> dict[str, Any]:
-        """Counts, tokens, cost estimated vs actual, and an ETA."""
+    def summary(self) -> RunSummary:
+        """Counts, tokens, cost estimated vs actual, timing, the last problem (a :class:`RunSummary`)."""
         return views.summary(self.ledger, self._ctx.config)
 
     def __repr__(self) -> str:
@@ -446,4 +447,4 @@ class Run:
 
     def _repr_html_(self) -> str:
         from gembatch.presentation import html_repr as _html
-        return str(_html.run_summary_html(self.summary(), run_dir=str(self.run_dir)))
+        return str(_html.run_summary_html(self.summary().to_dict(), run_dir=str(self.run_dir)))

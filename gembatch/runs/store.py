@@ -330,6 +330,55 @@ class Ledger:
         actual = float(self.query("SELECT COALESCE(SUM(cost_usd), 0) FROM results")[0][0])
         return actual, actual + self.in_flight()[2]
 
+    def chunk_state_counts(self) -> dict[str, int]:
+        """Chunks per state: ``{"collected": 3, "submitted": 1, ...}``."""
+        return {r[0]: int(r[1]) for r in self.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
+
+    def planned_totals(self) -> tuple[int, int, float]:
+        """(input tokens, output tokens, cost) the plan estimated for the first attempts."""
+        row = self.query(
+            "SELECT COALESCE(SUM(est_input_tokens), 0), COALESCE(SUM(est_output_tokens), 0), "
+            "COALESCE(SUM(est_cost_usd), 0) FROM chunks WHERE attempt = 1"
+        )[0]
+        return int(row[0]), int(row[1]), float(row[2])
+
+    def usage_totals(self) -> tuple[int, int, int]:
+        """(prompt, output, thoughts) tokens the service reported, summed over every result."""
+        row = self.query(
+            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(output_tokens), 0), "
+            "COALESCE(SUM(thoughts_tokens), 0) FROM results"
+        )[0]
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def first_intent_at(self) -> float | None:
+        """When the first job (or real-time slice) was about to be sent; None before that."""
+        value = self.query("SELECT MIN(intent_at) FROM chunks")[0][0]
+        return None if value is None else float(value)
+
+    def last_event_at(self) -> float | None:
+        value = self.query("SELECT MAX(time) FROM events")[0][0]
+        return None if value is None else float(value)
+
+    def last_problem(self) -> tuple[str, str, float] | None:
+        """(kind, message, time) of the newest error, refusal or failure event, if any."""
+        rows = self.query(
+            "SELECT kind, message, time FROM events WHERE kind IN ('error', 'transient_error') "
+            "OR kind LIKE '%\\_refused' ESCAPE '\\' OR kind LIKE '%\\_failed' ESCAPE '\\' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        return str(rows[0][0]), str(rows[0][1] or ""), float(rows[0][2])
+
+    def failure_reasons(self, limit: int = 10) -> dict[str, int]:
+        """Failed articles grouped by their error (the most common first)."""
+        rows = self.query(
+            "SELECT COALESCE(error, 'unknown'), COUNT(*) AS n FROM articles WHERE status = 'failed' "
+            "GROUP BY 1 ORDER BY n DESC LIMIT ?",
+            (limit,),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def event(self, kind: str, message: str = "", chunk_id: str | None = None) -> None:
         """Append an event with the figures the charts need (joins an open transaction)."""
         with self.transaction() as db:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from gembatch.runs.context import RunConfig
 from gembatch.runs.store import Ledger
+from gembatch.runs.summary import RunSummary
 
 __all__ = ["chunks_frame", "events_frame", "summary", "text_repr"]
 
@@ -81,66 +82,74 @@ def events_frame(ledger: Ledger) -> pd.DataFrame:
     return frame
 
 
-def summary(ledger: Ledger, config: RunConfig) -> dict[str, Any]:
-    """Counts, tokens, cost estimated vs actual, quota use and an ETA, as a plain (JSON-able) dict.
+def summary(ledger: Ledger, config: RunConfig) -> RunSummary:
+    """Counts, tokens, cost estimated vs actual, quota use, timing and the last problem.
 
     ``state`` is ``running`` | ``paused`` | ``done`` | ``cancelled`` | ``budget`` (stopped by
     ``budget_usd`` with articles pending); ``cancelled`` holds from :meth:`Run.cancel` on, while
     ``done`` turns true once nothing more will happen.
     """
     counts = ledger.counts()
-    states = {r[0]: r[1] for r in ledger.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
-    est = ledger.query(
-        "SELECT COALESCE(SUM(est_input_tokens), 0), COALESCE(SUM(est_output_tokens), 0), "
-        "COALESCE(SUM(est_cost_usd), 0) FROM chunks WHERE attempt = 1"
-    )[0]
-    act = ledger.query(
-        "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(output_tokens), 0), "
-        "COALESCE(SUM(thoughts_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM results"
-    )[0]
+    est_in, est_out, est_cost = ledger.planned_totals()
+    used_in, used_out, used_thoughts = ledger.usage_totals()
     enqueued, jobs, _ = ledger.in_flight()
     actual, committed = ledger.spend()
     total = sum(counts.values())
-    done = counts["succeeded"] + counts["failed"]
-    first = ledger.query("SELECT MIN(intent_at) FROM chunks")[0][0]
+    finished_n = counts["succeeded"] + counts["failed"]
+    first = ledger.first_intent_at()
     finished = ledger.get_meta("done")
     live = "paused" if ledger.get_meta("paused") else "running"
     if ledger.get_meta("cancelled"):
         live = "cancelled"  # from the request on; ``done`` says when the last job has been collected
     state = {"complete": "done"}.get(finished, finished) or live
+    now = time.time()
+    end = (ledger.last_event_at() or now) if finished is not None else now
+    elapsed = None if first is None else max(0.0, end - first)
     eta = None
-    if first and 0 < done < total:
-        rate = done / max(time.time() - float(first), 1e-9)
-        eta = (total - done) / rate
-    return {
-        "run_id": config.run_id,
-        "model": config.model,
-        "policy": config.policy,
-        "articles": total,
-        **counts,
-        "chunks": states,
-        "jobs_in_flight": jobs,
-        "enqueued_tokens": enqueued,
-        "enqueued_cap": config.cap_tokens,
-        "token_ratio": ledger.token_ratio(),
-        "est_input_tokens": int(est[0]),
-        "est_output_tokens": int(est[1]),
-        "input_tokens": int(act[0]),
-        "output_tokens": int(act[1]),
-        "thoughts_tokens": int(act[2]),
-        "cost_estimated_usd": float(est[2]),
-        "cost_actual_usd": actual,
-        "cost_committed_usd": committed,
-        "budget_usd": config.budget_usd,
-        "quota_tokens": config.quota_tokens,
-        "headroom": config.headroom,
-        "eta_s": eta,
-        "state": state,
-        "done": finished is not None,
-    }
+    if first and 0 < finished_n < total and finished is None:
+        rate = finished_n / max(now - first, 1e-9)
+        eta = (total - finished_n) / rate
+    problem = ledger.last_problem()
+    backoff = ledger.get_meta("backoff_until")
+    return RunSummary(
+        run_id=config.run_id,
+        model=config.model,
+        tier=config.tier,
+        policy=config.policy,
+        mode=config.mode,
+        state=state,
+        done=finished is not None,
+        articles=total,
+        succeeded=counts["succeeded"],
+        failed=counts["failed"],
+        pending=counts["pending"],
+        chunks=ledger.chunk_state_counts(),
+        jobs_in_flight=jobs,
+        enqueued_tokens=enqueued,
+        enqueued_cap=config.cap_tokens,
+        quota_tokens=config.quota_tokens,
+        headroom=config.headroom,
+        token_ratio=ledger.token_ratio(),
+        est_input_tokens=est_in,
+        est_output_tokens=est_out,
+        input_tokens=used_in,
+        output_tokens=used_out,
+        thoughts_tokens=used_thoughts,
+        cost_estimated_usd=est_cost,
+        cost_actual_usd=actual,
+        cost_committed_usd=committed,
+        budget_usd=config.budget_usd,
+        started_at=first,
+        elapsed_s=elapsed,
+        eta_s=eta,
+        backoff_until=float(backoff) if backoff and float(backoff) > now else None,
+        last_error=None if problem is None else f"{problem[0]}: {problem[1]}",
+        last_error_at=None if problem is None else problem[2],
+        failure_reasons=ledger.failure_reasons(),
+    )
 
 
-def text_repr(run_dir: Path, s: dict[str, Any]) -> str:
+def text_repr(run_dir: Path, s: RunSummary) -> str:
     """A few lines that read well in a notebook cell or a terminal."""
     chunks = ", ".join(f"{k} {v}" for k, v in sorted(s["chunks"].items()))
     eta = f" · ETA {s['eta_s'] / 60:.1f} min" if s["eta_s"] else ""

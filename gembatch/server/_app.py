@@ -186,7 +186,7 @@ def create_app(
         articles, p = await _articles_and_params(request, CreateRunBody, CreateParams)
         run_id = getattr(p, "run_id", None) or registry.new_id()
         run = registry.create(run_path(root, run_id), articles, p)
-        return {"run_id": run_id, "summary": run.summary()}
+        return {"run_id": run_id, "summary": run.summary().to_dict()}
 
     @app.get("/v1/runs", dependencies=[auth], tags=["runs"])
     def list_runs() -> dict[str, Any]:
@@ -197,7 +197,7 @@ def create_app(
 
     @app.get("/v1/runs/{run_id}", dependencies=[auth], tags=["runs"])
     def run_summary(run_id: str) -> dict[str, Any]:
-        return {"run_id": run_id, "summary": _run(run_id).summary()}
+        return {"run_id": run_id, "summary": _run(run_id).summary().to_dict()}
 
     @app.get("/v1/runs/{run_id}/chunks", dependencies=[auth], tags=["runs"])
     def run_chunks(run_id: str) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def create_app(
     def cancel_run(run_id: str) -> dict[str, Any]:
         run = _run(run_id)
         run.cancel()
-        return {"run_id": run_id, "summary": run.summary()}
+        return {"run_id": run_id, "summary": run.summary().to_dict()}
 
     @app.post("/v1/jobs", dependencies=[auth], tags=["jobs"], status_code=201)
     def submit_job(body: JobBody) -> dict[str, Any]:
