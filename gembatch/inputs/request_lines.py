@@ -39,6 +39,9 @@ DYNAMIC_THINKING_TOKENS = 1024
 _DUMPS = {"ensure_ascii": False, "separators": (",", ":")}
 _BLOCK = 512
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What str.format users write and this template language does not take: {}, {0}, { text },
+# {text!r}, {text:>20}. A JSON example ({"a": 1}) starts with a quote and is left alone.
+_FORMAT_FIELD = re.compile(r"\{(\s*)(\d*|[A-Za-z_][A-Za-z0-9_]*)(\s*)([!:][^{}\"']*)?\}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,58 @@ class PromptTemplate:
 
         return _PLACEHOLDER.sub(sub, self.template)
 
+    def check(self) -> None:
+        """Refuse a template that cannot be what the user meant, naming the problem.
+
+        A template must be non-empty and use at least one ``{column}`` (otherwise every article
+        would become the same request and one answer would be copied to all); braces must balance
+        once ``{{``/``}}`` and placeholders are set aside; ``str.format`` fields such as ``{}``,
+        ``{0}``, ``{ text }`` or ``{text:>20}`` are refused with the spelling to use instead.
+        """
+        text = self.template
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(
+                "prompt must be a non-empty template, e.g. 'Summarise:\\n{text}'", field="prompt"
+            )
+        for m in _FORMAT_FIELD.finditer(text):
+            lead, name, trail, spec = m.groups()
+            if not (lead or trail or spec or not name or name.isdigit()):
+                continue  # a well-formed {column}
+            if _inside_double_braces(text, m.start()):
+                continue
+            hint = f"{{{name}}}" if name and not name.isdigit() else "{text}"
+            raise InputError(
+                f"prompt placeholder {m.group(0)!r} at character {m.start() + 1} is not a column name; "
+                f"write {hint} (no spaces, no format spec), or {{{{ and }}}} for literal braces",
+                field="prompt",
+            )
+        depth, opened = 0, -1
+        for m in re.finditer(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}|[{}]", text):
+            token = m.group(0)
+            if token in ("{", "}"):
+                if token == "{":
+                    depth, opened = depth + 1, (m.start() if depth == 0 else opened)
+                elif depth == 0:
+                    raise InputError(
+                        f"prompt has an unmatched '}}' at character {m.start() + 1} "
+                        f"({_around(text, m.start())}); write }}}} for a literal brace",
+                        field="prompt",
+                    )
+                else:
+                    depth -= 1
+        if depth:
+            raise InputError(
+                f"prompt has an unclosed '{{' at character {opened + 1} ({_around(text, opened)}); "
+                "close the placeholder, e.g. {text}, or write {{ for a literal brace",
+                field="prompt",
+            )
+        if not self.fields:
+            raise InputError(
+                "prompt uses no article column: every article would be sent the same request and get "
+                "the same answer; put {text} where the article goes, e.g. 'Summarise:\\n{text}'",
+                field="prompt",
+            )
+
     def check_columns(self, columns: Iterable[str]) -> None:
         """Raise :class:`InputError` when a placeholder names no column."""
         have = set(columns)
@@ -98,6 +153,15 @@ class PromptTemplate:
                 f"{', '.join(sorted(have))}. Write {{{{ and }}}} for literal braces",
                 field=missing[0],
             )
+
+
+def _inside_double_braces(text: str, pos: int) -> bool:
+    """True when ``pos`` is part of a ``{{``/``}}`` literal (so ``{{0}}`` is literal text)."""
+    return text.startswith("{{", max(pos - 1, 0)) and pos > 0 and text[pos - 1] == "{"
+
+
+def _around(text: str, pos: int, width: int = 12) -> str:
+    return repr(text[max(0, pos - width) : pos + width])
 
 
 def as_text(value: Any) -> str:
@@ -171,8 +235,7 @@ class RequestSpec:
         object.__setattr__(self, "model", self.model.removeprefix("models/").strip())
         if not self.model:
             raise InputError("model must be a model id such as 'gemini-2.5-flash-lite'")
-        if not isinstance(self.prompt, str) or not self.prompt.strip():
-            raise InputError("prompt must be a non-empty template, e.g. 'Summarise:\\n{text}'")
+        PromptTemplate(self.prompt).check()
         if self.expected_output_tokens < 0:
             raise InputError("expected_output_tokens must be >= 0")
         if self.max_output_tokens is not None and self.max_output_tokens <= 0:

@@ -44,7 +44,9 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
         request.append(_sha(model, json.dumps(line["request"], sort_keys=True, separators=(",", ":"))))
     rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
     rows["seq"] = range(len(rows))
-    rows["rep_id"] = rows.groupby("request_hash")["article_id"].transform("first")
+    # identical only when both the request and the article text are: a template that leaves
+    # the text out must not make different articles share one answer
+    rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
     if pd.isna(assign).any():
         missing = rows["article_id"][pd.isna(assign)].iloc[0]
