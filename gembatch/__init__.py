@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from gembatch._version import __version__
 from gembatch.catalog import Catalog, ModelInfo, default_catalog, load_catalog
 from gembatch.errors import (
     BackendError,
@@ -42,8 +43,6 @@ from gembatch.run import Run
 from gembatch.pilot import Pilot, pilot
 from gembatch.ratelimit import RateLimits, realtime_duration
 from gembatch.realtime import RealtimeOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BackendError",
