@@ -70,10 +70,10 @@ dist: install
 package-test: install
 	$(BIN)/pytest -q -m packaging
 
-# The hooks of .pre-commit-config.yaml on every file (local hooks with this .venv's tools: no
-# network). `$(BIN)/pre-commit install` runs them on each commit.
+# The hooks of .pre-commit-config.yaml on every file: local hooks that run .venv's tools, so no
+# network. `.venv/bin/pre-commit install` runs them on each commit.
 pre-commit: install
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files
+	$(BIN)/pre-commit run --all-files
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DIST_DIR)
