@@ -193,6 +193,7 @@ def test_sdist_contents(dist_dir: Path):
 
 @pytest.mark.packaging
 @pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT_S)  # a cold pip cache downloads every dependency once
 def test_wheels_work_in_a_fresh_virtualenv(dist_dir: Path, tmp_path: Path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
