@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from gembatch._version import __version__
 from gembatch.errors import (
     BackendError,
     BudgetExceeded,
@@ -42,8 +43,6 @@ from gembatch.runs.run import Run
 from gembatch.planning.pilot import Pilot, pilot
 from gembatch.planning.ratelimit import RateLimits, realtime_duration
 from gembatch.runs.realtime_send import RealtimeOptions
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BackendError",

@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gembatch._version import __version__
 from gembatch.errors import GembatchError
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gembatch",
         description="Plan, submit, monitor and collect Gemini Batch API workloads.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
+from gembatch._version import __version__
 from gembatch.errors import BudgetExceeded, GembatchError, InputError, QuotaExceeded, RunMismatch
 from gembatch.server._auth import BearerAuth, run_path
 from gembatch.server._limits import BodyLimit
@@ -115,7 +116,7 @@ def create_app(
 
     app = FastAPI(
         title="gembatch",
-        version="0.1.0",
+        version=__version__,
         description="Plan, run and collect Gemini Batch API workloads. Send `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )
