@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from gembatch.price_schedule import as_date
 
 if TYPE_CHECKING:
     from gembatch.plan import Plan
@@ -30,12 +33,15 @@ class Forecast:
     p90_s: float
     limit: str
     assumption: str
+    billed_until: str | None = None  # the last day the work may still be billed (p90, ≥ the 24 h SLO)
+    price_change: str | None = None  # set when the model's prices change before billed_until
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"{self.mode}: ~{_human(self.p50_s)} (p90 {_human(self.p90_s)}), bounded by {self.limit}"
+        text = f"{self.mode}: ~{_human(self.p50_s)} (p90 {_human(self.p90_s)}), bounded by {self.limit}"
+        return f"{text}; {self.price_change}" if self.price_change else text
 
 
 def _human(seconds: float) -> str:
@@ -73,7 +79,7 @@ def forecast(
         if not (tpm or rpm):
             limit = f"unknown: no RPM/TPM for {plan.tier} in the catalogue"
         note = f"{plan.tier} RPM/TPM from the catalogue"
-        return Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note)
+        return _dated(plan, Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note))
     jobs = max_jobs or info.concurrent_batch_jobs
     by_jobs = math.ceil(len(chunks) / jobs) if len(chunks) else 0
     by_tokens = 0.0
@@ -83,14 +89,41 @@ def forecast(
         by_tokens = max(1.0, float(chunks["est_tokens"].sum()) / max(plan.cap_tokens, 1))
     rounds = max(float(by_jobs), by_tokens)
     limit = "the concurrent-job limit" if by_jobs > by_tokens else "the enqueued-token quota"
-    return Forecast(
-        "batch",
-        rounds,
-        rounds * turnaround_p50_s,
-        rounds * turnaround_p90_s,  # rounds run one after another: slow rounds add up
-        limit,
-        f"job turnaround p50 {_human(turnaround_p50_s)}, p90 {_human(turnaround_p90_s)} (assumed)",
+    return _dated(
+        plan,
+        Forecast(
+            "batch",
+            rounds,
+            rounds * turnaround_p50_s,
+            rounds * turnaround_p90_s,  # rounds run one after another: slow rounds add up
+            limit,
+            f"job turnaround p50 {_human(turnaround_p50_s)}, p90 {_human(turnaround_p90_s)} (assumed)",
+        ),
     )
+
+
+def _dated(plan: Plan, fc: Forecast) -> Forecast:
+    """``fc`` with the last day the work may be billed, and a note if prices change before it.
+
+    Work is billed when it runs: from the end of the billing date (the worst time of day to submit)
+    plus the p90 duration — for batch at least the 24 hours the service allows each job.
+    """
+    info = plan.model_info
+    if info.billing_date is None:
+        return fc
+    seconds = max(fc.p90_s, SLO_S) if fc.mode == "batch" else fc.p90_s
+    start = as_date(info.billing_date)
+    last = start + dt.timedelta(days=1, seconds=seconds)
+    nxt = info.next_prices()
+    note = None
+    if nxt is not None and nxt.prices_from is not None and as_date(nxt.prices_from) <= last:
+        s = plan.cost.summary
+        old, new = s[f"{fc.mode}_cost_usd"], s.get(f"{fc.mode}_cost_usd_next")
+        note = (
+            f"{info.id} prices change on {nxt.prices_from}, while work started on {start} may still "
+            f"be billed (until ~{last}): {fc.mode} cost between ${old:,.2f} and ${new or old:,.2f}"
+        )
+    return Forecast(**{**asdict(fc), "billed_until": last.isoformat(), "price_change": note})
 
 
 def compare(
