@@ -13,9 +13,13 @@ from gembatch.errors import (
     BudgetExceeded,
     CatalogError,
     GembatchError,
+    GembatchWarning,
     InputError,
+    PriceChangeWarning,
     QuotaExceeded,
+    RetiredModel,
     RunMismatch,
+    SpendCapWarning,
     UnknownModel,
 )
 
@@ -24,6 +28,8 @@ from gembatch.errors import (
 from gembatch.articles import read_articles
 from gembatch.cost import Estimate, estimate
 from gembatch.datasets import synthetic_articles
+from gembatch.learned_limits import set_limits
+from gembatch.lineup import models
 from gembatch.plan import Plan, plan
 from gembatch.requests import RequestSpec, iter_request_lines, write_jsonl
 from gembatch.tokens import Calibration, TokenEstimator, calibrate
@@ -53,16 +59,20 @@ __all__ = [
     "CatalogError",
     "Estimate",
     "GembatchError",
+    "GembatchWarning",
     "InputError",
     "ModelInfo",
     "Pilot",
     "Plan",
+    "PriceChangeWarning",
     "QuotaExceeded",
     "RateLimits",
     "RealtimeOptions",
     "RequestSpec",
+    "RetiredModel",
     "Run",
     "RunMismatch",
+    "SpendCapWarning",
     "TokenEstimator",
     "UnknownModel",
     "__version__",
@@ -75,10 +85,12 @@ __all__ = [
     "is_emulator",
     "iter_request_lines",
     "load_catalog",
+    "models",
     "pilot",
     "plan",
     "read_articles",
     "realtime_duration",
+    "set_limits",
     "synthetic_articles",
     "write_jsonl",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "apply_learned",
     "known_limits",
     "learn_from_error",
+    "limit_origins",
     "limits_path",
     "project_of",
     "quota_violations",
@@ -301,6 +302,18 @@ def known_limits(project: Any = "auto") -> pd.DataFrame:
         for name, rec in sorted((entries.get(by) or {}).items())
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=["model", "limit", "value", "tier", "set_by", "at", "source"])
+
+
+def limit_origins(model: str, tier: str, project: Any = "auto") -> dict[str, str]:
+    """Which limits of ``model`` on ``tier`` come from ``project``'s records: name → learned | set."""
+    proj = project_of(project)
+    if proj is None:
+        return {}
+    return {
+        name: "set" if by == "user" else "learned"
+        for name, (rec, by) in _records(proj, model.removeprefix("models/")).items()
+        if name in APPLIED and (name not in PER_TIER or rec.get("tier") in (None, tier))
+    }
 
 
 def apply_learned(info: ModelInfo, tier: str, project: Any = "auto") -> tuple[ModelInfo, list[str]]:

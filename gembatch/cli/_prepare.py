@@ -51,6 +51,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
     p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
+    p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -78,6 +79,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
         "expected_output_tokens": args.expected_output_tokens,
         "thinking_budget": args.thinking_budget,
         "catalog": catalog,
+        "billing_date": args.billing_date,
     }
 
 
