@@ -191,12 +191,18 @@ def _limits_show(args: argparse.Namespace) -> int:
         return 0
     for row in frame.itertuples(index=False):
         tier = f" ({row.tier})" if isinstance(row.tier, str) else ""
-        value = row.value
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        value = value if isinstance(value, bool) else f"{value:,}"
-        print(f"{row.model:<24} {row.limit}{tier} = {value} [{row.set_by}: {row.source}, {row.at}]")
+        print(
+            f"{row.model:<24} {row.limit}{tier} = {_value(row.value)} [{row.set_by}: {row.source}, {row.at}]"
+        )
     return 0
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}"
 
 
 def _limits_set(args: argparse.Namespace) -> int:
