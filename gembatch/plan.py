@@ -119,6 +119,10 @@ class Plan:
             head,
             subtitle=sub,
             tables={"waves": self.waves, "chunks": self.chunks},
+            # warnings first and whole: the footer is cut to a bounded length
+            sections={"read before submitting": _html.esc(" ".join(self.warnings), 2000)}
+            if self.warnings
+            else None,
             footer=" · ".join(self._notes()),
         )
 
