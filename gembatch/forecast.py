@@ -137,7 +137,9 @@ def compare(
 
     Columns: ``model``, ``tier``, ``policy``, ``jobs``, ``waves``, ``input_tokens``,
     ``batch_cost_usd``, ``realtime_cost_usd``, ``savings_usd``, ``batch_p50_h``, ``batch_p90_h``,
-    ``realtime_h``, ``bound_by``.
+    ``realtime_h``, ``bound_by``, ``billing_date`` (the prices' date), ``next_prices_from`` and
+    ``batch_cost_usd_next`` (the cost at the model's next known prices), ``warnings`` (what the
+    plan says before submitting: spend cap, price change).
     """
     from gembatch.plan import plan as make_plan
 
@@ -163,6 +165,10 @@ def compare(
                         "batch_p90_h": batch.p90_s / 3600,
                         "realtime_h": realtime.p50_s / 3600,
                         "bound_by": batch.limit,
+                        "billing_date": p.billing_date,
+                        "next_prices_from": s.get("next_prices_from"),
+                        "batch_cost_usd_next": s.get("batch_cost_usd_next"),
+                        "warnings": " ".join(p.warnings),
                     }
                 )
     return pd.DataFrame(rows)
