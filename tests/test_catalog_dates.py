@@ -199,3 +199,17 @@ def test_cli_billing_date(tmp_path):
 
         out[day] = json.loads(proc.stdout)
     assert out["2027-01-01"]["batch_cost_usd"] == pytest.approx(2 * out["2026-12-31"]["batch_cost_usd"])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import gembatch.catalog
+    import gembatch.learned_limits
+    import gembatch.lineup
+    import gembatch.price_schedule
+
+    for module in (gembatch.catalog, gembatch.learned_limits, gembatch.lineup, gembatch.price_schedule):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0, module.__name__
