@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gembatch.price_schedule import as_date
+from gembatch.billing import SLO_S, TURNAROUND_P50_S, TURNAROUND_P90_S, batch_rounds, price_change
 
 if TYPE_CHECKING:
     from gembatch.plan import Plan
 
-__all__ = ["Forecast", "compare", "forecast"]
-
-# Batch turnaround per job is not published beyond "within 24 h": these are assumptions, overridable.
-TURNAROUND_P50_S = 30 * 60.0
-TURNAROUND_P90_S = 4 * 3600.0
-SLO_S = 24 * 3600.0  # the service's promise for one batch job
+__all__ = ["SLO_S", "TURNAROUND_P50_S", "TURNAROUND_P90_S", "Forecast", "compare", "forecast"]
 
 
 @dataclass(frozen=True)
@@ -80,15 +73,7 @@ def forecast(
             limit = f"unknown: no RPM/TPM for {plan.tier} in the catalogue"
         note = f"{plan.tier} RPM/TPM from the catalogue"
         return _dated(plan, Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note))
-    jobs = max_jobs or info.concurrent_batch_jobs
-    by_jobs = math.ceil(len(chunks) / jobs) if len(chunks) else 0
-    by_tokens = 0.0
-    if plan.policy == "waves":
-        by_tokens = float(len(plan.waves))
-    elif len(chunks):
-        by_tokens = max(1.0, float(chunks["est_tokens"].sum()) / max(plan.cap_tokens, 1))
-    rounds = max(float(by_jobs), by_tokens)
-    limit = "the concurrent-job limit" if by_jobs > by_tokens else "the enqueued-token quota"
+    rounds, limit = batch_rounds(plan, max_jobs)
     return _dated(
         plan,
         Forecast(
@@ -103,27 +88,9 @@ def forecast(
 
 
 def _dated(plan: Plan, fc: Forecast) -> Forecast:
-    """``fc`` with the last day the work may be billed, and a note if prices change before it.
-
-    Work is billed when it runs: from the end of the billing date (the worst time of day to submit)
-    plus the p90 duration — for batch at least the 24 hours the service allows each job.
-    """
-    info = plan.model_info
-    if info.billing_date is None:
-        return fc
-    seconds = max(fc.p90_s, SLO_S) if fc.mode == "batch" else fc.p90_s
-    start = as_date(info.billing_date)
-    last = start + dt.timedelta(days=1, seconds=seconds)
-    nxt = info.next_prices()
-    note = None
-    if nxt is not None and nxt.prices_from is not None and as_date(nxt.prices_from) <= last:
-        s = plan.cost.summary
-        old, new = s[f"{fc.mode}_cost_usd"], s.get(f"{fc.mode}_cost_usd_next")
-        note = (
-            f"{info.id} prices change on {nxt.prices_from}, while work started on {start} may still "
-            f"be billed (until ~{last}): {fc.mode} cost between ${old:,.2f} and ${new or old:,.2f}"
-        )
-    return Forecast(**{**asdict(fc), "billed_until": last.isoformat(), "price_change": note})
+    """``fc`` with the last day the work may be billed, and a note if prices change before it."""
+    until, note = price_change(plan.model_info, plan.cost.summary, fc.mode, fc.p90_s)
+    return replace(fc, billed_until=until, price_change=note)
 
 
 def compare(

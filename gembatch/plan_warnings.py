@@ -7,12 +7,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from gembatch import _format as fmt
+from gembatch.billing import TURNAROUND_P90_S, batch_rounds, price_change
 from gembatch.errors import PriceChangeWarning, SpendCapWarning
 from gembatch.price_schedule import as_date
 
 if TYPE_CHECKING:
     from gembatch.catalog import Catalog
-    from gembatch.plan import Plan
 
 __all__ = ["check_plan"]
 
@@ -22,24 +22,25 @@ CAP_NOTE_SHARE = 0.5
 SOON_DAYS = 45
 
 
-def check_plan(plan: Plan, catalog: Catalog, project: Any = "auto") -> Plan:
-    """``plan`` with its warnings and notes set; each warning is also raised as a Python warning."""
-    from gembatch.forecast import forecast
-
+def check_plan(plan: Any, catalog: Catalog, project: Any = "auto") -> Any:
+    """``plan`` (a :class:`~gembatch.plan.Plan`) with its warnings and notes set; each warning is
+    also given as a Python warning. The price-change check uses the same batch p90 as
+    :func:`gembatch.forecast.forecast` with its default turnaround."""
     notes = list(plan.cost.summary.get("limit_notes", []))
     found: list[tuple[str, type[Warning]]] = []
-    fc = forecast(plan, "batch")
-    if fc.price_change:
-        found.append((fc.price_change, PriceChangeWarning))
+    rounds, _ = batch_rounds(plan)
+    _, straddle = price_change(plan.model_info, plan.cost.summary, "batch", rounds * TURNAROUND_P90_S)
+    if straddle:
+        found.append((straddle, PriceChangeWarning))
     nxt = plan.cost.summary.get("next_prices_from")
-    if nxt and not fc.price_change and plan.billing_date:
+    if nxt and not straddle and plan.billing_date:
         days = (as_date(nxt) - as_date(plan.billing_date)).days
         if days <= SOON_DAYS:
             notes.append(
                 f"{plan.model} prices change on {nxt} (in {days} days): this plan would cost "
                 f"{fmt.usd(plan.cost.summary['batch_cost_usd_next'])} then"
             )
-    message = _spend_cap(plan, catalog, project, straddles=fc.price_change is not None)
+    message = _spend_cap(plan, catalog, project, straddles=straddle is not None)
     if message is not None:
         text, is_warning = message
         if is_warning:
@@ -51,7 +52,7 @@ def check_plan(plan: Plan, catalog: Catalog, project: Any = "auto") -> Plan:
     return dataclasses.replace(plan, warnings=tuple(t for t, _ in found), notes=tuple(notes))
 
 
-def _spend_cap(plan: Plan, catalog: Catalog, project: Any, *, straddles: bool) -> tuple[str, bool] | None:
+def _spend_cap(plan: Any, catalog: Catalog, project: Any, *, straddles: bool) -> tuple[str, bool] | None:
     """(message, is_warning) comparing the plan's batch cost with the tier's monthly spend cap."""
     from gembatch.learned_limits import spend_cap
 
