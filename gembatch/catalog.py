@@ -26,9 +26,20 @@ from gembatch.price_schedule import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TIERS", "Catalog", "ModelInfo", "TierInfo", "as_date", "default_catalog", "load_catalog"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "TIERS",
+    "Catalog",
+    "ModelInfo",
+    "TierInfo",
+    "as_date",
+    "default_catalog",
+    "load_catalog",
+]
 
 TIERS = ("free", "tier1", "tier2", "tier3")
+#: The model examples, notebooks and commands default to: the current generation's Flash-Lite.
+DEFAULT_MODEL = "gemini-3.5-flash-lite"
 Mode = Literal["batch", "realtime"]
 _DATA = Path(__file__).with_name("catalog.toml")
 

@@ -143,7 +143,7 @@ def make_spec(
             raise InputError(f"model={model!r} disagrees with spec.model={spec.model!r}; pass one")
         return spec
     if model is None:
-        raise InputError("model is required, e.g. model='gemini-2.5-flash-lite'")
+        raise InputError("model is required, e.g. model='gemini-3.5-flash-lite'")
     extra = {k: v for k, v in kwargs.items() if v is not None}
     return RequestSpec.create(model, prompt, system_instruction=system_instruction, schema=schema, **extra)
 
@@ -178,7 +178,7 @@ def estimate(
     Examples
     --------
     >>> from gembatch.datasets import synthetic_articles
-    >>> est = estimate(synthetic_articles(10), model="gemini-2.5-flash-lite")
+    >>> est = estimate(synthetic_articles(10), model="gemini-3.5-flash-lite")
     >>> est.batch_cost_usd < est.realtime_cost_usd
     True
     """

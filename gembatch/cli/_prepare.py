@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
-    p.add_argument("--model", required=True, help="model id, e.g. gemini-2.5-flash-lite")
+    p.add_argument("--model", required=True, help="model id, e.g. gemini-3.5-flash-lite")
     p.add_argument("--tier", default="tier1", help="tier1 (default), tier2, tier3")
     prompt = p.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default=None, help="prompt template; {text}, {title} or any column")
