@@ -13,9 +13,13 @@ from gembatch.errors import (
     BudgetExceeded,
     CatalogError,
     GembatchError,
+    GembatchWarning,
     InputError,
+    PriceChangeWarning,
     QuotaExceeded,
+    RetiredModel,
     RunMismatch,
+    SpendCapWarning,
     UnknownModel,
 )
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
@@ -27,6 +31,8 @@ from gembatch.inputs.datasets import synthetic_articles
 from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
 from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
 from gembatch.planning.cost import Estimate, estimate
+from gembatch.planning.learned_limits import set_limits
+from gembatch.planning.lineup import models
 from gembatch.planning.plan import Plan, plan
 
 # --- backend and emulator ---
@@ -52,16 +58,20 @@ __all__ = [
     "CatalogError",
     "Estimate",
     "GembatchError",
+    "GembatchWarning",
     "InputError",
     "ModelInfo",
     "Pilot",
     "Plan",
+    "PriceChangeWarning",
     "QuotaExceeded",
     "RateLimits",
     "RealtimeOptions",
     "RequestSpec",
+    "RetiredModel",
     "Run",
     "RunMismatch",
+    "SpendCapWarning",
     "TokenEstimator",
     "UnknownModel",
     "__version__",
@@ -74,10 +84,12 @@ __all__ = [
     "is_emulator",
     "iter_request_lines",
     "load_catalog",
+    "models",
     "pilot",
     "plan",
     "read_articles",
     "realtime_duration",
+    "set_limits",
     "synthetic_articles",
     "write_jsonl",
 ]

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "gembatch.cli._emulator",  # emulator start|stop|status
     "gembatch.cli._runs",  # run, status, results, cancel, submit
     "gembatch.cli._serve",  # serve
+    "gembatch.cli._models",  # models, limits
 )
 
 

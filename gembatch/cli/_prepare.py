@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
-    p.add_argument("--model", required=True, help="model id, e.g. gemini-2.5-flash-lite")
+    p.add_argument("--model", required=True, help="model id, e.g. gemini-3.5-flash-lite")
     p.add_argument("--tier", default="tier1", help="tier1 (default), tier2, tier3")
     prompt = p.add_mutually_exclusive_group()
     prompt.add_argument("--prompt", default=None, help="prompt template; {text}, {title} or any column")
@@ -51,6 +51,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
     p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
+    p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
@@ -78,6 +79,7 @@ def _inputs(args: argparse.Namespace) -> dict[str, Any]:
         "expected_output_tokens": args.expected_output_tokens,
         "thinking_budget": args.thinking_budget,
         "catalog": catalog,
+        "billing_date": args.billing_date,
     }
 
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
     run.add_argument("--run-dir", required=True, help="directory holding the run's ledger and results")
     run.add_argument(
-        "--model", default="gemini-2.5-flash-lite", help="model id (default gemini-2.5-flash-lite)"
+        "--model", default="gemini-3.5-flash-lite", help="model id (default gemini-3.5-flash-lite)"
     )
     run.add_argument("--tier", default="tier1")
     prompt = run.add_mutually_exclusive_group()
@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     submit = sub.add_parser("submit", help="submit ONE batch job without a run directory")
     submit.add_argument("file", help="articles file")
     submit.add_argument("--name", required=True, help="display name of the job")
-    submit.add_argument("--model", default="gemini-2.5-flash-lite")
+    submit.add_argument("--model", default="gemini-3.5-flash-lite")
     submit.add_argument("--prompt", default="{text}")
     submit.set_defaults(func=_submit)
 

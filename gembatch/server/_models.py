@@ -14,7 +14,7 @@ class RunParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    model: str = Field("gemini-2.5-flash-lite", min_length=1, max_length=200)
+    model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
     tier: Literal["tier1", "tier2", "tier3"] = "tier1"
     prompt: str = Field("{text}", min_length=1, max_length=100_000)
     system_instruction: str | None = Field(None, max_length=100_000)
@@ -64,6 +64,6 @@ class JobBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contents: list[dict[str, Any] | str] = Field(min_length=1, max_length=MAX_ARTICLES_JSON)
-    model: str = Field("gemini-2.5-flash-lite", min_length=1, max_length=200)
+    model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
     prompt: str = Field("{text}", min_length=1, max_length=100_000)
     display_name: str = Field("gembatch-job", min_length=1, max_length=128)

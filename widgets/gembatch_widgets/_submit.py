@@ -20,7 +20,7 @@ from gembatch_widgets._monitor import MonitorPanel, run_class
 
 __all__ = ["SubmitPanel"]
 
-_DEFAULT_MODEL = "gemini-2.5-flash-lite"
+_DEFAULT_MODEL = "gemini-3.5-flash-lite"
 _WIDE = widgets.Layout(width="100%", max_width="720px")
 _STYLE = {"description_width": "110px"}
 
