@@ -201,7 +201,11 @@ def test_submitting_again_to_the_same_directory_reopens_the_run(
     created = dict(emulator.stats()["batches_created_by_display_name"])
     # as when the notebook is re-run: a new panel, the same inputs and run directory
     panel = SubmitPanel(
-        articles, run_dir=tmp_path / "run", client=emulator.client(), plan_options={"chunk_tokens": 1500}
+        articles,
+        run_dir=tmp_path / "run",
+        model="gemini-2.5-flash-lite",
+        client=emulator.client(),
+        plan_options={"chunk_tokens": 1500},
     )
     monitor = panel.submit()
     try:
