@@ -1,11 +1,23 @@
-"""Error triage on create: refused vs unknown, and the server's RetryInfo."""
+"""Error triage in the Gemini transport: refused vs maybe-created, transient, and the server's RetryInfo."""
 
 from __future__ import annotations
 
 import httpx
 from google.genai import errors
 
-from gembatch.transport.gemini import error_outcome, retry_delay, transient
+from gembatch.transport.gemini import classify
+
+
+def retry_delay(exc: BaseException) -> float | None:
+    return classify(exc).retry_after_s
+
+
+def error_outcome(exc: BaseException) -> str:
+    return "refused" if classify(exc).refused else "unknown"
+
+
+def transient(exc: BaseException) -> bool:
+    return classify(exc).transient
 
 
 def _api_error(code: int, body: dict) -> errors.APIError:
@@ -50,3 +62,13 @@ def test_transient():
     assert not transient(_api_error(400, {"error": {"code": 400}}))
     assert transient(ConnectionResetError())
     assert not transient(ValueError("bug"))
+
+
+def test_a_refusal_is_permanent_unless_it_is_a_quota():
+    assert classify(_api_error(400, {"error": {"code": 400}})).permanent_refusal
+    assert not classify(_api_error(429, {"error": {"code": 429}})).permanent_refusal
+    assert not classify(_api_error(408, {"error": {"code": 408}})).refused
+    missing = classify(_api_error(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "gone"}}))
+    assert missing.not_found
+    assert missing.summary() == "404 NOT_FOUND: gone"
+    assert classify(TimeoutError("slow")).summary() == "TimeoutError: slow"

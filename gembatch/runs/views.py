@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.runs.context import RunConfig
-from gembatch.runs.store import Ledger
+from gembatch.runs.config import RunConfig
+from gembatch.runs.store import RunStore
 from gembatch.runs.summary import RunSummary
 
 __all__ = ["chunks_frame", "events_frame", "summary", "text_repr"]
@@ -32,10 +32,10 @@ def _times(values: Any) -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="Float64").astype("float64"), unit="s", utc=True)
 
 
-def chunks_frame(ledger: Ledger) -> pd.DataFrame:
+def chunks_frame(ledger: RunStore) -> pd.DataFrame:
     """One row per chunk, index ``chunk_id``; counts are ``Int64``, times UTC datetimes."""
-    rows = ledger.query(f"SELECT {', '.join(_CHUNK_COLS)} FROM chunks ORDER BY seq")
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(_CHUNK_COLS))
+    rows = ledger.chunk_rows(_CHUNK_COLS)
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(_CHUNK_COLS))
     for col in _INTS:
         frame[col] = frame[col].astype("Int64")
     for col in ("est_cost_usd", "cost_usd"):
@@ -43,7 +43,7 @@ def chunks_frame(ledger: Ledger) -> pd.DataFrame:
     for col in _TIMES:
         frame[col] = _times(frame[col]).to_numpy()
     # the raw batchStats of the last sweep (the SDK drops them): requests done remotely so far
-    stats = [json.loads(r[0]) if r[0] else {} for r in ledger.query("SELECT stats FROM chunks ORDER BY seq")]
+    stats = [json.loads(r[-1]) if r[-1] else {} for r in rows]
     for col, key in (
         ("remote_requests", "requestCount"),
         ("remote_succeeded", "successfulRequestCount"),
@@ -56,7 +56,7 @@ def chunks_frame(ledger: Ledger) -> pd.DataFrame:
     return frame.set_index("chunk_id")
 
 
-def events_frame(ledger: Ledger) -> pd.DataFrame:
+def events_frame(ledger: RunStore) -> pd.DataFrame:
     """The run's history, one row per event, for charts (enqueued tokens, committed spend, done counts)."""
     cols = [
         "time",
@@ -70,8 +70,7 @@ def events_frame(ledger: Ledger) -> pd.DataFrame:
         "failed",
         "pending",
     ]
-    rows = ledger.query(f"SELECT {', '.join(cols)} FROM events ORDER BY id")
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    frame = pd.DataFrame(ledger.event_rows(cols), columns=cols)
     frame["time"] = _times(frame["time"]).to_numpy()
     for col in ("kind", "chunk_id", "message"):
         frame[col] = frame[col].astype("string")
@@ -82,7 +81,7 @@ def events_frame(ledger: Ledger) -> pd.DataFrame:
     return frame
 
 
-def summary(ledger: Ledger, config: RunConfig) -> RunSummary:
+def summary(ledger: RunStore, config: RunConfig) -> RunSummary:
     """Counts, tokens, cost estimated vs actual, quota use, timing and the last problem.
 
     ``state`` is ``running`` | ``paused`` | ``done`` | ``cancelled`` | ``budget`` (stopped by
