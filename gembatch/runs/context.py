@@ -40,6 +40,7 @@ class Context:
     _spec: RequestSpec | None = None
     #: held by a step and by configuration changes made through the same ``Run`` object
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _resolved: Transport | None = None
 
     @property
     def ledger(self) -> RunStore:
@@ -49,11 +50,11 @@ class Context:
     @property
     def transport(self) -> Transport:
         """The backend; ``gb.connect()``'s choice on first use when none was given."""
-        if not isinstance(self._transport, Transport):
+        if self._resolved is None:
             from gembatch.transport.connect import as_transport
 
-            self._transport = as_transport(self._transport)
-        return self._transport
+            self._resolved = as_transport(self._transport)
+        return self._resolved
 
     def refresh(self) -> RunConfig:
         """Re-read the configuration from the store (another process may have changed it)."""

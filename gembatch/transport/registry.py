@@ -28,6 +28,7 @@ _lock = threading.RLock()
 _factories: dict[str, BackendFactory] = {}
 _adopters: dict[str, Adopter] = {}
 _loaded: set[str] = set()
+_scanned: set[str] = set()  # holds "*" once every entry point of the group has been loaded
 
 
 def _gemini(*, client: Any = None, **options: Any) -> Transport:
@@ -57,13 +58,17 @@ def register_backend(name: str, factory: BackendFactory, *, adopt: Adopter | Non
 
 
 def _load_entry_points(name: str | None = None) -> None:
+    if "*" in _scanned:
+        return
+    if name is None:
+        _scanned.add("*")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in _loaded or (name is not None and ep.name != name):
             continue
         _loaded.add(ep.name)
         try:
             hook = ep.load()
-        except Exception as exc:  # a broken plug-in must not break the other backends
+        except Exception as exc:  # name the broken plug-in rather than fail somewhere later
             raise BackendError(f"backend {ep.name!r} ({ep.value}) cannot be loaded: {exc}") from exc
         hook()
 
