@@ -10,7 +10,13 @@ from urllib.parse import urlsplit
 from gembatch.errors import BackendError
 from gembatch.transport.base import Transport
 from gembatch.transport.credentials import key_from_env
-from gembatch.transport.gemini import API_VERSION, DEFAULT_BASE_URL, GeminiTransport
+from gembatch.transport.gemini import (
+    API_VERSION,
+    DEFAULT_BASE_URL,
+    GeminiTransport,
+    get_batch_raw,
+    iter_batches_raw,
+)
 from gembatch.transport.registry import adopters, get_backend
 
 if TYPE_CHECKING:
@@ -23,7 +29,9 @@ __all__ = [
     "connect",
     "connect_transport",
     "describe",
+    "get_batch_raw",
     "is_emulator",
+    "iter_batches_raw",
     "local_emulator",
 ]
 

@@ -18,7 +18,16 @@ from gembatch.transport.base import Failure, JobState, JobStatus, Timings
 if TYPE_CHECKING:
     from google import genai
 
-__all__ = ["API_VERSION", "DEFAULT_BASE_URL", "JSONL_MIME", "GeminiTransport", "classify", "parse_job"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "JSONL_MIME",
+    "GeminiTransport",
+    "classify",
+    "get_batch_raw",
+    "iter_batches_raw",
+    "parse_job",
+]
 
 API_VERSION = "v1beta"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
@@ -203,23 +212,30 @@ class GeminiTransport:
         model_path = model if model.startswith("models/") else f"models/{model}"
         return parse_job(self._request("post", f"{model_path}:batchGenerateContent", body))
 
-    def get(self, name: str) -> JobStatus:
+    def get_raw(self, name: str) -> dict[str, Any]:
+        """The batch Operation exactly as the service sent it (``metadata.batchStats`` included)."""
         if not name.startswith("batches/"):
             raise BackendError(f"a batch name looks like 'batches/<id>', not {name!r}")
-        return parse_job(self._request("get", name))
+        return self._request("get", name)
 
-    def list_jobs(self, page_size: int = 100) -> Iterator[JobStatus]:
+    def list_raw(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Every batch Operation as sent, following all pages of ``batches.list``."""
         token: str | None = None
         while True:
             path = f"batches?pageSize={int(page_size)}"
             if token:
                 path += f"&pageToken={quote(token, safe='')}"
             page = self._request("get", path)
-            for op in page.get("operations") or []:
-                yield parse_job(op)
+            yield from page.get("operations") or []
             token = page.get("nextPageToken")
             if not token:
                 return
+
+    def get(self, name: str) -> JobStatus:
+        return parse_job(self.get_raw(name))
+
+    def list_jobs(self, page_size: int = 100) -> Iterator[JobStatus]:
+        return (parse_job(op) for op in self.list_raw(page_size))
 
     def cancel(self, name: str) -> None:
         self.client.batches.cancel(name=name)
@@ -259,3 +275,13 @@ class GeminiTransport:
 
     def classify(self, exc: BaseException) -> Failure:
         return classify(exc)
+
+
+def get_batch_raw(client: genai.Client, name: str) -> dict[str, Any]:
+    """The raw batch Operation JSON of ``batches/<id>`` through ``client`` (the SDK drops ``batchStats``)."""
+    return GeminiTransport(client).get_raw(name)
+
+
+def iter_batches_raw(client: genai.Client, page_size: int = 100) -> Iterator[dict[str, Any]]:
+    """Every batch as raw Operation JSON through ``client``, following all pages of ``batches.list``."""
+    return GeminiTransport(client).list_raw(page_size)
