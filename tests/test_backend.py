@@ -36,7 +36,7 @@ def test_key_in_environment_selects_the_real_service(monkeypatch: pytest.MonkeyP
     assert opts.api_version == "v1beta"  # type: ignore[attr-defined]
     assert "generativelanguage.googleapis.com" in (opts.base_url or "")  # type: ignore[attr-defined]
     assert client._api_client.api_key == SECRET  # the key is handed to the SDK ...
-    text = gb.describe(client) + repr(client) + caplog.text
+    text = gb.describe(client) + repr(client) + repr(backend.as_transport(client)) + caplog.text
     assert SECRET not in text  # ... and appears in no description or log line
     assert "Gemini API at https://generativelanguage.googleapis.com" in gb.describe(client)
 

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from gembatch.transport.base import Timings
+
 __all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "RunConfig"]
 
 ARTICLES_FILE = "articles.parquet"
@@ -40,12 +42,13 @@ class RunConfig:
     delete_collected_jobs: bool = True  # batches.delete once results are in the ledger
     pending_limit_s: float | None = None
     cancel_stale: bool = False
-    poll_min_s: float = 5.0
-    poll_max_s: float = 60.0
+    # a backend's own timings (e.g. the emulator's) replace these when a run is created
+    poll_min_s: float = Timings.poll_min_s
+    poll_max_s: float = Timings.poll_max_s
     backoff_base_s: float = 5.0
     backoff_max_s: float = 600.0
     # a job just created may take a moment to show in listings: only then is "absent" believed
-    reconcile_grace_s: float = 60.0
+    reconcile_grace_s: float = Timings.reconcile_grace_s
     mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM)
     realtime: dict[str, Any] = field(default_factory=dict)  # RealtimeOptions fields
 
