@@ -91,7 +91,11 @@ def get_backend(name: str, **options: Any) -> Transport:
         factory = _factories.get(name)
     if factory is None:
         known = ", ".join(backend_names())
-        raise BackendError(f"no gembatch backend named {name!r}; known: {known}")
+        raise BackendError(
+            f"no gembatch backend named {name!r}; known: {known}. Packages add backends through the "
+            f"{ENTRY_POINT_GROUP!r} entry point: if you expected this one, (re)install the package that "
+            "provides it (from a gembatch checkout: pip install -e .)"
+        )
     return factory(**options)
 
 
