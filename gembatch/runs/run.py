@@ -12,17 +12,18 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import GembatchError
-from gembatch.runs import views
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
 from gembatch.runs.drivers import StepReport, driver_for
 from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
+from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
+from gembatch.runs.summarize import summarize, text_repr
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
 from gembatch.transport.connect import as_transport
@@ -289,25 +290,25 @@ class Run:
                 store.event("cancel", "run cancelled by the user")
             guard(self._ctx, "cancel", lambda: cancel_in_flight(self._ctx))  # retried by the next step
 
-    # -- views ----------------------------------------------------------------------------
+    # -- frames and summary ----------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:
         """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
         return results_frame(self.store, self._ctx.spec.response_schema, self._ctx.articles if join else None)
 
     def chunks(self) -> pd.DataFrame:
         """One row per chunk (batch job attempt): state, batch name, estimates vs actuals, times."""
-        return views.chunks_frame(self.store)
+        return chunks_frame(self.store)
 
     def events(self) -> pd.DataFrame:
         """The run's history: time, kind, chunk, message, enqueued tokens, committed spend, done counts."""
-        return views.events_frame(self.store)
+        return events_frame(self.store)
 
     def summary(self) -> RunSummary:
         """Counts, tokens, cost estimated vs actual, timing, the last problem (a :class:`RunSummary`)."""
-        return views.summary(self.store, self._ctx.refresh())
+        return summarize(self.store, self._ctx.refresh())
 
     def __repr__(self) -> str:
-        return views.text_repr(self.run_dir, self.summary())
+        return text_repr(self.run_dir, self.summary())
 
     def _repr_html_(self) -> str:
         from gembatch.presentation import html_repr as _html
