@@ -290,7 +290,7 @@ class Run:
                 store.event("cancel", "run cancelled by the user")
             guard(self._ctx, "cancel", lambda: cancel_in_flight(self._ctx))  # retried by the next step
 
-    # -- frames and summary ----------------------------------------------------------------
+    # -- frames and summary ---------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:
         """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
         return results_frame(self.store, self._ctx.spec.response_schema, self._ctx.articles if join else None)
