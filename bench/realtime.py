@@ -22,7 +22,7 @@ import gembatch as gb
 from gembatch.inputs.request_lines import RequestSpec
 from gembatch.inputs.tokens import TokenEstimator, request_chars
 from gembatch.planning.ratelimit import RateLimits
-from gembatch.runs.realtime_send import Job, Outcome, RealtimeOptions, send
+from gembatch.runs.realtime_send import Answer, Job, RealtimeOptions, send
 
 MODEL = "gemini-2.5-flash-lite"
 
@@ -61,7 +61,7 @@ def main() -> None:
         max_concurrency=args.concurrency,
         arrival_margin_s=None if args.margin < 0 else args.margin,
     )
-    outcomes: list[Outcome] = []
+    outcomes: list[Answer] = []
     with gb.emulator.running(speed=600, catalog=cat, profile={"rate_window_s": args.window}) as emu:
         limits = options.limits(cat.get(MODEL), "tier1")
         t0 = time.monotonic()

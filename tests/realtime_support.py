@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runs_support import read_ledger
+
 import gembatch as gb
 
 MODEL = "gemini-2.5-flash-lite"
@@ -31,8 +33,8 @@ def articles(n: int, mean_chars: int = 500, seed: int = 0) -> Any:
 
 
 def result_rows(run: gb.Run) -> list[Any]:
-    return run.ledger.query("SELECT article_id, chunk_id, attempt, status, cost_usd FROM results")
+    return read_ledger(run, "SELECT article_id, chunk_id, attempt, status, cost_usd FROM results")
 
 
 def unique_requests(run: gb.Run) -> int:
-    return int(run.ledger.query("SELECT COUNT(*) FROM articles WHERE article_id = rep_id")[0][0])
+    return run.store.unique_requests()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import gembatch as gb
@@ -50,3 +52,14 @@ def assert_accounted(run: gb.Run, n: int) -> None:
 def peak(stats: dict[str, Any]) -> int:
     """The emulator's peak enqueued tokens for MODEL (keys may carry the models/ prefix)."""
     return max(v for k, v in stats["peak_enqueued_tokens"].items() if k.removeprefix("models/") == MODEL)
+
+
+def read_ledger(where: gb.Run | Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of ``sql`` read straight from a run's ``ledger.sqlite`` (read-only, its own connection).
+
+    Tests check what the store wrote independently of the store's own queries.
+    """
+    path = (where.run_dir if isinstance(where, gb.Run) else Path(where)) / "ledger.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute(sql, params).fetchall()

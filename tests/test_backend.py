@@ -1,4 +1,4 @@
-"""gembatch.transport.connect.connect: the real service with a key (never called here), else the emulator."""
+"""Choosing a backend: gb.connect, the registry, the emulator's own registration (never the real service)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_key_in_environment_selects_the_real_service(monkeypatch: pytest.MonkeyP
     assert opts.api_version == "v1beta"  # type: ignore[attr-defined]
     assert "generativelanguage.googleapis.com" in (opts.base_url or "")  # type: ignore[attr-defined]
     assert client._api_client.api_key == SECRET  # the key is handed to the SDK ...
-    text = gb.describe(client) + repr(client) + caplog.text
+    text = gb.describe(client) + repr(client) + repr(backend.as_transport(client)) + caplog.text
     assert SECRET not in text  # ... and appears in no description or log line
     assert "Gemini API at https://generativelanguage.googleapis.com" in gb.describe(client)
 
@@ -75,10 +75,12 @@ def test_emulator_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         assert backend.describe(client).startswith(f"Gemini emulator at {emu.base_url}")
         job = client.batches.create(model=MODEL, src=[request("via env")])
         assert job.name is not None
-        assert backend.get_batch_raw(client, job.name)["metadata"]["batchStats"]["requestCount"] == "1"
-        assert [b["name"] for b in backend.iter_batches_raw(client)] == [job.name]
+        transport = backend.as_transport(client)
+        assert transport.name == "emulator"
+        assert transport.get(job.name).stats["requestCount"] == 1  # batchStats, which the SDK drops
+        assert [b.name for b in transport.list_jobs()] == [job.name]
         with pytest.raises(BackendError, match="batches/"):
-            backend.get_batch_raw(client, job.name.removeprefix("batches/"))
+            transport.get(job.name.removeprefix("batches/"))
 
 
 def test_no_key_starts_one_in_process_emulator_and_says_so(
@@ -96,7 +98,55 @@ def test_no_key_starts_one_in_process_emulator_and_says_so(
     assert _options(first).base_url == _options(second).base_url  # type: ignore[attr-defined]
     assert _options(first).api_version == "v1beta"  # type: ignore[attr-defined]
     assert first.models.count_tokens(model=MODEL, contents="hello").total_tokens == 1
-    assert backend.shared_emulator() is backend.shared_emulator()
+    assert backend.local_emulator() is backend.local_emulator()
+    assert backend.local_emulator().base_url == _options(first).base_url  # type: ignore[attr-defined]
     out = capsys.readouterr().out
     assert out.count("emulated") <= 1  # one plain line per process, not one per call
     assert SECRET not in out
+
+
+def test_backends_come_from_a_registry_and_the_emulator_registers_itself() -> None:
+    from gembatch.transport import registry
+
+    assert {"gemini", "emulator"} <= set(registry.backend_names())  # emulator: via its entry point
+    with pytest.raises(BackendError, match=r"no gembatch backend named 'vertex'.*emulator"):
+        registry.get_backend("vertex")
+    seen: list[dict[str, object]] = []
+    fake = backend.local_emulator()
+
+    def factory(**options: object) -> object:
+        seen.append(options)
+        return fake
+
+    registry.register_backend("test-only", factory)  # type: ignore[arg-type]
+    assert registry.get_backend("test-only", speed=3) is fake
+    assert seen == [{"speed": 3}]
+
+
+def test_poll_timings_come_from_the_backend() -> None:
+    emulated = backend.local_emulator()
+    assert emulated.emulated
+    assert emulated.timings.poll_max_s < 5
+    real = backend.as_transport(backend.connect("a-key"))
+    assert real.name == "gemini"
+    assert not real.emulated
+    assert (real.timings.poll_min_s, real.timings.reconcile_grace_s) == (5.0, 60.0)
+    assert backend.as_transport(real) is real  # a transport passes through unchanged
+
+
+def test_library_never_imports_the_emulator() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "gembatch"
+    for path in root.rglob("*.py"):
+        if "emulator" in path.relative_to(root).parts[0] or (
+            path.name == "__init__.py" and path.parent == root
+        ):
+            continue  # the emulator itself; the package front re-exports gb.emulator
+        if path.relative_to(root).parts[0] in ("cli", "runbook.py", "server"):
+            continue  # faces may start an emulator for the user
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("gembatch.emulator"), f"{path} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("gembatch.emulator") for a in node.names), path

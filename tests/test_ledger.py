@@ -1,17 +1,18 @@
-"""The ledger: schema, WAL, the chunk life cycle, figures."""
+"""The run store (ledger.sqlite): schema, WAL, the chunk life cycle, figures, named operations."""
 
 from __future__ import annotations
 
 import sqlite3
 
 import pytest
+from runs_support import read_ledger
 
 from gembatch.runs.states import IllegalTransition, State, check_transition, from_remote
-from gembatch.runs.store import SCHEMA_VERSION, Ledger, LedgerError
+from gembatch.runs.store import SCHEMA_VERSION, LedgerError, RunStore, WorkLeft
 
 
 def _ledger(tmp_path):
-    led = Ledger(tmp_path / "ledger.sqlite")
+    led = RunStore(tmp_path / "ledger.sqlite")
     led.add_articles(
         {
             "article_id": f"a{i}",
@@ -51,7 +52,7 @@ def test_newer_schema_is_refused(tmp_path):
     led.set_meta("schema_version", SCHEMA_VERSION + 1)
     led.close()
     with pytest.raises(LedgerError, match="newer gembatch"):
-        Ledger(tmp_path / "ledger.sqlite")
+        RunStore(tmp_path / "ledger.sqlite")
 
 
 def test_happy_path_transitions_and_figures(tmp_path):
@@ -98,14 +99,14 @@ def test_transaction_rolls_back_on_error(tmp_path):
     with pytest.raises(RuntimeError):
         fail_midway()
     assert led.chunk("c00001")["state"] == "planned"
-    assert led.query("SELECT COUNT(*) FROM events")[0][0] == 0
+    assert read_ledger(tmp_path, "SELECT COUNT(*) FROM events")[0][0] == 0
 
 
 def test_events_carry_chart_figures(tmp_path):
     led = _ledger(tmp_path)
     led.transition("c00001", State.SUBMITTING)
     led.event("intent", "x", "c00001")
-    row = led.query("SELECT * FROM events")[0]
+    row = read_ledger(tmp_path, "SELECT * FROM events")[0]
     assert (row["enqueued_tokens"], row["pending"], row["kind"]) == (400, 4, "intent")
 
 
@@ -133,15 +134,47 @@ def test_retry_chunks_pack_by_attempt_and_size(tmp_path):
     led = _ledger(tmp_path)
     led.transition("c00001", State.CANCELLED)
     led.transition("c00001", State.COLLECTED)
-    with led.transaction() as db:
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:  # as if collected: re-queued, a3 tried twice
         db.execute("UPDATE articles SET requeue=1")
         db.execute("UPDATE articles SET attempts=2 WHERE article_id='a3'")
     cfg = RunConfig(run_id="r-1", model="m", tier="tier1", spec={}, model_info={}, chunk_tokens=250)
-    ctx = Context(run_dir=tmp_path, ledger=led, _client=None, config=cfg)
+    ctx = Context(run_dir=tmp_path, store=led, _transport=None, config=cfg)
     assert make_retry_chunks(ctx, flush=False) == ["r2-00001"]  # a0+a1 fill a chunk; a2 waits
     assert make_retry_chunks(ctx, flush=True) == ["r2-00002", "r3-00001"]
     assert led.chunk_article_ids("r2-00001") == ["a0", "a1"]
     assert led.chunk_article_ids("r3-00001") == ["a3"]
     row = led.chunk("r3-00001")
     assert (row["attempt"], row["display_name"], row["state"]) == (3, "gembatch/r-1/r3-00001/3", "planned")
-    assert led.query("SELECT COUNT(*) FROM articles WHERE requeue=1")[0][0] == 0
+    assert read_ledger(tmp_path, "SELECT COUNT(*) FROM articles WHERE requeue=1")[0][0] == 0
+
+
+def test_work_left_and_the_done_rule(tmp_path):
+    from gembatch.runs.outcomes import finish, is_done
+
+    led = _ledger(tmp_path)
+    assert led.work_left() == WorkLeft(busy_chunks=1, in_flight=0, requeued=0)  # planned, sendable
+    assert not is_done(led.work_left(), cancelled=False)
+    led.update_chunk("c00001", blocked="budget")
+    assert led.work_left().busy_chunks == 0  # held back by the budget: nothing more will happen
+    assert is_done(led.work_left(), cancelled=False)
+    assert finish(led) == "budget"  # articles are left pending
+    assert finish(led) == "budget"  # recorded once
+    assert read_ledger(tmp_path, "SELECT COUNT(*) FROM events WHERE kind='done'")[0][0] == 1
+    led.unblock_budget()
+    led.transition("c00001", State.SUBMITTING)
+    assert led.work_left() == WorkLeft(busy_chunks=1, in_flight=1, requeued=0)
+    assert not is_done(led.work_left(), cancelled=True)  # a job may still exist remotely
+
+
+def test_requeue_failed_reopens_failed_articles(tmp_path):
+    led = _ledger(tmp_path)
+    led.record_collection(
+        "c00001",
+        [("a0", "c00001", 1, "failed", None, None, 0, 0, 0, 0.0, None, "400 bad", 1.0)],
+        [("failed", 0, "400 bad", "a0"), ("succeeded", 0, None, "a1")],
+    )
+    assert led.counts() == {"succeeded": 1, "failed": 1, "pending": 2}
+    assert led.failure_reasons() == {"400 bad": 1}
+    assert led.requeue_failed() == (1, 1)
+    assert led.counts() == {"succeeded": 1, "failed": 0, "pending": 3}
+    assert [r["article_id"] for r in led.requeued_articles()] == ["a0"]

@@ -49,3 +49,14 @@ def test_file_names() -> None:
 def test_looks_like_batch() -> None:
     assert looks_like_batch("batches/../x")
     assert not looks_like_batch("runs/batches")
+
+
+def test_single_job_calls_refuse_a_bad_name_before_any_request() -> None:
+    from gembatch.runs.jobs import job_results, job_status
+
+    with gb.emulator.running(speed=50_000) as emu:
+        before = sum(emu.stats()["requests"].values())
+        for call in (job_status, job_results):
+            with pytest.raises(gb.InputError, match="is not a batch job name"):
+                call(emu.client(), "batches/../../etc/passwd")
+        assert sum(emu.stats()["requests"].values()) == before

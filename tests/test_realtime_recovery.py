@@ -13,10 +13,11 @@ import time
 
 import pytest
 import realtime_support as rs
+from runs_support import read_ledger
 
 import gembatch as gb
 from gembatch.runs.states import from_remote
-from gembatch.transport import gemini as remote
+from gembatch.transport.connect import as_transport
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +89,8 @@ def test_sigkill_mid_run_then_resume_records_each_article_once(tmp_path):
 
 
 def _remote_states(client, names):
-    return {name: remote.remote_state(remote.get_batch(client, name)) for name in names}
+    transport = as_transport(client)
+    return {name: str(transport.get(name).state) for name in names}
 
 
 def test_finish_realtime_moves_stuck_batch_jobs_without_paying_twice(tmp_path):
@@ -128,7 +130,7 @@ def test_finish_realtime_moves_stuck_batch_jobs_without_paying_twice(tmp_path):
     by_article = collections.defaultdict(set)
     for r in rows:
         by_article[r["article_id"]].add(r["chunk_id"])
-    members = run.ledger.query("SELECT chunk_id, article_id FROM chunk_articles")
+    members = read_ledger(run, "SELECT chunk_id, article_id FROM chunk_articles")
     sent_rt = 0
     for m in members:
         got = by_article[m["article_id"]]

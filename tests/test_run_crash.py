@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from runs_support import read_ledger
 
 import gembatch as gb
 from gembatch.runs.crash import POINTS
@@ -104,7 +105,7 @@ def test_sigkill_then_rerun_loses_nothing_and_doubles_nothing(emulator, data, ba
     assert set(mine.values()) == {1}, f"duplicate remote jobs after a crash at {point}: {mine}"
     assert len(mine) == len(run.chunks())
 
-    rows = run.ledger.query("SELECT article_id, COUNT(*) FROM results WHERE status='succeeded' GROUP BY 1")
+    rows = read_ledger(run, "SELECT article_id, COUNT(*) FROM results WHERE status='succeeded' GROUP BY 1")
     assert all(n == 1 for _, n in rows), "an article was counted twice"
     final = _final(run_dir, emulator)
     assert (final["status"] == "succeeded").all()

@@ -15,7 +15,7 @@ from gembatch.inputs.tokens import TokenEstimator, request_chars
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
 from gembatch.planning.ratelimit import realtime_duration
 from gembatch.presentation import html_repr as _html
-from gembatch.runs.realtime_send import Job, Outcome, RealtimeOptions, SendReport, send
+from gembatch.runs.realtime_send import Answer, Job, RealtimeOptions, SendReport, send
 
 __all__ = ["Pilot", "pilot"]
 
@@ -240,18 +240,17 @@ def pilot(
     sample = articles.iloc[pick]
     opts = RealtimeOptions.from_dict(options)
     limits = opts.limits(info, tier)
-    if client is None:
-        from gembatch.transport.connect import connect
+    from gembatch.transport.connect import as_transport
 
-        client = connect()
+    transport = as_transport(client)  # a google-genai client, a transport, or gb.connect()'s choice
     from gembatch.inputs.request_lines import iter_request_lines
 
     jobs = [
         Job(line["key"], line["request"], int(t))
         for line, t in zip(iter_request_lines(sample, spec), est_all[pick], strict=True)
     ]
-    outcomes: list[Outcome] = []
-    report = send(client, spec, jobs, limits, outcomes.append, options=opts)
+    outcomes: list[Answer] = []
+    report = send(transport, spec, jobs, limits, outcomes.append, options=opts)
     frame = _measurements(outcomes, jobs, info)
     summary = _project(frame, est_all, info, limits.rpm, limits.tpm)
     ok = frame["status"] != "error"
@@ -270,7 +269,7 @@ def pilot(
     return Pilot(frame, summary, info, spec, report)
 
 
-def _measurements(outcomes: list[Outcome], jobs: list[Job], info: ModelInfo) -> pd.DataFrame:
+def _measurements(outcomes: list[Answer], jobs: list[Job], info: ModelInfo) -> pd.DataFrame:
     by_key = {o.job.key: o for o in outcomes}
     rows = []
     for job in jobs:

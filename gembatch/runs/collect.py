@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
+from gembatch.runs.outcomes import article_outcome
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
 from gembatch.runs.states import State
-from gembatch.transport import gemini as remote
 
 __all__ = ["collect_chunk", "make_retry_chunks"]
 
 
 def _fetch(ctx: Context, row: Any) -> dict[str, LineResult]:
     schema = ctx.spec.response_schema
+    records: Iterable[Mapping[str, Any] | None]
     if row["output_file"]:
-        data = ctx.client.files.download(file=str(row["output_file"]))  # the NAME: a File object raises
+        data = ctx.transport.download(str(row["output_file"]))
         crash_point("download")
-        records = iter_jsonl(bytes(data))
+        records = iter_jsonl(data)
     else:
-        items = remote.inline_responses(remote.get_batch(ctx.client, row["batch_name"])) or []
-        records = iter(items)
+        records = ctx.transport.get(row["batch_name"]).inline_responses or ()
     out: dict[str, LineResult] = {}
     for res in parse_lines(records, schema):
         out.setdefault(res.key, res)  # a duplicated key keeps its first line, never a later one
@@ -35,7 +36,7 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
 
     A SIGKILL anywhere before the commit leaves the chunk uncollected, so collecting again is safe.
     """
-    led = ctx.ledger
+    led = ctx.store
     row = led.chunk(chunk_id)
     state = row["state"]
     ids = led.chunk_article_ids(chunk_id)
@@ -73,30 +74,11 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             (aid, chunk_id, row["attempt"], res.status, res.output_text, parsed, res.prompt_tokens,
              res.output_tokens, res.thoughts_tokens, cost, res.finish_reason, res.error, now)
         )  # fmt: skip
-        if res.status == "succeeded":
-            final, requeue, err = "succeeded", 0, None
-        elif res.status == "retryable" and row["attempt"] < max_attempts:
-            final, requeue, err = "pending", 1, res.error
-            counts["retry"] += 1
-        else:
-            final, requeue = "failed", 0
-            err = (
-                res.error
-                if res.status == "failed"
-                else f"gave up after {row['attempt']} attempts: {res.error}"
-            )
-        if final != "pending":
-            counts[final] += 1
-        article_rows.append((final, requeue, err, aid))
-    with led.transaction() as db:
-        db.executemany(
-            "INSERT OR REPLACE INTO results(article_id, chunk_id, attempt, status, output_text, output_json, "
-            "prompt_tokens, output_tokens, thoughts_tokens, cost_usd, finish_reason, error, time) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            result_rows,
-        )
-        # the article and every identical one (same request, sent once) share the outcome
-        db.executemany("UPDATE articles SET status=?, requeue=?, error=? WHERE rep_id=?", article_rows)
+        outcome = article_outcome(res.status, res.error, int(row["attempt"]), max_attempts)
+        counts["retry" if outcome.requeue else outcome.status] += 1
+        article_rows.append((*outcome.as_row(), aid))
+    with led.transaction():
+        led.record_collection(chunk_id, result_rows, article_rows)
         led.transition(
             chunk_id,
             State.COLLECTED,
@@ -118,13 +100,13 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
         )
     if row["output_file"] and ctx.config.delete_output_files:
         try:
-            ctx.client.files.delete(name=str(row["output_file"]))
+            ctx.transport.delete_file(str(row["output_file"]))
         except Exception as exc:  # the results are safe; a leftover file only costs storage for 48 h
             led.event("output_delete_failed", f"{row['output_file']}: {type(exc).__name__}", chunk_id)
     if row["batch_name"] and ctx.config.delete_collected_jobs:
         # a finished job (with inline output) would otherwise ride along in every later listing
         try:
-            ctx.client.batches.delete(name=str(row["batch_name"]))
+            ctx.transport.delete(str(row["batch_name"]))
         except Exception as exc:
             led.event("job_delete_failed", f"{row['batch_name']}: {type(exc).__name__}", chunk_id)
     return counts
@@ -136,11 +118,8 @@ def make_retry_chunks(ctx: Context, *, flush: bool) -> list[str]:
     With ``flush`` false only full chunks are made, so retries do not fragment while planned work
     remains; with ``flush`` true the remainder goes out too.
     """
-    led = ctx.ledger
-    rows = led.query(
-        "SELECT article_id, attempts, est_input_tokens, est_output_tokens, est_cost_usd FROM articles "
-        "WHERE requeue=1 AND status='pending' AND article_id=rep_id ORDER BY attempts, seq"
-    )
+    led = ctx.store
+    rows = led.requeued_articles()
     if not rows:
         return []
     cap = max(1, ctx.config.chunk_tokens)
@@ -156,14 +135,14 @@ def make_retry_chunks(ctx: Context, *, flush: bool) -> list[str]:
         else:
             g.append(r)
     made: list[str] = []
-    with led.transaction() as db:
-        wave = int(db.execute("SELECT COALESCE(MAX(wave), 0) FROM chunks").fetchone()[0]) + 1
+    with led.transaction():
+        wave = led.next_wave()
         for g in groups:
             full = sum(x["est_input_tokens"] for x in g) * 2 > cap  # at least half a chunk is worth sending
             if not (flush or full):
                 continue
             attempt = int(g[0]["attempts"]) + 1
-            n = int(db.execute("SELECT COUNT(*) FROM chunks WHERE attempt=?", (attempt,)).fetchone()[0]) + 1
+            n = led.chunks_of_attempt(attempt) + 1
             chunk_id = f"r{attempt}-{n:05d}"
             led.add_chunk(
                 chunk_id,

@@ -1,16 +1,18 @@
-"""A run's persisted configuration and the live context the run's modules share."""
+"""The live context a run's modules share: store, transport, configuration (re-read each step), inputs."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gembatch.planning.catalog import ModelInfo
-from gembatch.runs.store import Ledger
+from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE, RESULTS_FILE, RunConfig
+from gembatch.runs.store import RunStore
+from gembatch.transport.base import Transport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,98 +21,50 @@ if TYPE_CHECKING:
 
 __all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "Context", "RunConfig"]
 
-ARTICLES_FILE = "articles.parquet"
-LEDGER_FILE = "ledger.sqlite"
-RESULTS_FILE = "results.parquet"
-
-
-@dataclass
-class RunConfig:
-    """Everything needed to drive a run after a restart; stored as JSON in the ledger (no API key).
-
-    Fields in ``OPERATIONAL`` may change between sessions; the others define the run.
-    """
-
-    run_id: str
-    model: str
-    tier: str
-    spec: dict[str, Any]
-    model_info: dict[str, Any]
-    policy: str = "rolling"
-    headroom: float = 0.9
-    budget_usd: float | None = None
-    quota_tokens: int = 0
-    max_attempts: int = 3
-    chunk_tokens: int = 0  # size cap for retry chunks (the plan's largest chunk)
-    max_jobs: int = 100
-    inline_limit_bytes: int = 19_000_000  # under the documented 20 MB, leaving room for the wrapper
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    # operational knobs
-    delete_input_files: bool = True
-    delete_output_files: bool = True
-    delete_collected_jobs: bool = True  # batches.delete once results are in the ledger
-    pending_limit_s: float | None = None
-    cancel_stale: bool = False
-    poll_min_s: float = 5.0
-    poll_max_s: float = 60.0
-    backoff_base_s: float = 5.0
-    backoff_max_s: float = 600.0
-    # a job just created may take a moment to show in listings: only then is "absent" believed
-    reconcile_grace_s: float = 60.0
-    mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM)
-    realtime: dict[str, Any] = field(default_factory=dict)  # RealtimeOptions fields
-
-    OPERATIONAL = (
-        "inline_limit_bytes",
-        "delete_input_files",
-        "delete_output_files",
-        "delete_collected_jobs",
-        "pending_limit_s",
-        "cancel_stale",
-        "poll_min_s",
-        "poll_max_s",
-        "backoff_base_s",
-        "backoff_max_s",
-        "reconcile_grace_s",
-        "mode",
-        "realtime",
-    )
-
-    @property
-    def cap_tokens(self) -> int:
-        """Enqueued tokens the scheduler may hold in flight: quota × headroom."""
-        return int(self.quota_tokens * self.headroom)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
 
 @dataclass
 class Context:
-    """Live state shared by submit / monitor / collect: ledger, client, config, inputs."""
+    """Live state shared by submit / poll / collect / the drivers: store, transport, config, inputs.
+
+    ``config`` is a snapshot; :meth:`refresh` re-reads it from the store, so a change made by another
+    ``Run`` object or process (``set_budget``, ``retry_failed``…) reaches a live driver.
+    """
 
     run_dir: Path
-    ledger: Ledger
-    _client: Any
+    store: RunStore
+    _transport: Any
     config: RunConfig
     backoff_until: float = 0.0
     backoff_n: int = 0
     _articles: pd.DataFrame | None = None
     _spec: RequestSpec | None = None
+    #: held by a step and by configuration changes made through the same ``Run`` object
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _resolved: Transport | None = None
 
     @property
-    def client(self) -> Any:
-        """The google-genai client; ``gb.connect()`` on first use when none was given."""
-        if self._client is None:
-            from gembatch.transport.connect import connect
+    def ledger(self) -> RunStore:
+        """Older name of :attr:`store`."""
+        return self.store
 
-            self._client = connect()
-        return self._client
+    @property
+    def transport(self) -> Transport:
+        """The backend; ``gb.connect()``'s choice on first use when none was given."""
+        if self._resolved is None:
+            from gembatch.transport.connect import as_transport
+
+            self._resolved = as_transport(self._transport)
+        return self._resolved
+
+    def refresh(self) -> RunConfig:
+        """Re-read the configuration from the store (another process may have changed it)."""
+        stored = self.store.get_meta("config")
+        if stored is not None:
+            self.config = RunConfig.from_dict(stored)
+        return self.config
+
+    def save_config(self) -> None:
+        self.store.set_meta("config", self.config.to_dict())
 
     @property
     def spec(self) -> RequestSpec:
@@ -140,6 +94,7 @@ class Context:
         return path
 
     def display_name(self, chunk_id: str, attempt: int) -> str:
+        """``gembatch/<run_id>/<chunk>/<attempt>``: how a job is found again after a lost response."""
         return f"gembatch/{self.config.run_id}/{chunk_id}/{attempt}"
 
     def back_off(self, hint_s: float | None) -> float:
@@ -151,7 +106,7 @@ class Context:
         if hint_s is not None:
             delay = max(delay, min(hint_s, cfg.backoff_max_s))
         self.backoff_until = time.time() + delay
-        self.ledger.set_meta("backoff_until", self.backoff_until)  # shown in the summary
+        self.store.set_meta("backoff_until", self.backoff_until)  # shown in the summary
         return delay
 
     def backoff_ok(self) -> None:

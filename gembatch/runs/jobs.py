@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
-from gembatch.transport import gemini as remote
+from gembatch.transport.connect import as_transport
+from gembatch.transport.names import batch_name
 
 __all__ = ["job_results", "job_status", "submit_job"]
 
@@ -29,11 +30,11 @@ def submit_job(
     """Submit one batch job (inline when under ~19 MB, else from an uploaded file); returns its name.
 
     Unlike :class:`gembatch.Run` nothing is recorded locally, so a lost response cannot be
-    reconciled: prefer runs for anything that matters.
+    reconciled: prefer runs for anything that matters. ``client``: a google-genai client or a
+    transport.
     """
     from gembatch.inputs.articles import read_articles
     from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
-    from gembatch.runs.submit import JSONL_MIME
 
     source = articles_or_texts
     articles = (
@@ -42,30 +43,31 @@ def submit_job(
     spec = RequestSpec.create(model, prompt, schema=schema, system_instruction=system_instruction)
     buf = io.BytesIO()
     write_jsonl(iter_request_lines(articles, spec), buf)
+    transport = as_transport(client)
     if buf.tell() < INLINE_LIMIT_BYTES:
         lines = [json.loads(line) for line in buf.getvalue().splitlines()]
-        op = remote.create_batch(client, spec.model, display_name, requests=lines)
+        job = transport.create(spec.model, display_name, requests=lines)
     else:
         buf.seek(0)
-        up = client.files.upload(file=buf, config={"mime_type": JSONL_MIME, "display_name": display_name})
-        op = remote.create_batch(client, spec.model, display_name, file_name=str(up.name))
-    return str(op["name"])
+        file_name = transport.upload(buf, display_name)
+        job = transport.create(spec.model, display_name, file_name=file_name)
+    return job.name
 
 
 def job_status(client: Any, name: str) -> dict[str, Any]:
     """State, request counts (raw ``batchStats``, which the SDK drops) and times of one job."""
-    op = remote.get_batch(client, name)
-    meta = op.get("metadata") or {}
+    name = batch_name(name)  # checked before any request carries it
+    job = as_transport(client).get(name)
     return {
-        "name": op.get("name", name),
-        "display_name": remote.display_name(op),
-        "state": remote.remote_state(op),
-        "model": meta.get("model"),
-        **{f"{k}": v for k, v in remote.batch_stats(op).items()},
-        "create_time": meta.get("createTime"),
-        "update_time": meta.get("updateTime"),
-        "end_time": meta.get("endTime"),
-        "output_file": remote.output_file(op),
+        "name": job.name or name,
+        "display_name": job.display_name,
+        "state": str(job.state),
+        "model": job.model,
+        **dict(job.stats),
+        "create_time": job.create_time,
+        "update_time": job.update_time,
+        "end_time": job.end_time,
+        "output_file": job.output_file,
     }
 
 
@@ -86,9 +88,10 @@ def _frame(results: list[LineResult]) -> pd.DataFrame:
 
 def job_results(client: Any, name: str, schema: Any = None) -> pd.DataFrame:
     """The finished job's lines keyed by request key (never by position), classified."""
-    op = remote.get_batch(client, name)
-    file_name = remote.output_file(op)
-    if file_name:
-        records = iter_jsonl(bytes(client.files.download(file=file_name)))
+    transport = as_transport(client)
+    name = batch_name(name)
+    job = transport.get(name)
+    if job.output_file:
+        records = iter_jsonl(transport.download(job.output_file))
         return _frame(list(parse_lines(records, schema)))
-    return _frame(list(parse_lines(remote.inline_responses(op) or [], schema)))
+    return _frame(list(parse_lines(job.inline_responses or (), schema)))

@@ -1,4 +1,4 @@
-"""One monitoring sweep: one batches.list pass, batches.get where a job is missing, and the watchdog."""
+"""Watching jobs: one listing sweep, batches.get where a job is missing, the watchdog, cancellation."""
 
 from __future__ import annotations
 
@@ -8,21 +8,19 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.genai import errors as genai_errors
-
 from gembatch.runs.context import Context
 from gembatch.runs.states import State, from_remote
-from gembatch.transport import gemini as remote
+from gembatch.transport.base import JobStatus
 
-__all__ = ["Sweep", "cancel_job", "poll", "sweep"]
+__all__ = ["Sweep", "cancel_in_flight", "cancel_job", "poll", "sweep"]
 
 
 @dataclass
 class Sweep:
     """The remote batches seen in one complete listing, by name and by display name."""
 
-    by_name: dict[str, dict[str, Any]] = field(default_factory=dict)
-    by_display: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    by_name: dict[str, JobStatus] = field(default_factory=dict)
+    by_display: dict[str, list[JobStatus]] = field(default_factory=lambda: defaultdict(list))
 
 
 def sweep(ctx: Context) -> Sweep:
@@ -33,15 +31,15 @@ def sweep(ctx: Context) -> Sweep:
     complete listing.
     """
     prefix = f"gembatch/{ctx.config.run_id}/"
-    names = {r["batch_name"] for r in ctx.ledger.chunks_in(State.SUBMITTED)}
-    displays = {ctx.display_name(r["chunk_id"], r["attempt"]) for r in ctx.ledger.chunks_in(State.SUBMITTING)}
+    names = {r["batch_name"] for r in ctx.store.chunks_in(State.SUBMITTED)}
+    displays = {ctx.display_name(r["chunk_id"], r["attempt"]) for r in ctx.store.chunks_in(State.SUBMITTING)}
     out = Sweep()
-    for op in remote.iter_batches(ctx.client):
-        display = remote.display_name(op) or ""
+    for job in ctx.transport.list_jobs():
+        display = job.display_name or ""
         if display.startswith(prefix):
-            name = str(op.get("name"))
-            out.by_name[name] = op
-            out.by_display[display].append(op)
+            name = job.name
+            out.by_name[name] = job
+            out.by_display[display].append(job)
             names.discard(name)
             displays.discard(display)
             if not names and not displays:
@@ -52,18 +50,18 @@ def sweep(ctx: Context) -> Sweep:
 def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
     """Update every submitted chunk from ``listing``; returns how many reached a terminal state."""
     now = time.time() if now is None else now
-    led = ctx.ledger
+    led, transport = ctx.store, ctx.transport
     finished = 0
     for row in led.chunks_in(State.SUBMITTED):
         chunk_id, name = row["chunk_id"], row["batch_name"]
         if row["input_file"] and ctx.config.delete_input_files:
             _delete_input(ctx, chunk_id, row["input_file"])
-        op = listing.by_name.get(name)
-        if op is None:  # absent from a listing proves nothing: ask for this job by name
+        job = listing.by_name.get(name)
+        if job is None:  # absent from a listing proves nothing: ask for this job by name
             try:
-                op = remote.get_batch(ctx.client, name)
-            except genai_errors.ClientError as exc:
-                if exc.code != 404:
+                job = transport.get(name)
+            except Exception as exc:
+                if not transport.classify(exc).not_found:
                     raise
                 with led.transaction():
                     led.transition(
@@ -72,8 +70,8 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
                     led.event("job_missing", f"{name}: batches.get says 404", chunk_id)
                 finished += 1
                 continue
-        state_str = remote.remote_state(op)
-        stats = remote.batch_stats(op)
+        state_str = str(job.state)
+        stats = dict(job.stats)
         terminal = from_remote(state_str)
         stats_json = json.dumps(stats, sort_keys=True)
         if terminal is None:
@@ -83,16 +81,15 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
                 led.event("remote_state", f"{name}: {state_str}", chunk_id)
             _watchdog(ctx, row, state_str, now)
             continue
-        error = (op.get("error") or {}).get("message") if isinstance(op.get("error"), dict) else None
         with led.transaction():
             led.transition(
                 chunk_id,
                 terminal,
                 remote_state=state_str,
                 stats=stats_json,
-                output_file=remote.output_file(op),
+                output_file=job.output_file,
                 finished_at=now,
-                error=error,
+                error=job.error,
             )
             led.event("finished", f"{name}: {state_str} {stats}", chunk_id)
         finished += 1
@@ -102,14 +99,15 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
 def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
     """The job exists, so its input file only fills the 20 GB store: delete it."""
     try:
-        ctx.client.files.delete(name=file_name)
+        ctx.transport.delete_file(file_name)
     except Exception as exc:
-        if not (isinstance(exc, genai_errors.ClientError) and exc.code == 404):
-            if remote.transient(exc):
+        failure = ctx.transport.classify(exc)
+        if not failure.not_found:
+            if failure.transient:
                 return  # try again next sweep
             raise
-    ctx.ledger.update_chunk(chunk_id, input_file=None)
-    ctx.ledger.event("input_deleted", file_name, chunk_id)
+    ctx.store.update_chunk(chunk_id, input_file=None)
+    ctx.store.event("input_deleted", file_name, chunk_id)
 
 
 def cancel_job(ctx: Context, chunk_id: str, name: str, reason: str) -> None:
@@ -118,12 +116,20 @@ def cancel_job(ctx: Context, chunk_id: str, name: str, reason: str) -> None:
     Transient failures propagate, so the caller tries again on the next step.
     """
     try:
-        ctx.client.batches.cancel(name=name)
-    except genai_errors.ClientError as exc:
-        if exc.code in (408, 429) or exc.code not in (400, 404, 409):
+        ctx.transport.cancel(name)
+    except Exception as exc:
+        failure = ctx.transport.classify(exc)
+        if not (failure.refused and failure.code in (400, 404, 409)):  # 400: it finished meanwhile
             raise
-        ctx.ledger.event("cancel_noop", f"{name}: {exc.status}; it will be collected as it is", chunk_id)
-    ctx.ledger.update_chunk(chunk_id, cancel_reason=reason)
+        ctx.store.event("cancel_noop", f"{name}: {failure.status}; it will be collected as it is", chunk_id)
+    ctx.store.update_chunk(chunk_id, cancel_reason=reason)
+
+
+def cancel_in_flight(ctx: Context) -> None:
+    """Cancel every submitted job the user has not cancelled yet (what fails is retried next step)."""
+    for row in ctx.store.chunks_in(State.SUBMITTED):
+        if row["cancel_reason"] != "user":
+            cancel_job(ctx, row["chunk_id"], row["batch_name"], "user")
 
 
 def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> None:
@@ -136,11 +142,11 @@ def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> None:
     chunk_id, name = row["chunk_id"], row["batch_name"]
     if not ctx.config.cancel_stale:
         if row["blocked"] != "stale":
-            ctx.ledger.update_chunk(chunk_id, blocked="stale")
-            ctx.ledger.event("stale", f"{name} pending for {age:.0f}s (limit {limit:.0f}s)", chunk_id)
+            ctx.store.update_chunk(chunk_id, blocked="stale")
+            ctx.store.event("stale", f"{name} pending for {age:.0f}s (limit {limit:.0f}s)", chunk_id)
         return
     cancel_job(ctx, chunk_id, name, "watchdog")
-    confirmed = remote.remote_state(remote.get_batch(ctx.client, name))
-    ctx.ledger.event(
+    confirmed = str(ctx.transport.get(name).state)
+    ctx.store.event(
         "watchdog_cancel", f"{name} pending {age:.0f}s; cancel requested, now {confirmed}", chunk_id
     )

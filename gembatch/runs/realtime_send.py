@@ -18,9 +18,10 @@ from gembatch.errors import QuotaExceeded
 from gembatch.inputs.request_lines import RequestSpec
 from gembatch.planning.ratelimit import RateLimits, WindowLimiter
 from gembatch.runs.response_lines import LineResult, classify_error, parse_response
-from gembatch.transport import gemini as remote
+from gembatch.transport.base import Transport
+from gembatch.transport.connect import as_transport
 
-__all__ = ["Job", "Outcome", "RealtimeOptions", "SendReport", "in_thread", "send"]
+__all__ = ["Answer", "Job", "RealtimeOptions", "SendReport", "in_thread", "send"]
 
 T = TypeVar("T")
 #: httpx's default connection pool, which the SDK's async client uses unless told otherwise.
@@ -90,7 +91,7 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
     """The last answer for a job: the classified result, how many tries, and when it finished."""
 
     job: Job
@@ -144,14 +145,6 @@ class SendReport:
         return later / ((t1 - t0) / w) / self.limits.requests, peak
 
 
-def _sdk_config(spec: RequestSpec) -> Any:
-    """The SDK's GenerateContentConfig for ``spec`` (identical for every article)."""
-    from gembatch.inputs.request_lines import inlined_request
-
-    probe = spec.build_request(dict.fromkeys(spec.template.fields, ""))
-    return inlined_request({"key": "_", "request": probe}).config
-
-
 class _Ratio:
     """Measured prompt tokens / estimated tokens; reservations use a high quantile of it."""
 
@@ -167,13 +160,13 @@ class _Ratio:
 
 
 async def _send_all(
-    client: Any,
+    transport: Transport,
     spec: RequestSpec,
     jobs: Iterable[Job],
     *,
     limits: RateLimits,
     options: RealtimeOptions,
-    on_outcome: Callable[[Outcome], None],
+    on_outcome: Callable[[Answer], None],
     stop: threading.Event,
     deadline: float | None,
     recent: Iterable[tuple[float, int]] = (),
@@ -183,7 +176,6 @@ async def _send_all(
     for when, tokens in recent:  # requests of an earlier pass or process still in the service's window
         limiter.preload(now - when, tokens)
     report = SendReport(limits=limits)
-    config = _sdk_config(spec)
     ratio = _Ratio()
     schema = spec.response_schema
     source: Iterator[Job] = iter(jobs)
@@ -197,7 +189,7 @@ async def _send_all(
             report.stopped = "timeout"
         return report.stopped is not None or halt.is_set()
 
-    async def attempt(job: Job) -> Outcome | None:
+    async def attempt(job: Job) -> Answer | None:
         tries = 0
         while True:
             if tries and stopping():
@@ -207,21 +199,16 @@ async def _send_all(
                 # an estimate over the TPM (they are cautious) waits for a whole empty window
                 ticket = await limiter.acquire(min(round(job.est_tokens * ratio.factor), limits.tokens))
             except QuotaExceeded as exc:  # this article alone is over the TPM: it can never be sent
-                return Outcome(job, LineResult(job.key, "failed", error=str(exc)), tries, 0.0, time.time())
+                return Answer(job, LineResult(job.key, "failed", error=str(exc)), tries, 0.0, time.time())
             t0 = time.monotonic()
             report.sent += 1
             report.send_times.append(t0)
             try:
-                response = await asyncio.wait_for(
-                    client.aio.models.generate_content(
-                        model=spec.model, contents=list(job.request["contents"]), config=config
-                    ),
-                    options.timeout_s,
-                )
+                data = await asyncio.wait_for(transport.generate(spec.model, job.request), options.timeout_s)
             except Exception as exc:
                 limiter.release(ticket)
-                code = getattr(exc, "code", None)
-                hint = remote.retry_delay(exc)
+                failure = transport.classify(exc)
+                code, hint = failure.code, failure.retry_after_s
                 if code == 429:
                     report.responses_429 += 1
                     if hint is not None and hint > options.max_hold_s:
@@ -233,31 +220,26 @@ async def _send_all(
                     report.timeouts += 1
                 elif isinstance(code, int) and code >= 500:
                     report.server_errors += 1
-                if not remote.transient(exc):
-                    if code is None:
+                if not failure.transient:
+                    if not failure.answered:
                         raise  # not an answer from the service: a bug, never a per-article failure
                     status, why = classify_error(
-                        {
-                            "code": code,
-                            "status": getattr(exc, "status", None),
-                            "message": getattr(exc, "message", ""),
-                        }
+                        {"code": code, "status": failure.status or None, "message": failure.message}
                     )
                     result = LineResult(job.key, status, error=why)
-                    return Outcome(job, result, tries, time.monotonic() - t0, time.time())
+                    return Answer(job, result, tries, time.monotonic() - t0, time.time())
                 if tries > options.max_retries:
                     why = f"gave up after {tries} tries: {type(exc).__name__}: {str(exc)[:200]}"
-                    return Outcome(job, LineResult(job.key, "retryable", error=why), tries, 0.0, time.time())
+                    return Answer(job, LineResult(job.key, "retryable", error=why), tries, 0.0, time.time())
                 backoff = min(options.backoff_max_s, options.backoff_base_s * 2 ** (tries - 1))
                 await asyncio.sleep(max(backoff * random.uniform(0.5, 1.0), hint or 0.0))
                 continue
             latency = time.monotonic() - t0
-            data = response.model_dump(mode="json", by_alias=True, exclude_none=True)
             result = parse_response(job.key, data, schema)
             limiter.release(ticket, result.prompt_tokens or None)
             ratio.add(job.est_tokens, result.prompt_tokens)
             report.latencies.append(latency)
-            return Outcome(job, result, tries, latency, time.time())
+            return Answer(job, result, tries, latency, time.time())
 
     async def worker() -> None:
         while not stopping():
@@ -316,15 +298,16 @@ def send(
     spec: RequestSpec,
     jobs: Iterable[Job],
     limits: RateLimits,
-    on_outcome: Callable[[Outcome], None],
+    on_outcome: Callable[[Answer], None],
     *,
     options: RealtimeOptions | None = None,
     stop: threading.Event | None = None,
     timeout: float | None = None,
     recent: Iterable[tuple[float, int]] = (),
 ) -> SendReport:
-    """Send every job through ``client.aio.models.generate_content``; ``on_outcome`` sees each answer.
+    """Send every job through the backend's ``generate``; ``on_outcome`` sees each :class:`Answer`.
 
+    ``client``: a transport or a google-genai client.
     Blocks the calling thread (the work runs on its own loop in a worker thread). ``on_outcome``
     runs on that worker thread, one call at a time. Jobs not started when ``stop`` is set or
     ``timeout`` seconds pass are left alone; requests already in flight are awaited. ``recent``
@@ -334,9 +317,11 @@ def send(
     options = options or RealtimeOptions()
     stop = stop if stop is not None else threading.Event()
     deadline = None if timeout is None else time.monotonic() + timeout
+    transport = as_transport(client)
+    earlier = list(recent)
     return in_thread(
         lambda: _send_all(
-            client,
+            transport,
             spec,
             jobs,
             limits=limits,
@@ -344,6 +329,7 @@ def send(
             on_outcome=on_outcome,
             stop=stop,
             deadline=deadline,
+            recent=earlier,
         ),
         stop,
     )

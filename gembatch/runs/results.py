@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import InputError
-from gembatch.runs.store import Ledger
+from gembatch.runs.store import RunStore
 
 __all__ = ["RESULT_COLUMNS", "export", "results_frame", "schema_dtypes"]
 
@@ -29,21 +29,6 @@ RESULT_COLUMNS = (
 )
 STATUS = pd.CategoricalDtype(["succeeded", "failed", "pending"])
 
-_SQL = """
-WITH latest AS (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY attempt DESC) AS rn,
-           SUM(cost_usd) OVER (PARTITION BY article_id) AS total_cost
-    FROM results
-)
-SELECT a.article_id, a.status, r.output_text, r.output_json,
-       CASE WHEN a.article_id = a.rep_id THEN r.prompt_tokens ELSE 0 END,
-       CASE WHEN a.article_id = a.rep_id THEN r.output_tokens ELSE 0 END,
-       CASE WHEN a.article_id = a.rep_id THEN r.thoughts_tokens ELSE 0 END,
-       CASE WHEN a.article_id = a.rep_id THEN r.total_cost ELSE 0 END,
-       r.finish_reason, a.error, a.chunk_id, a.attempts
-FROM articles a LEFT JOIN latest r ON r.article_id = a.rep_id AND r.rn = 1
-ORDER BY a.seq
-"""
 
 _KIND = {"STRING": "string", "INTEGER": "Int64", "NUMBER": "Float64", "BOOLEAN": "boolean"}
 
@@ -71,14 +56,14 @@ def _field_column(name: str) -> str:
 
 
 def results_frame(
-    ledger: Ledger, schema: Mapping[str, Any] | None = None, articles: pd.DataFrame | None = None
+    ledger: RunStore, schema: Mapping[str, Any] | None = None, articles: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """One row per article (index ``article_id``) with DESIGN.md's columns, schema fields typed.
 
     Articles still pending have missing values (``<NA>``), never zeros pretending to be results.
     ``articles`` given → its columns are joined on the right (prefixed ``input_`` on a clash).
     """
-    rows = ledger.query(_SQL)
+    rows = ledger.result_rows()
     cols = list(zip(*rows, strict=True)) if rows else [()] * 12
     index = pd.Index(list(cols[0]), name="article_id", dtype="string")
     frame = pd.DataFrame(

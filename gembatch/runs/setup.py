@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import InputError, QuotaExceeded, RunMismatch
-from gembatch.runs.context import ARTICLES_FILE, LEDGER_FILE, RunConfig
-from gembatch.runs.store import Ledger
+from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE, RunConfig
+from gembatch.runs.store import RunStore
 
 __all__ = ["check_same_run", "fingerprints", "new_ledger"]
 
@@ -147,7 +147,7 @@ def new_ledger(
     run_id: str | None,
     budget_usd: float | None = None,
     **knobs: Any,
-) -> Ledger:
+) -> RunStore:
     """Snapshot the inputs and write the whole initial ledger in one transaction."""
     defining = defining_config(plan, max_attempts, budget_usd)
     fps = fingerprints(articles, plan, defining)
@@ -185,7 +185,7 @@ def new_ledger(
         )
     rows = _article_rows(articles, plan)
     articles.to_parquet(run_dir / ARTICLES_FILE)
-    led = Ledger(run_dir / LEDGER_FILE)
+    led = RunStore(run_dir / LEDGER_FILE)
     reps = rows[rows["article_id"] == rows["rep_id"]]
     with led.transaction():
         led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The run ledger: one SQLite file (WAL) that is the single source of truth of a run."""
+"""The run store (``ledger.sqlite``, WAL): the one module that speaks SQL; every query is named."""
 
 from __future__ import annotations
 
@@ -6,116 +6,25 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gembatch.errors import GembatchError
-from gembatch.runs.states import ACTIVE, check_transition
+from gembatch.runs.states import check_transition
+from gembatch.runs.store_figures import StoreFigures, WorkLeft
+from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError"]
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    article_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    rep_id TEXT NOT NULL,            -- the article whose identical request is actually sent
-    est_input_tokens INTEGER NOT NULL,
-    est_output_tokens INTEGER NOT NULL,
-    est_cost_usd REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',   -- pending | succeeded | failed (derived from results)
-    attempts INTEGER NOT NULL DEFAULT 0,
-    chunk_id TEXT,                   -- chunk of the latest attempt
-    requeue INTEGER NOT NULL DEFAULT 0,       -- 1: waits for a retry chunk
-    error TEXT
-);
-CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
-CREATE INDEX IF NOT EXISTS articles_rep ON articles(rep_id);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    attempt INTEGER NOT NULL,
-    wave INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    model TEXT NOT NULL,
-    display_name TEXT NOT NULL UNIQUE,
-    batch_name TEXT,
-    remote_state TEXT,
-    stats TEXT,                      -- raw batchStats JSON from the last sweep
-    source TEXT,
-    input_file TEXT,
-    output_file TEXT,
-    articles INTEGER NOT NULL,
-    est_input_tokens INTEGER NOT NULL,
-    est_output_tokens INTEGER NOT NULL,
-    est_cost_usd REAL NOT NULL,
-    input_tokens INTEGER,
-    output_tokens INTEGER,
-    thoughts_tokens INTEGER,
-    cost_usd REAL,
-    succeeded INTEGER,
-    failed INTEGER,
-    retried INTEGER,
-    create_tries INTEGER NOT NULL DEFAULT 0,
-    blocked TEXT,
-    error TEXT,
-    created_at REAL NOT NULL,
-    intent_at REAL,
-    submitted_at REAL,
-    finished_at REAL,
-    collected_at REAL,
-    cancel_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS chunks_state ON chunks(state);
-CREATE TABLE IF NOT EXISTS chunk_articles (
-    chunk_id TEXT NOT NULL,
-    article_id TEXT NOT NULL,
-    PRIMARY KEY (chunk_id, article_id)
-);
-CREATE TABLE IF NOT EXISTS results (
-    article_id TEXT NOT NULL,
-    chunk_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    status TEXT NOT NULL,            -- succeeded | retryable | failed
-    output_text TEXT,
-    output_json TEXT,
-    prompt_tokens INTEGER,
-    output_tokens INTEGER,
-    thoughts_tokens INTEGER,
-    cost_usd REAL,
-    finish_reason TEXT,
-    error TEXT,
-    time REAL NOT NULL,
-    PRIMARY KEY (article_id, chunk_id)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time REAL NOT NULL,
-    kind TEXT NOT NULL,
-    chunk_id TEXT,
-    message TEXT,
-    enqueued_tokens INTEGER,
-    spend_usd REAL,                  -- committed: actual + estimates in flight
-    actual_usd REAL,                 -- settled so far
-    succeeded INTEGER,
-    failed INTEGER,
-    pending INTEGER
-);
-"""
+__all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "RunStore", "WorkLeft"]
 
 
 class LedgerError(GembatchError):
     """The ledger file is unreadable, from a newer gembatch, or not a gembatch ledger."""
 
 
-class Ledger:
-    """Typed access to ``ledger.sqlite``; every public write is one committed transaction.
+class RunStore(StoreFigures):
+    """Named operations on ``ledger.sqlite``; every public write is one committed transaction.
 
     Safe to share between the driving thread and readers (one connection behind a lock);
     other processes may read concurrently (WAL).
@@ -131,8 +40,8 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            with self.transaction():
-                for stmt in _SCHEMA.split(";"):
+            with self._tx():
+                for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -150,8 +59,7 @@ class Ledger:
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work (``BEGIN IMMEDIATE`` … ``COMMIT``); nests by joining the outer one."""
+    def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._db.in_transaction:
                 yield self._db
@@ -164,7 +72,16 @@ class Ledger:
                 raise
             self._db.execute("COMMIT")
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the named operations inside one atomic unit (``BEGIN IMMEDIATE`` … ``COMMIT``).
+
+        Nests by joining the outer one; an exception rolls everything back.
+        """
+        with self._tx():
+            yield
+
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
@@ -174,11 +91,11 @@ class Ledger:
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
-        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
         return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.transaction() as db:
+        with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- articles and chunks --------------------------------------------------------------
@@ -193,7 +110,7 @@ class Ledger:
             "est_output_tokens",
             "est_cost_usd",
         )
-        with self.transaction() as db:
+        with self._tx() as db:
             db.executemany(
                 f"INSERT INTO articles({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 ([r[c] for c in cols] for r in rows),
@@ -213,7 +130,7 @@ class Ledger:
         est_cost_usd: float,
     ) -> None:
         """Insert a planned chunk and point its articles at it (joins an open transaction)."""
-        with self.transaction() as db:
+        with self._tx() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM chunks").fetchone()[0]
             db.execute(
                 "INSERT INTO chunks(chunk_id, seq, attempt, wave, state, model, display_name, articles, "
@@ -243,17 +160,17 @@ class Ledger:
             )
 
     def chunk(self, chunk_id: str) -> sqlite3.Row:
-        rows = self.query("SELECT * FROM chunks WHERE chunk_id=?", (chunk_id,))
+        rows = self._rows("SELECT * FROM chunks WHERE chunk_id=?", (chunk_id,))
         if not rows:
             raise LedgerError(f"no chunk {chunk_id!r} in {self.path}")
         return rows[0]
 
     def chunks_in(self, *states: str) -> list[sqlite3.Row]:
         marks = ", ".join("?" * len(states))
-        return self.query(f"SELECT * FROM chunks WHERE state IN ({marks}) ORDER BY seq", states)
+        return self._rows(f"SELECT * FROM chunks WHERE state IN ({marks}) ORDER BY seq", states)
 
     def chunk_article_ids(self, chunk_id: str) -> list[str]:
-        rows = self.query(
+        rows = self._rows(
             "SELECT ca.article_id FROM chunk_articles ca JOIN articles a USING (article_id) "
             "WHERE ca.chunk_id=? ORDER BY a.seq",
             (chunk_id,),
@@ -262,7 +179,7 @@ class Ledger:
 
     def transition(self, chunk_id: str, new: str, **fields: Any) -> None:
         """Move a chunk to ``new`` (checked against the life cycle) and set ``fields`` atomically."""
-        with self.transaction() as db:
+        with self._tx() as db:
             row = db.execute("SELECT state FROM chunks WHERE chunk_id=?", (chunk_id,)).fetchone()
             if row is None:
                 raise LedgerError(f"no chunk {chunk_id!r} in {self.path}")
@@ -273,7 +190,7 @@ class Ledger:
         """Set non-state fields of a chunk (use :meth:`transition` to change its state)."""
         if "state" in fields:
             raise LedgerError("update_chunk cannot change state; use transition()")
-        with self.transaction() as db:
+        with self._tx() as db:
             self._update(db, chunk_id, fields)
 
     @staticmethod
@@ -282,106 +199,91 @@ class Ledger:
             sets = ", ".join(f"{k}=?" for k in fields)
             db.execute(f"UPDATE chunks SET {sets} WHERE chunk_id=?", (*fields.values(), chunk_id))
 
-    # -- figures --------------------------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        """Articles per final status: ``{"succeeded": n, "failed": n, "pending": n}``."""
-        out = {"succeeded": 0, "failed": 0, "pending": 0}  # this order is the events' column order
-        for status, n in self.query("SELECT status, COUNT(*) FROM articles GROUP BY status"):
-            out[status] = n
-        return out
+    # -- outcomes -------------------------------------------------------------------------
+    def record_collection(
+        self,
+        chunk_id: str,
+        results: Sequence[Sequence[Any]],
+        articles: Sequence[tuple[str, int, str | None, str]],
+    ) -> None:
+        """Write a collected chunk's result rows and each article's (status, requeue, error, id).
 
-    def in_flight(self) -> tuple[int, int, float]:
-        """(enqueued tokens, jobs, estimated cost) of chunks that may hold quota.
-
-        Tokens are the plan's estimates times :meth:`token_ratio` (measured on collected articles).
+        An article's outcome also applies to every identical article (same request, sent once).
         """
-        states = tuple(str(s) for s in ACTIVE)
-        row = self.query(
-            "SELECT COALESCE(SUM(est_input_tokens), 0), COUNT(*), COALESCE(SUM(est_cost_usd), 0) "
-            f"FROM chunks WHERE state IN ({', '.join('?' * len(states))})",
-            states,
-        )[0]
-        return round(int(row[0]) * self.token_ratio()), int(row[1]), float(row[2])
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO results({', '.join(RESULT_FIELDS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_FIELDS))})",
+                results,
+            )
+            db.executemany("UPDATE articles SET status=?, requeue=?, error=? WHERE rep_id=?", articles)
 
-    def token_ratio(self) -> float:
-        """Measured prompt tokens / estimated input tokens (1.0 until measured); see :meth:`calibrate`."""
-        if self._ratio is None:
-            self._ratio = float(self.get_meta("token_ratio") or 1.0)
-        return self._ratio
+    def record_answer(
+        self, result: Sequence[Any], label_prefix: str, decide: Callable[[int], tuple[str, int, str | None]]
+    ) -> tuple[str, int, str | None]:
+        """Write one real-time answer (a results row labelled ``label_prefix<attempt>``) and its outcome.
 
-    def calibrate(self, min_articles: int = 20, margin: float = 1.02) -> float:
-        """Re-measure :meth:`token_ratio` from collected usage, with a small safety ``margin``.
-
-        Estimates made before any job ran are rough; the service's own counts are not. Clamped
-        to [0.25, 4] so one odd chunk cannot make the scheduler reckless.
+        ``decide(tries)`` — tries counted over this article's ``label_prefix`` results, this one
+        included — returns the article's (status, requeue, error), applied to its identical articles.
         """
-        n, actual, est = self.query(
-            "SELECT COUNT(*), COALESCE(SUM(r.prompt_tokens), 0), COALESCE(SUM(a.est_input_tokens), 0) "
-            "FROM results r JOIN articles a USING (article_id) WHERE r.prompt_tokens > 0"
-        )[0]
-        if n >= min_articles and est > 0:
-            ratio = min(4.0, max(0.25, actual / est * margin))
-            self.set_meta("token_ratio", ratio)
-            self._ratio = ratio
-        return self.token_ratio()
+        row = dict(zip(RESULT_FIELDS, result, strict=True))
+        aid = row["article_id"]
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO results({', '.join(RESULT_FIELDS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_FIELDS))})",
+                tuple(result),
+            )
+            tries = int(
+                db.execute(
+                    "SELECT COUNT(*) FROM results WHERE article_id=? AND chunk_id LIKE ?",
+                    (aid, f"{label_prefix}%"),
+                ).fetchone()[0]
+            )
+            status, requeue, error = decide(tries)
+            db.execute(
+                "UPDATE articles SET status=?, requeue=?, error=?, attempts=?, chunk_id=? WHERE rep_id=?",
+                (status, requeue, error, row["attempt"], row["chunk_id"], aid),
+            )
+        return status, requeue, error
 
-    def spend(self) -> tuple[float, float]:
-        """(actual USD settled, committed USD = actual + estimates of everything in flight)."""
-        actual = float(self.query("SELECT COALESCE(SUM(cost_usd), 0) FROM results")[0][0])
-        return actual, actual + self.in_flight()[2]
+    def release_unsent(self, chunk_id: str) -> None:
+        """A chunk that will never be sent: its pending articles wait again, that attempt unused."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET attempts=MAX(attempts - 1, 0), requeue=1 "
+                "WHERE chunk_id=? AND status='pending'",
+                (chunk_id,),
+            )
 
-    def chunk_state_counts(self) -> dict[str, int]:
-        """Chunks per state: ``{"collected": 3, "submitted": 1, ...}``."""
-        return {r[0]: int(r[1]) for r in self.query("SELECT state, COUNT(*) FROM chunks GROUP BY state")}
+    def requeue_pending(self, chunk_id: str) -> None:
+        """The pending articles of ``chunk_id`` wait for another attempt."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE articles SET requeue=1 WHERE status='pending' AND article_id IN "
+                "(SELECT article_id FROM chunk_articles WHERE chunk_id=?)",
+                (chunk_id,),
+            )
 
-    def planned_totals(self) -> tuple[int, int, float]:
-        """(input tokens, output tokens, cost) the plan estimated for the first attempts."""
-        row = self.query(
-            "SELECT COALESCE(SUM(est_input_tokens), 0), COALESCE(SUM(est_output_tokens), 0), "
-            "COALESCE(SUM(est_cost_usd), 0) FROM chunks WHERE attempt = 1"
-        )[0]
-        return int(row[0]), int(row[1]), float(row[2])
+    def unblock_budget(self) -> None:
+        """Chunks held back by the budget may be scheduled again."""
+        with self._tx() as db:
+            db.execute("UPDATE chunks SET blocked=NULL WHERE blocked='budget'")
 
-    def usage_totals(self) -> tuple[int, int, int]:
-        """(prompt, output, thoughts) tokens the service reported, summed over every result."""
-        row = self.query(
-            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(output_tokens), 0), "
-            "COALESCE(SUM(thoughts_tokens), 0) FROM results"
-        )[0]
-        return int(row[0]), int(row[1]), int(row[2])
-
-    def first_intent_at(self) -> float | None:
-        """When the first job (or real-time slice) was about to be sent; None before that."""
-        value = self.query("SELECT MIN(intent_at) FROM chunks")[0][0]
-        return None if value is None else float(value)
-
-    def last_event_at(self) -> float | None:
-        value = self.query("SELECT MAX(time) FROM events")[0][0]
-        return None if value is None else float(value)
-
-    def last_problem(self) -> tuple[str, str, float] | None:
-        """(kind, message, time) of the newest error, refusal or failure event, if any."""
-        rows = self.query(
-            "SELECT kind, message, time FROM events WHERE kind IN ('error', 'transient_error') "
-            "OR kind LIKE '%\\_refused' ESCAPE '\\' OR kind LIKE '%\\_failed' ESCAPE '\\' "
-            "ORDER BY id DESC LIMIT 1"
-        )
-        if not rows:
-            return None
-        return str(rows[0][0]), str(rows[0][1] or ""), float(rows[0][2])
-
-    def failure_reasons(self, limit: int = 10) -> dict[str, int]:
-        """Failed articles grouped by their error (the most common first)."""
-        rows = self.query(
-            "SELECT COALESCE(error, 'unknown'), COUNT(*) AS n FROM articles WHERE status = 'failed' "
-            "GROUP BY 1 ORDER BY n DESC LIMIT ?",
-            (limit,),
-        )
-        return {str(r[0]): int(r[1]) for r in rows}
+    def requeue_failed(self) -> tuple[int, int]:
+        """Every failed article pending again (representatives re-queued); (how many, most attempts)."""
+        with self._tx() as db:
+            n = db.execute(
+                "UPDATE articles SET status='pending', requeue=1, error=NULL "
+                "WHERE status='failed' AND article_id=rep_id"
+            ).rowcount
+            db.execute("UPDATE articles SET status='pending' WHERE status='failed' AND article_id!=rep_id")
+            top = int(db.execute("SELECT COALESCE(MAX(attempts), 0) FROM articles").fetchone()[0])
+        return int(n), top
 
     def event(self, kind: str, message: str = "", chunk_id: str | None = None) -> None:
         """Append an event with the figures the charts need (joins an open transaction)."""
-        with self.transaction() as db:
+        with self._tx() as db:
             enq, _, _ = self.in_flight()
             actual, committed = self.spend()
             c = self.counts()
@@ -390,3 +292,13 @@ class Ledger:
                 "succeeded, failed, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), kind, chunk_id, message, enq, committed, actual, *c.values()),
             )
+
+
+#: Older name of :class:`RunStore`.
+Ledger = RunStore
+
+#: The columns of a results row, in the order :meth:`RunStore.record_collection` expects them.
+RESULT_FIELDS = (
+    "article_id", "chunk_id", "attempt", "status", "output_text", "output_json", "prompt_tokens",
+    "output_tokens", "thoughts_tokens", "cost_usd", "finish_reason", "error", "time",
+)  # fmt: skip

@@ -9,19 +9,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from google.genai import errors as genai_errors
-
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
 from gembatch.runs.states import State
-from gembatch.transport import gemini as remote
+from gembatch.transport.base import Failure, JobStatus
 
-__all__ = ["JSONL_MIME", "reconcile", "request_lines", "submit_chunk"]
+__all__ = ["SubmitResult", "reconcile", "request_lines", "submit_chunk"]
 
-#: The MIME type that works for batch input files (``"jsonl"`` from the docs fails intermittently).
-JSONL_MIME = "application/jsonl"
-
-Outcome = Literal["submitted", "backoff", "unknown", "failed"]
+SubmitResult = Literal["submitted", "backoff", "unknown", "failed"]
 
 
 def request_lines(ctx: Context, article_ids: list[str]) -> Iterator[dict[str, Any]]:
@@ -43,13 +38,13 @@ class _CrashingReader(io.FileIO):
         return super().read(size)
 
 
-def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
+def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
     """Commit the intent, then upload and create. Never creates a second job for a (chunk, attempt).
 
     Returns ``submitted``; ``backoff`` (the service refused, nothing exists, the chunk is planned
     again); ``unknown`` (the job may exist: it stays ``submitting`` until reconciled); ``failed``.
     """
-    led = ctx.ledger
+    led, transport = ctx.store, ctx.transport
     row = led.chunk(chunk_id)
     display = ctx.display_name(chunk_id, row["attempt"])
     with led.transaction():
@@ -71,25 +66,29 @@ def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
         file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
         path.unlink(missing_ok=True)
-        return _refused(ctx, chunk_id, exc, "upload")
+        return _refused(ctx, chunk_id, transport.classify(exc), "upload", exc)
     try:
+        job: JobStatus
         if inline:
             with path.open("rb") as fh:
                 lines = [json.loads(line) for line in fh]
-            op = remote.create_batch(ctx.client, ctx.config.model, display, requests=lines)
+            job = transport.create(ctx.config.model, display, requests=lines)
         else:
-            op = remote.create_batch(ctx.client, ctx.config.model, display, file_name=file_name)
+            job = transport.create(ctx.config.model, display, file_name=file_name)
     except Exception as exc:
-        if remote.error_outcome(exc) == "refused":
-            return _refused(ctx, chunk_id, exc, "create")
+        failure = transport.classify(exc)
+        if failure.refused:
+            return _refused(ctx, chunk_id, failure, "create", exc)
         led.event(
-            "create_unknown", f"{type(exc).__name__}: {_short(exc)}; will reconcile by display name", chunk_id
+            "create_unknown",
+            f"{type(exc).__name__}: {failure.summary()}; will reconcile by display name",
+            chunk_id,
         )
         return "unknown"
     finally:
         path.unlink(missing_ok=True)
     crash_point("create")
-    name = str(op.get("name") or "")
+    name = job.name
     if not name:  # a 200 without a name: as unknown as a lost response
         led.event("create_unknown", "create answered without a batch name; will reconcile", chunk_id)
         return "unknown"
@@ -99,78 +98,68 @@ def submit_chunk(ctx: Context, chunk_id: str) -> Outcome:
 
 
 def _upload(ctx: Context, chunk_id: str, path: Path, display: str, previous: str | None) -> str:
-    if previous:  # a file uploaded before a crash: reuse it if the service still has it
-        try:
-            ctx.client.files.get(name=previous)
-        except genai_errors.APIError:
-            pass
-        else:
-            return previous
+    if previous and ctx.transport.file_exists(previous):  # uploaded before a crash: reuse it
+        return previous
     with _CrashingReader(path, "rb") as fh:
-        uploaded = ctx.client.files.upload(file=fh, config={"mime_type": JSONL_MIME, "display_name": display})
-    ctx.ledger.update_chunk(chunk_id, input_file=uploaded.name)
-    return str(uploaded.name)
+        name = ctx.transport.upload(fh, display)
+    ctx.store.update_chunk(chunk_id, input_file=name)
+    return name
 
 
-def _refused(ctx: Context, chunk_id: str, exc: Exception, step: str) -> Outcome:
-    led = ctx.ledger
-    code = getattr(exc, "code", None)
-    transient = not isinstance(exc, genai_errors.ClientError) or code in (408, 429)
-    if code == 429:  # the quota values it states are this project's limits: plan with them next time
+def _refused(ctx: Context, chunk_id: str, failure: Failure, step: str, exc: Exception) -> SubmitResult:
+    led = ctx.store
+    if failure.code == 429:  # the quota values it states are this project's limits: plan with them next time
         from gembatch.planning.learned_limits import learn_from_error
 
-        learn_from_error(exc, client=ctx.client, model=ctx.config.model, tier=ctx.config.tier)
-    if transient:
-        delay = ctx.back_off(remote.retry_delay(exc))
+        client = getattr(ctx.transport, "client", None)
+        learn_from_error(exc, client=client, model=ctx.config.model, tier=ctx.config.tier)
+    if not failure.permanent_refusal:
+        delay = ctx.back_off(failure.retry_after_s)
         with led.transaction():
             led.transition(chunk_id, State.PLANNED)
-            led.event(f"{step}_refused", f"{_short(exc)}; backing off {delay:.1f}s, plan kept", chunk_id)
+            led.event(
+                f"{step}_refused", f"{failure.summary()}; backing off {delay:.1f}s, plan kept", chunk_id
+            )
         return "backoff"
     with led.transaction():
         led.transition(
-            chunk_id, State.FAILED, error=f"{step} refused: {_short(exc)}", finished_at=time.time()
+            chunk_id, State.FAILED, error=f"{step} refused: {failure.summary()}", finished_at=time.time()
         )
-        led.event(f"{step}_failed", _short(exc), chunk_id)
+        led.event(f"{step}_failed", failure.summary(), chunk_id)
     return "failed"
 
 
 def _record(ctx: Context, chunk_id: str, name: str, source: str) -> None:
-    with ctx.ledger.transaction():
-        ctx.ledger.transition(
+    with ctx.store.transaction():
+        ctx.store.transition(
             chunk_id, State.SUBMITTED, batch_name=name, source=source, submitted_at=time.time()
         )
-        ctx.ledger.event("submitted", name, chunk_id)
+        ctx.store.event("submitted", name, chunk_id)
 
 
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, genai_errors.APIError):
-        return f"{exc.code} {exc.status}: {(exc.message or '')[:200]}"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
-
-
-def reconcile(ctx: Context, listing: Mapping[str, list[dict[str, Any]]], *, now: float | None = None) -> int:
+def reconcile(ctx: Context, listing: Mapping[str, list[JobStatus]], *, now: float | None = None) -> int:
     """Resolve chunks left in ``submitting`` using a full listing keyed by display name.
 
     Found → confirmed with ``batches.get`` and recorded. Certainly absent (not in a complete listing
     taken after the grace period) → planned again. Returns how many chunks were resolved.
     """
     now = time.time() if now is None else now
-    led = ctx.ledger
+    led = ctx.store
     done = 0
     for row in led.chunks_in(State.SUBMITTING):
         display = ctx.display_name(row["chunk_id"], row["attempt"])
         ops = listing.get(display) or []
         if ops:
-            names = sorted({str(op.get("name")) for op in ops})
+            names = sorted({job.name for job in ops})
             if len(names) > 1:
                 led.event(
                     "duplicate_jobs",
                     f"{display} has {len(names)} remote jobs: {', '.join(names)}",
                     row["chunk_id"],
                 )
-            confirmed = remote.get_batch(ctx.client, names[0])
+            confirmed = ctx.transport.get(names[0])  # a listing may be stale: confirm by name
             source = "file" if row["input_file"] else "inline"
-            _record(ctx, row["chunk_id"], str(confirmed.get("name") or names[0]), source)
+            _record(ctx, row["chunk_id"], confirmed.name or names[0], source)
             led.event("reconciled", f"found {names[0]} for {display}", row["chunk_id"])
             done += 1
         elif now - float(row["intent_at"] or 0) >= ctx.config.reconcile_grace_s:

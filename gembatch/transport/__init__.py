@@ -1,1 +1,1 @@
-"""Transport: what gembatch asks of a batch service, and the client that talks to it."""
+"""Transport: the protocol for what gembatch asks of a batch service, its backends, and their registry."""

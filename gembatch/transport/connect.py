@@ -1,88 +1,115 @@
-"""Connect to Gemini through google-genai: the real service with a key, else the local emulator."""
+"""Choose a backend: the real service with a key, else the local emulator (which says so, once)."""
 
 from __future__ import annotations
 
-import atexit
-import json
 import logging
 import os
-import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from gembatch.errors import BackendError
+from gembatch.transport.base import Transport
+from gembatch.transport.credentials import key_from_env
+from gembatch.transport.gemini import (
+    API_VERSION,
+    DEFAULT_BASE_URL,
+    GeminiTransport,
+    get_batch_raw,
+    iter_batches_raw,
+)
+from gembatch.transport.registry import adopters, get_backend
 
 if TYPE_CHECKING:
     from google import genai
 
-    from gembatch.emulator import Emulator
-
-__all__ = ["API_VERSION", "connect", "describe", "get_batch_raw", "is_emulator", "iter_batches_raw"]
+__all__ = [
+    "API_VERSION",
+    "EMULATOR_URL_VAR",
+    "as_transport",
+    "connect",
+    "connect_transport",
+    "describe",
+    "get_batch_raw",
+    "is_emulator",
+    "iter_batches_raw",
+    "local_emulator",
+]
 
 logger = logging.getLogger("gembatch.transport.connect")
 
-API_VERSION = "v1beta"
-KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 EMULATOR_URL_VAR = "GEMBATCH_EMULATOR_URL"
-EMULATOR_KEY = "emulator"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_announced: set[str] = set()
 
-_lock = threading.Lock()
-# The one in-process emulator of this process, and whether the user was told about it.
-_state: dict[str, Any] = {"emulator": None, "announced": False}
-
-
-def _key_from_env() -> tuple[str | None, str | None]:
-    """(key, where it came from): the environment first, then a ``.env`` file (not exported)."""
-    for var in KEY_VARS:
-        value = os.environ.get(var, "").strip()
-        if value:
-            return value, f"${var}"
-    try:
-        from dotenv import dotenv_values, find_dotenv
-    except ImportError:  # pragma: no cover - python-dotenv is a dependency
-        return None, None
-    path = find_dotenv(usecwd=True)
-    if path:
-        values = dotenv_values(path)
-        for var in KEY_VARS:
-            value = (values.get(var) or "").strip()
-            if value:
-                return value, f"{var} in .env"
-    return None, None
+# older spelling, kept for callers that imported it
+_key_from_env = key_from_env
 
 
-def _client(api_key: str, base_url: str | None) -> genai.Client:
-    from google import genai
-    from google.genai import types
+def local_emulator(
+    *,
+    base_url: str | None = None,
+    speed: float | None = None,
+    profile: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+) -> Transport:
+    """The emulator backend: the one at ``base_url``, else one in this process per settings.
 
-    options = types.HttpOptions(api_version=API_VERSION, base_url=base_url) if base_url else None
-    options = options or types.HttpOptions(api_version=API_VERSION)
-    return genai.Client(api_key=api_key, http_options=options)
+    The in-process emulators live in the emulator package's own registry (started on first use,
+    reused for the same ``speed``/``profile``/``state_dir``, stopped at exit). The returned
+    transport has ``.client`` (a ``google.genai.Client``) and ``.base_url``.
 
-
-def shared_emulator() -> Emulator:
-    """The in-process emulator of this process, started on first use and reused."""
-    with _lock:
-        if _state["emulator"] is None:
-            from gembatch.emulator import Emulator
-
-            emulator = Emulator().start()
-            atexit.register(emulator.stop)  # removes its temporary state directory
-            _state["emulator"] = emulator
-        emu: Emulator = _state["emulator"]
-        return emu
+    Examples
+    --------
+    >>> t = local_emulator(speed=20_000)  # doctest: +SKIP
+    >>> t.describe()                      # doctest: +SKIP
+    'Gemini emulator at http://127.0.0.1:40123 (v1beta); results are emulated'
+    """
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "speed": speed,
+        "profile": profile,
+        "state_dir": state_dir,
+    }
+    return get_backend("emulator", **{k: v for k, v in options.items() if v is not None})
 
 
 def _announce(url: str) -> None:
     logger.info("gembatch: using the Gemini emulator at %s; results are emulated", url)
-    if not _state["announced"]:
-        _state["announced"] = True
+    if "notice" not in _announced:
+        _announced.add("notice")
         print(
             f"gembatch: no GEMINI_API_KEY found; using the local Gemini emulator at {url}. "
             "Results are emulated, not produced by Gemini."
         )
+
+
+def connect_transport(
+    api_key: str | None = None,
+    *,
+    base_url: str | None = None,
+    prefer: Literal["real", "emulator"] | None = None,
+) -> Transport:
+    """Like :func:`connect`, returning the :class:`~gembatch.transport.base.Transport` itself."""
+    if prefer not in (None, "real", "emulator"):
+        raise BackendError(f"prefer must be 'real', 'emulator' or None, not {prefer!r}")
+    source: str | None = "argument"
+    if api_key is None and prefer != "emulator":
+        api_key, source = key_from_env()
+    if prefer == "emulator":
+        api_key = None
+    if api_key:
+        transport = get_backend("gemini", api_key=api_key, base_url=base_url)
+        logger.info("gembatch: using %s (key from %s)", transport.describe(), source)
+        return transport
+    if prefer == "real":
+        raise BackendError(
+            "no Gemini API key found: set GEMINI_API_KEY in the environment or in a .env file, "
+            "or pass api_key=...; use prefer='emulator' to rehearse locally"
+        )
+    url = base_url or os.environ.get(EMULATOR_URL_VAR, "").strip() or None
+    transport = local_emulator(base_url=url.rstrip("/") if url else None)
+    _announce(str(getattr(transport, "base_url", url or "")).rstrip("/"))
+    return transport
 
 
 def connect(
@@ -111,81 +138,46 @@ def connect(
     >>> describe(client)  # doctest: +SKIP
     'Gemini emulator at http://127.0.0.1:40123 (v1beta); results are emulated'
     """
-    if prefer not in (None, "real", "emulator"):
-        raise BackendError(f"prefer must be 'real', 'emulator' or None, not {prefer!r}")
-    source: str | None = "argument"
-    if api_key is None and prefer != "emulator":
-        api_key, source = _key_from_env()
-    if prefer == "emulator":
-        api_key = None
-    if api_key:
-        client = _client(api_key, base_url)
-        logger.info("gembatch: using the Gemini API at %s (key from %s)", _base_url(client), source)
+    transport = connect_transport(api_key, base_url=base_url, prefer=prefer)
+    client: genai.Client = getattr(transport, "client")  # noqa: B009 - Gemini transports carry one
+    return client
+
+
+def as_transport(client: Any = None) -> Transport:
+    """A :class:`~gembatch.transport.base.Transport` for whatever was passed as ``client``.
+
+    ``None`` → :func:`connect_transport`'s choice; a transport → itself; a ``google.genai.Client``
+    → wrapped by the backend that recognises it (the emulator claims its own clients, with its
+    fast poll timings) or else as the Gemini Developer API.
+    """
+    if client is None:
+        return connect_transport()
+    if isinstance(client, Transport):
         return client
-    if prefer == "real":
-        raise BackendError(
-            "no Gemini API key found: set GEMINI_API_KEY in the environment or in a .env file, "
-            "or pass api_key=...; use prefer='emulator' to rehearse locally"
-        )
-    url = base_url or os.environ.get(EMULATOR_URL_VAR, "").strip() or None
-    if url is None:
-        url = shared_emulator().base_url
-    url = url.rstrip("/")
-    _announce(url)
-    return _client(EMULATOR_KEY, url)
+    for adopt in adopters():
+        transport = adopt(client)
+        if transport is not None:
+            return transport
+    return get_backend("gemini", client=client)
 
 
 def _base_url(client: Any) -> str:
+    if isinstance(client, GeminiTransport):
+        return client.base_url
     options = getattr(getattr(client, "_api_client", None), "_http_options", None)
-    url = getattr(options, "base_url", None)
-    return str(url or "https://generativelanguage.googleapis.com/")
-
-
-def _api_version(client: Any) -> str:
-    options = getattr(getattr(client, "_api_client", None), "_http_options", None)
-    return str(getattr(options, "api_version", None) or API_VERSION)
+    return str(getattr(options, "base_url", None) or DEFAULT_BASE_URL)
 
 
 def is_emulator(client: Any) -> bool:
-    """True when ``client`` talks to a local (loopback) endpoint such as the gembatch emulator."""
-    host = urlsplit(_base_url(client)).hostname or ""
-    return host in _LOOPBACK
+    """True for an emulated backend: an emulator transport, or a client of a loopback endpoint."""
+    if isinstance(client, Transport):
+        return bool(client.emulated)
+    return (urlsplit(_base_url(client)).hostname or "") in _LOOPBACK
 
 
 def describe(client: Any) -> str:
-    """One line saying where ``client`` sends requests; never contains the API key."""
-    url = _base_url(client).rstrip("/")
-    if is_emulator(client):
-        return f"Gemini emulator at {url} ({_api_version(client)}); results are emulated"
-    return f"Gemini API at {url} ({_api_version(client)})"
+    """One line saying where ``client`` (a transport or a google-genai client) sends requests.
 
-
-def _raw_get(client: Any, path: str) -> dict[str, Any]:
-    response = client._api_client.request("get", path, {})
-    body = response.body or "{}"
-    data = json.loads(body)
-    return data if isinstance(data, dict) else {}
-
-
-def get_batch_raw(client: Any, name: str) -> dict[str, Any]:
-    """The raw batch Operation JSON, including ``metadata.batchStats`` (which the SDK drops).
-
-    Errors are the SDK's (``google.genai.errors.ClientError`` / ``ServerError``).
+    Never contains the API key.
     """
-    if not name.startswith("batches/"):
-        raise BackendError(f"a batch name looks like 'batches/<id>', not {name!r}")
-    return _raw_get(client, name)
-
-
-def iter_batches_raw(client: Any, page_size: int = 100) -> Iterator[dict[str, Any]]:
-    """Every batch as raw Operation JSON, following all pages of ``batches.list``."""
-    token: str | None = None
-    while True:
-        path = f"batches?pageSize={int(page_size)}"
-        if token:
-            path += f"&pageToken={quote(token, safe='')}"
-        page = _raw_get(client, path)
-        yield from page.get("operations") or []
-        token = page.get("nextPageToken")
-        if not token:
-            return
+    return as_transport(client).describe()

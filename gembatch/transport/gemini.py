@@ -1,83 +1,39 @@
-"""The few remote calls a run makes, on raw JSON (the SDK drops batchStats), plus error triage."""
+"""The Gemini Developer API through google-genai: every raw REST detail gembatch relies on."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import quote, urlsplit
 
 from google.genai import errors as genai_errors
 
+from gembatch.errors import BackendError
+from gembatch.transport.base import Failure, JobState, JobStatus, Timings
+
+if TYPE_CHECKING:
+    from google import genai
+
 __all__ = [
-    "batch_stats",
-    "create_batch",
-    "display_name",
-    "error_outcome",
-    "get_batch",
-    "inline_responses",
-    "iter_batches",
-    "output_file",
-    "raw_request",
-    "remote_state",
-    "retry_delay",
-    "transient",
+    "API_VERSION",
+    "DEFAULT_BASE_URL",
+    "JSONL_MIME",
+    "GeminiTransport",
+    "classify",
+    "get_batch_raw",
+    "iter_batches_raw",
+    "parse_job",
 ]
 
-
-def raw_request(client: Any, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """One call through the SDK's own transport (auth, base URL, API version), returning parsed JSON."""
-    resp = client._api_client.request(method, path, dict(body or {}))
-    text = resp.body or "{}"
-    data = json.loads(text)
-    return data if isinstance(data, dict) else {}
-
-
-def get_batch(client: Any, name: str) -> dict[str, Any]:
-    """The raw batch Operation (with ``batchStats``) for ``batches/<id>``."""
-    try:
-        from gembatch.transport.connect import get_batch_raw
-    except ImportError:
-        return raw_request(client, "get", name)
-    return get_batch_raw(client, name)
-
-
-def iter_batches(client: Any, page_size: int = 100) -> Iterator[dict[str, Any]]:
-    """Every remote batch Operation, across all pages of ``batches.list``."""
-    try:
-        from gembatch.transport.connect import iter_batches_raw
-    except ImportError:
-        token = ""
-        while True:
-            path = f"batches?pageSize={page_size}" + (f"&pageToken={token}" if token else "")
-            page = raw_request(client, "get", path)
-            yield from page.get("operations") or []
-            token = page.get("nextPageToken") or ""
-            if not token:
-                return
-    else:
-        yield from iter_batches_raw(client, page_size=page_size)
-
-
-def create_batch(
-    client: Any,
-    model: str,
-    display: str,
-    *,
-    file_name: str | None = None,
-    requests: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """``batches.create`` from an uploaded file or inline ``[{"key", "request"}]`` lines; raw Operation.
-
-    Inline requests are sent in REST form so the request dicts reach the service unchanged.
-    """
-    if file_name is not None:
-        job = client.batches.create(model=model, src=file_name, config={"display_name": display})
-        return {"name": job.name, "metadata": {"displayName": display, "state": str(job.state or "")}}
-    items = [{"request": r["request"], "metadata": {"key": r["key"]}} for r in requests or []]
-    body = {"batch": {"displayName": display, "inputConfig": {"requests": {"requests": items}}}}
-    model_path = model if model.startswith("models/") else f"models/{model}"
-    return raw_request(client, "post", f"{model_path}:batchGenerateContent", body)
+API_VERSION = "v1beta"
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
+#: The MIME type that works for batch input files (``"jsonl"`` from the docs fails intermittently).
+JSONL_MIME = "application/jsonl"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _meta(op: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -85,69 +41,40 @@ def _meta(op: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else op
 
 
-def display_name(op: Mapping[str, Any]) -> str | None:
-    return _meta(op).get("displayName")
-
-
-def remote_state(op: Mapping[str, Any]) -> str:
-    return str(_meta(op).get("state") or "")
-
-
-def batch_stats(op: Mapping[str, Any]) -> dict[str, int]:
-    stats = _meta(op).get("batchStats") or {}
-    return {k: int(v) for k, v in stats.items() if str(v).lstrip("-").isdigit()}
-
-
 def _output(op: Mapping[str, Any]) -> Mapping[str, Any]:
     out = _meta(op).get("output") or op.get("response") or {}
     return out if isinstance(out, Mapping) else {}
 
 
-def output_file(op: Mapping[str, Any]) -> str | None:
-    """The responses file name (``files/…``) of a finished file batch."""
+def parse_job(op: Mapping[str, Any]) -> JobStatus:
+    """A :class:`JobStatus` from the raw batch Operation JSON (which keeps ``batchStats``)."""
+    meta = _meta(op)
+    stats = meta.get("batchStats") or {}
     out = _output(op)
-    return out.get("responsesFile") or out.get("responses_file")
-
-
-def inline_responses(op: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    """The inline response items of a finished inline batch, or ``None`` for a file batch."""
-    inl = _output(op).get("inlinedResponses")
-    if inl is None:
-        return None
-    if isinstance(inl, Mapping):
-        inl = inl.get("inlinedResponses") or []
-    return list(inl)
-
-
-Outcome = Literal["refused", "unknown"]
-
-
-def error_outcome(exc: BaseException) -> Outcome:
-    """Did a failed create certainly NOT create a job (``refused``), or might it have (``unknown``)?
-
-    A 4xx answer is a refusal. A 5xx, a timeout or a dropped connection may come after the service
-    created the job, so the caller must reconcile by display name, never blindly retry.
-    """
-    if isinstance(exc, genai_errors.ClientError) and exc.code not in (408,):
-        return "refused"
-    return "unknown"
-
-
-def transient(exc: BaseException) -> bool:
-    """A 5xx, 408/429 or transport failure: worth trying again later, proves nothing about state."""
-    if isinstance(exc, genai_errors.ServerError):
-        return True
-    if isinstance(exc, genai_errors.ClientError):
-        return exc.code in (408, 429)
-    if isinstance(exc, OSError | TimeoutError | json.JSONDecodeError):
-        return True
-    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "h11")
+    inline = out.get("inlinedResponses")
+    if isinstance(inline, Mapping):
+        inline = inline.get("inlinedResponses") or []
+    error = op.get("error")
+    return JobStatus(
+        name=str(op.get("name") or meta.get("name") or ""),
+        display_name=meta.get("displayName"),
+        state=JobState.parse(meta.get("state")),
+        model=meta.get("model"),
+        stats={k: int(v) for k, v in stats.items() if str(v).lstrip("-").isdigit()},
+        error=error.get("message") if isinstance(error, Mapping) else None,
+        output_file=out.get("responsesFile") or out.get("responses_file"),
+        inline_responses=None if inline is None else tuple(inline),
+        create_time=meta.get("createTime"),
+        update_time=meta.get("updateTime"),
+        end_time=meta.get("endTime"),
+    )
 
 
 _DELAY = re.compile(r"retry in ([0-9.]+)\s*s", re.IGNORECASE)
+_TRANSPORT_MODULES = ("httpx", "httpx2", "httpcore", "httpcore2", "h11")
 
 
-def retry_delay(exc: BaseException) -> float | None:
+def _retry_delay(exc: BaseException) -> float | None:
     """Seconds the service asked us to wait (``RetryInfo.retryDelay``, or "retry in Ns"), if any."""
     details = getattr(exc, "details", None)
     body = details if isinstance(details, Mapping) else {}
@@ -161,3 +88,200 @@ def retry_delay(exc: BaseException) -> float | None:
                 pass
     match = _DELAY.search(str(getattr(exc, "message", "") or ""))
     return float(match.group(1)) if match else None
+
+
+def classify(exc: BaseException) -> Failure:
+    """What a google-genai (or HTTP transport) exception means for gembatch.
+
+    A 4xx answer other than 408 is a refusal: the service did not act. A 5xx, a timeout or a
+    dropped connection may come after the service acted (a create may have made the job), so the
+    caller must reconcile, never blindly retry. 5xx, 408, 429 and transport failures are transient.
+    """
+    if isinstance(exc, genai_errors.APIError):
+        code = int(exc.code) if exc.code is not None else None
+        client = isinstance(exc, genai_errors.ClientError)
+        return Failure(
+            transient=isinstance(exc, genai_errors.ServerError) or (client and code in (408, 429)),
+            refused=client and code != 408,
+            answered=True,
+            code=code,
+            status=str(exc.status or ""),
+            message=str(exc.message or ""),
+            retry_after_s=_retry_delay(exc),
+        )
+    transient = isinstance(exc, OSError | TimeoutError | json.JSONDecodeError) or (
+        type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES
+    )
+    return Failure(transient=transient, status=type(exc).__name__, message=str(exc))
+
+
+class GeminiTransport:
+    """:class:`~gembatch.transport.base.Transport` over a ``google.genai.Client`` (Developer API).
+
+    Reads batches as raw JSON through the SDK's own authenticated transport, because the SDK's
+    ``BatchJob`` drops ``batchStats`` and the operation error.
+
+    Examples
+    --------
+    >>> t = GeminiTransport(gb.connect())          # doctest: +SKIP
+    >>> [job.state for job in t.list_jobs()]       # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        client: genai.Client,
+        *,
+        name: str = "gemini",
+        timings: Timings | None = None,
+        emulated: bool = False,
+    ):
+        self.client = client
+        self.name = name
+        self.timings = timings or Timings()
+        self.emulated = emulated
+        self._configs: dict[str, Any] = {}
+        self._configs_lock = threading.Lock()
+
+    # -- where ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        options = getattr(getattr(self.client, "_api_client", None), "_http_options", None)
+        return str(getattr(options, "base_url", None) or DEFAULT_BASE_URL)
+
+    @property
+    def api_version(self) -> str:
+        options = getattr(getattr(self.client, "_api_client", None), "_http_options", None)
+        return str(getattr(options, "api_version", None) or API_VERSION)
+
+    @property
+    def loopback(self) -> bool:
+        return (urlsplit(self.base_url).hostname or "") in _LOOPBACK
+
+    def describe(self) -> str:
+        url = self.base_url.rstrip("/")
+        if self.emulated:
+            return f"Gemini emulator at {url} ({self.api_version}); results are emulated"
+        return f"Gemini API at {url} ({self.api_version})"
+
+    def __repr__(self) -> str:
+        return f"<GeminiTransport {self.describe()}>"
+
+    # -- raw REST ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One call through the SDK's transport (auth, base URL, API version), returning parsed JSON."""
+        resp = self.client._api_client.request(method, path, dict(body or {}))
+        data = json.loads(resp.body or "{}")
+        return data if isinstance(data, dict) else {}
+
+    # -- files ------------------------------------------------------------------------------
+    def upload(self, data: BinaryIO, display_name: str) -> str:
+        uploaded = self.client.files.upload(
+            file=cast(io.IOBase, data), config={"mime_type": JSONL_MIME, "display_name": display_name}
+        )
+        return str(uploaded.name)
+
+    def file_exists(self, name: str) -> bool:
+        try:
+            self.client.files.get(name=name)
+        except genai_errors.APIError:
+            return False
+        return True
+
+    def download(self, file_name: str) -> bytes:
+        return bytes(self.client.files.download(file=file_name))  # the NAME: a File object raises
+
+    def delete_file(self, name: str) -> None:
+        self.client.files.delete(name=name)
+
+    # -- batches ----------------------------------------------------------------------------
+    def create(
+        self,
+        model: str,
+        display_name: str,
+        *,
+        file_name: str | None = None,
+        requests: Sequence[Mapping[str, Any]] | None = None,
+    ) -> JobStatus:
+        """``batchGenerateContent`` in REST form, so inline request dicts reach the service unchanged."""
+        if file_name is not None:
+            source: dict[str, Any] = {"fileName": file_name}
+        else:
+            items = [{"request": r["request"], "metadata": {"key": r["key"]}} for r in requests or []]
+            source = {"requests": {"requests": items}}
+        body = {"batch": {"displayName": display_name, "inputConfig": source}}
+        model_path = model if model.startswith("models/") else f"models/{model}"
+        return parse_job(self._request("post", f"{model_path}:batchGenerateContent", body))
+
+    def get_raw(self, name: str) -> dict[str, Any]:
+        """The batch Operation exactly as the service sent it (``metadata.batchStats`` included)."""
+        if not name.startswith("batches/"):
+            raise BackendError(f"a batch name looks like 'batches/<id>', not {name!r}")
+        return self._request("get", name)
+
+    def list_raw(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Every batch Operation as sent, following all pages of ``batches.list``."""
+        token: str | None = None
+        while True:
+            path = f"batches?pageSize={int(page_size)}"
+            if token:
+                path += f"&pageToken={quote(token, safe='')}"
+            page = self._request("get", path)
+            yield from page.get("operations") or []
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def get(self, name: str) -> JobStatus:
+        return parse_job(self.get_raw(name))
+
+    def list_jobs(self, page_size: int = 100) -> Iterator[JobStatus]:
+        return (parse_job(op) for op in self.list_raw(page_size))
+
+    def cancel(self, name: str) -> None:
+        self.client.batches.cancel(name=name)
+
+    def delete(self, name: str) -> None:
+        self.client.batches.delete(name=name)
+
+    # -- real time --------------------------------------------------------------------------
+    def _config(self, request: Mapping[str, Any]) -> Any:
+        """The SDK's ``GenerateContentConfig`` for a request, built once per distinct settings."""
+        from google.genai import types
+
+        settings = {k: v for k, v in request.items() if k != "contents"}
+        key = json.dumps(settings, sort_keys=True, default=str)
+        with self._configs_lock:
+            config = self._configs.get(key)
+        if config is None:
+            gen = types.GenerationConfig.model_validate(settings.get("generationConfig", {}))
+            system = settings.get("systemInstruction")
+            config = types.GenerateContentConfig(
+                system_instruction=types.Content.model_validate(system) if system else None,
+                **gen.model_dump(exclude_none=True, exclude={"model_selection_config"}),
+            )
+            with self._configs_lock:
+                self._configs[key] = config
+        return config
+
+    async def generate(self, model: str, request: Mapping[str, Any]) -> dict[str, Any]:
+        response = await self.client.aio.models.generate_content(
+            model=model, contents=list(request["contents"]), config=self._config(request)
+        )
+        data: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return data
+
+    def count_tokens(self, model: str, text: str) -> int:
+        return int(self.client.models.count_tokens(model=model, contents=text).total_tokens or 0)
+
+    def classify(self, exc: BaseException) -> Failure:
+        return classify(exc)
+
+
+def get_batch_raw(client: genai.Client, name: str) -> dict[str, Any]:
+    """The raw batch Operation JSON of ``batches/<id>`` through ``client`` (the SDK drops ``batchStats``)."""
+    return GeminiTransport(client).get_raw(name)
+
+
+def iter_batches_raw(client: genai.Client, page_size: int = 100) -> Iterator[dict[str, Any]]:
+    """Every batch as raw Operation JSON through ``client``, following all pages of ``batches.list``."""
+    return GeminiTransport(client).list_raw(page_size)

@@ -1,0 +1,84 @@
+"""The emulator as a gembatch backend: registered through the ``gembatch.backends`` entry point.
+
+It owns the one registry of in-process emulators (one per speed, profile and state directory,
+started on first use and stopped at exit) and the emulator's poll timings.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gembatch.emulator._server import Emulator
+from gembatch.transport.base import Timings
+from gembatch.transport.credentials import gemini_client
+from gembatch.transport.gemini import GeminiTransport
+from gembatch.transport.registry import register_backend
+
+__all__ = ["TIMINGS", "adopt", "create", "embedded", "register"]
+
+#: Emulated hours pass in seconds: poll often, and believe a listing almost at once.
+TIMINGS = Timings(poll_min_s=0.2, poll_max_s=2.0, reconcile_grace_s=0.5)
+KEY = "emulator"  # the SDK wants a non-empty key; the emulator accepts any
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_lock = threading.Lock()
+_emulators: dict[tuple[Any, ...], Emulator] = {}
+_transports: dict[str, GeminiTransport] = {}
+
+
+def embedded(
+    speed: float | None = None, profile: str | None = None, state_dir: str | os.PathLike[str] | None = None
+) -> Emulator:
+    """The in-process emulator for these settings, started once per process and reused."""
+    key = (speed, profile, str(Path(state_dir).resolve()) if state_dir else None)
+    with _lock:
+        emu = _emulators.get(key)
+        if emu is None:
+            options: dict[str, Any] = {"speed": speed, "profile": profile, "state_dir": state_dir}
+            emu = Emulator(**{k: v for k, v in options.items() if v is not None}).start()
+            atexit.register(emu.stop)  # removes a temporary state directory
+            _emulators[key] = emu
+        return emu
+
+
+def _transport(base_url: str, client: Any = None) -> GeminiTransport:
+    if client is not None:
+        return GeminiTransport(client, name="emulator", timings=TIMINGS, emulated=True)
+    with _lock:
+        transport = _transports.get(base_url)
+        if transport is None:
+            client = gemini_client(KEY, base_url)
+            transport = GeminiTransport(client, name="emulator", timings=TIMINGS, emulated=True)
+            _transports[base_url] = transport
+        return transport
+
+
+def create(
+    *,
+    base_url: str | None = None,
+    speed: float | None = None,
+    profile: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+) -> GeminiTransport:
+    """A transport for the emulator at ``base_url``, or for the in-process one with these settings."""
+    url = base_url or embedded(speed, profile, state_dir).base_url
+    return _transport(url.rstrip("/"))
+
+
+def adopt(client: Any) -> GeminiTransport | None:
+    """Claim a google-genai client pointed at a loopback address: the emulator only serves there."""
+    options = getattr(getattr(client, "_api_client", None), "_http_options", None)
+    url = str(getattr(options, "base_url", None) or "")
+    if (urlsplit(url).hostname or "") not in _LOOPBACK:
+        return None
+    return _transport(url.rstrip("/"), client)
+
+
+def register() -> None:
+    """The ``gembatch.backends`` entry point: make ``get_backend("emulator")`` available."""
+    register_backend("emulator", create, adopt=adopt)
