@@ -6,10 +6,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gembatch.catalog import Catalog, default_catalog
 from gembatch.emulator._admin import ADMIN_PREFIX, handle_admin
-from gembatch.emulator._api import GeminiApi, Reply, route
+from gembatch.emulator._api import GeminiApi
 from gembatch.emulator._batches import BatchService
 from gembatch.emulator._clock import Clock
 from gembatch.emulator._errors import ApiError
@@ -17,6 +18,8 @@ from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._limits import RateLimiter
 from gembatch.emulator._persist import read_json, write_json
+from gembatch.emulator._reply import Call, Reply
+from gembatch.emulator._routes import html_not_found, route
 from gembatch.emulator._stats import Stats
 
 __all__ = ["App", "Config"]
@@ -74,6 +77,7 @@ class App:
             seed=config.seed,
             faults=self.faults,
             stats=self.stats,
+            own_host=lambda: urlsplit(self.base_url).netloc,
         )
         self.api = GeminiApi(self)
         self.base_url = ""
@@ -97,13 +101,12 @@ class App:
                 return handle_admin(self, method, path, body)
             found = route(method, path, query)
             if found is None:
+                # No route of the service: its front end answers an HTML page, not an API error.
                 self.stats.request("unknown")
-                err = ApiError(404, f"Method not found: {method} {path}")
-                reply = Reply(404, err.body())
+                reply = Reply(404, html_not_found(path), content_type="text/html; charset=UTF-8")
             else:
-                op, params = found
-                self.stats.request(op)
-                reply = self.api.handle(op, params, query, headers, body)
+                self.stats.request(found.op)
+                reply = self.api.handle(Call(found, query, headers, body))
         except Exception as exc:  # a bug must answer 500, not hang the client
             logger.exception("emulator: %s %s failed", method, path)
             reply = Reply(500, ApiError(500, f"emulator error: {type(exc).__name__}: {exc}").body())

@@ -14,6 +14,7 @@ from typing import Any
 from gembatch.emulator._clock import rfc3339
 from gembatch.emulator._errors import ApiError, invalid, not_found, quota_error
 from gembatch.emulator._persist import new_id, read_json, write_json
+from gembatch.emulator._reply import page_token, read_page_token
 
 __all__ = ["FileRecord", "FileStore", "UploadSession"]
 
@@ -218,15 +219,39 @@ class FileStore:
         with self._lock:
             rec = self._files.get(file_id)
         if rec is None:
+            # The service does not say whether a file is missing, expired or someone else's.
             raise ApiError(
-                404,
-                f"File files/{file_id} was not found or you do not have permission to access it.",
+                403, f"You do not have permission to access the File {file_id} or it may not exist."
             )
         return rec
 
+    def exists(self, file_id: str) -> bool:
+        with self._lock:
+            return file_id.removeprefix("files/") in self._files
+
     def records(self) -> list[FileRecord]:
         with self._lock:
-            return sorted(self._files.values(), key=lambda f: (-f.create_time, f.id))
+            return sorted(self._files.values(), key=_order)
+
+    def page(self, size: int, token: str | None) -> tuple[list[FileRecord], str | None]:
+        """One page of the newest-first listing, and the token of the next page (None at the end).
+
+        The token is a cursor (the last file's place in the order), not an offset: a file uploaded
+        between two pages sorts before the cursor, so no file is listed twice or skipped.
+        """
+        files = self.records()
+        if token:
+            created, _, last_id = read_page_token("files", token).partition(":")
+            try:
+                after = (-float(created), last_id)
+            except ValueError:
+                raise ApiError(400, "Invalid page token.") from None
+            files = [f for f in files if _order(f) > after]
+        page = files[:size]
+        if len(files) <= size:
+            return page, None
+        last = page[-1]
+        return page, page_token("files", f"{last.create_time!r}:{last.id}")
 
     def delete(self, file_id: str) -> None:
         rec = self.get(file_id)
@@ -243,6 +268,10 @@ class FileStore:
             with contextlib.suppress(ApiError):
                 self.delete(file_id)
         return [f"files/{i}" for i in gone]
+
+
+def _order(rec: FileRecord) -> tuple[float, str]:
+    return (-rec.create_time, rec.id)
 
 
 def base64_sha(digest: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Per-model limits from the catalogue, and sliding-window RPM/TPM limiters for real-time calls."""
+"""Sliding-window RPM/TPM limiters for real-time calls, with limits from the catalogue."""
 
 from __future__ import annotations
 
@@ -7,24 +7,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from gembatch.catalog import Catalog, ModelInfo
-from gembatch.emulator._errors import ApiError, quota_error
-from gembatch.errors import CatalogError, UnknownModel
+from gembatch.catalog import Catalog
+from gembatch.emulator._errors import quota_error
+from gembatch.errors import CatalogError
 
-__all__ = ["RateLimiter", "model_info_or_404"]
-
-
-def model_info_or_404(catalog: Catalog, model: str, method: str) -> ModelInfo:
-    """The catalogue entry for ``model``, or the 404 the real service sends for unknown models."""
-    try:
-        return catalog.get(model)
-    except UnknownModel:
-        raise ApiError(
-            404,
-            f"models/{model.removeprefix('models/')} is not found for API version v1beta, or is not "
-            f"supported for {method}. Call ListModels to see the list of available models and their "
-            "supported methods.",
-        ) from None
+__all__ = ["RateLimiter"]
 
 
 class RateLimiter:
