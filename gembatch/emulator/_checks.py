@@ -94,7 +94,8 @@ def _check_contents(contents: Any, where: str, file_exists: Callable[[str], bool
 
 
 def _check_part(part: Mapping[str, Any], at: str, file_exists: Callable[[str], bool], own_host: str) -> None:
-    if not any(name in part for name in _DATA_FIELDS):
+    # A part may carry only a thought (its signature), as replayed chat history does.
+    if not any(name in part for name in (*_DATA_FIELDS, "thought", "thoughtSignature")):
         raise _field(f"{at}.data", "required oneof field 'data' must have one initialized field")
     blob = part.get("inlineData")
     if blob is not None:
@@ -153,6 +154,14 @@ def _check_config(model: Served, config: Mapping[str, Any]) -> int:
             "`application/yaml` and `text/x.enum`.",
         )
     has_schema = config.get("responseSchema") is not None
+    if mime == "text/x.enum":
+        schema = config.get("responseSchema") or config.get("responseJsonSchema") or {}
+        if not (isinstance(schema, Mapping) and schema.get("enum") and _type(schema) == "STRING"):
+            raise _field(
+                "generation_config.response_schema",
+                "For the text/x.enum response MIME type, response_schema must be a STRING schema "
+                "with enum values.",
+            )
     if has_schema and config.get("responseJsonSchema") is not None:
         raise _field("generation_config", "response_schema and response_json_schema cannot both be set.")
     if (has_schema or config.get("responseJsonSchema") is not None) and mime in (None, "", "text/plain"):
@@ -161,6 +170,11 @@ def _check_config(model: Served, config: Mapping[str, Any]) -> int:
             "When response_schema is set, response_mime_type must be application/json or text/x.enum.",
         )
     return int(count or 1)
+
+
+def _type(schema: Mapping[str, Any]) -> str:
+    kind = schema.get("type", "STRING")
+    return str(kind[0] if isinstance(kind, list) and kind else kind).upper().removeprefix("TYPE_")
 
 
 def _check_tools(tools: Any) -> None:
@@ -217,9 +231,7 @@ def check_inline(
     """Check the inline requests of a batch create; the error names the request's path in the batch."""
     for i, request in enumerate(requests):
         try:
-            check_generate(
-                model, request, file_exists=file_exists, own_host=own_host, context_window=False
-            )
+            check_generate(model, request, file_exists=file_exists, own_host=own_host, context_window=False)
         except ApiError as exc:
             where = f"* BatchGenerateContentRequest.batch.input_config.requests.requests[{i}].request."
             exc.message = exc.message.replace("* GenerateContentRequest.", where, 1)

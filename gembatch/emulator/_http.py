@@ -17,7 +17,6 @@ __all__ = ["EmulatorHTTPServer"]
 logger = logging.getLogger("gembatch.emulator.http")
 
 _MAX_BODY = 1 << 30  # larger bodies are refused and the connection closed
-_GZIP_MIN = 256  # smaller bodies go out as they are
 
 
 class _Headers(dict[str, str]):
@@ -76,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.chunks is not None:
             self._send_chunks(reply.chunks, gzip_ok)
             return
-        if gzip_ok and isinstance(reply.body, bytes) and len(reply.body) >= _GZIP_MIN:
+        if gzip_ok and isinstance(reply.body, bytes) and reply.body:
             # As the service does for a client that accepts it (the SDK's httpx sends gzip, deflate).
             packer = zlib.compressobj(1, zlib.DEFLATED, 31)
             data = packer.compress(reply.body) + packer.flush()

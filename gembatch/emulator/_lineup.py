@@ -78,6 +78,8 @@ _THINKING: list[tuple[re.Pattern[str], Thinking]] = [
 _OTHER = Thinking(False, 0, 24_576, True, _LEVELS_3, None, 1.0)
 # Logprobs are enabled on the Gemini API for the 2.0 family only (2.5 and later answer 400).
 _LOGPROBS = re.compile(r"^gemini-2\.0")
+# A stable version name (gemini-2.0-flash-001) is served as the catalogue's model it versions.
+_VERSIONED = re.compile(r"^(?P<base>.+)-(?P<version>\d{3})$")
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,14 @@ class Lineup:
         try:
             info = self.catalog.get(model_id)
         except UnknownModel:
-            return None
+            versioned = _VERSIONED.match(model_id)
+            if versioned is None or versioned.group("base") not in self.catalog:
+                return None
+            info = self.catalog.get(versioned.group("base"))
         if "embedding" in info.id:
             return Served(info.id, "embed", info.context_window, 1, _NO_THINKING, False, info, 3072)
         return Served(
-            info.id,
+            model_id,
             "generate",
             info.context_window,
             info.max_output_tokens,

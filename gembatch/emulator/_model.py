@@ -9,7 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from gembatch.emulator._thinking import NONE, Plan, thought_summary, thought_tokens
-from gembatch.emulator._tokenizer import TOKEN_PATTERN, count_tokens, request_prompt_tokens
+from gembatch.emulator._tokenizer import (
+    TOKEN_PATTERN,
+    count_tokens,
+    prompt_token_details,
+    request_prompt_tokens,
+)
 from gembatch.emulator._values import (
     Material,
     Rng,
@@ -23,6 +28,7 @@ from gembatch.emulator._values import (
 __all__ = ["generate", "stream_chunks"]
 
 _CHUNK_TOKENS = 24  # tokens of answer text per streamed chunk (the service sends a few dozen)
+_FIRST_CHUNK_TOKENS = 4  # the first chunk comes fast and short
 
 
 def _truncate(text: str, max_tokens: int) -> str:
@@ -120,7 +126,7 @@ def generate(
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     usage["totalTokenCount"] = prompt_tokens + total_out + thoughts
-    usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
+    usage["promptTokensDetails"] = prompt_token_details(request)
     if total_out:
         usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": total_out}]
     return {
@@ -150,7 +156,8 @@ def stream_chunks(response: Mapping[str, Any]) -> list[dict[str, Any]]:
                 continue
             text = str(part.get("text", ""))
             tokens = list(TOKEN_PATTERN.finditer(text))
-            cuts = [tokens[i].start() for i in range(_CHUNK_TOKENS, len(tokens), _CHUNK_TOKENS)]
+            marks = range(_FIRST_CHUNK_TOKENS, len(tokens), _CHUNK_TOKENS)
+            cuts = [tokens[i].start() for i in marks]
             bounds = [0, *cuts, len(text)]
             mine.extend({"text": text[a:b]} for a, b in itertools.pairwise(bounds) if b > a)
         pieces.append(mine)

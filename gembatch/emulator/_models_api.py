@@ -14,7 +14,7 @@ from gembatch.emulator._lineup import Lineup, not_found
 from gembatch.emulator._model import generate, stream_chunks
 from gembatch.emulator._proto import read_message
 from gembatch.emulator._reply import Call, Reply, json_body, page_token, read_page_token
-from gembatch.emulator._tokenizer import request_prompt_tokens
+from gembatch.emulator._tokenizer import prompt_token_details, request_prompt_tokens
 
 __all__ = ["ModelsApi", "respond"]
 
@@ -67,12 +67,12 @@ class ModelsApi:
 
     def generate_content(self, call: Call) -> Reply:
         checked = self.checked(call, "generateContent")
-        self.app.limiter.check(checked.model.id, checked.prompt_tokens)
+        self.app.limiter.check(_base_id(checked), checked.prompt_tokens)
         return _reply(respond(checked))
 
     def stream_generate_content(self, call: Call) -> Reply:
         checked = self.checked(call, "streamGenerateContent")
-        self.app.limiter.check(checked.model.id, checked.prompt_tokens)
+        self.app.limiter.check(_base_id(checked), checked.prompt_tokens)
         chunks = stream_chunks(respond(checked))
         if call.query.get("alt") == "sse":
             events = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\r\n\r\n" for c in chunks]
@@ -95,8 +95,7 @@ class ModelsApi:
             raise ApiError(400, "* CountTokensRequest.contents: contents is not specified\n")
         tokens = request_prompt_tokens(target)
         del served
-        details = [{"modality": "TEXT", "tokenCount": tokens}]
-        return _reply({"totalTokens": tokens, "promptTokensDetails": details})
+        return _reply({"totalTokens": tokens, "promptTokensDetails": prompt_token_details(target)})
 
     def embed_content(self, call: Call) -> Reply:
         served = self.lineup.get(call.params["model"], "embedContent", call.version)
@@ -167,6 +166,12 @@ class ModelsApi:
             "Use the real service for it.",
             status="UNIMPLEMENTED",
         )
+
+
+def _base_id(checked: Checked) -> str:
+    """The catalogue id whose rate limits apply (a versioned name shares its model's)."""
+    info = checked.model.info
+    return info.id if info is not None else checked.model.id
 
 
 def _reply(data: Any) -> Reply:

@@ -36,6 +36,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cachedContent": "string",
         "serviceTier": "string",
         "store": "bool",
+        "labels": "any",
     },
     "Content": {"parts": "[Part]", "role": "string"},
     "Part": {
@@ -53,10 +54,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mediaResolution": "any",
         "toolCall": "any",
         "toolResponse": "any",
+        "mediaProcessing": "any",
+        "audioTranscription": "any",
+        "audioMetadata": "any",
+        "speechMetadata": "any",
+        "documentMetadata": "any",
+        "spreadsheetMetadata": "any",
     },
     "Blob": {"mimeType": "string", "data": "bytes"},
     "FileData": {"mimeType": "string", "fileUri": "string"},
-    "FunctionCall": {"id": "string", "name": "string", "args": "any"},
+    "FunctionCall": {
+        "id": "string",
+        "name": "string",
+        "args": "any",
+        "partialArgs": "[any]",
+        "willContinue": "bool",
+    },
     "FunctionResponse": {
         "id": "string",
         "name": "string",
@@ -182,6 +195,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "batchStats": "any",
         "state": "string",
         "priority": "int64",
+        "webhookConfig": "any",
     },
     "InputConfig": {"fileName": "string", "requests": "InlinedRequests"},
     "InlinedRequests": {"requests": "[InlinedRequest]"},
@@ -199,6 +213,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "batchStats": "any",
         "state": "string",
         "priority": "int64",
+        "webhookConfig": "any",
     },
     "EmbedInputConfig": {"fileName": "string", "requests": "InlinedEmbedRequests"},
     "InlinedEmbedRequests": {"requests": "[InlinedEmbedRequest]"},
@@ -297,7 +312,7 @@ class _Reader:
             if item is None:  # proto-JSON reads null as "not set"
                 continue
             child = f"{path}.{_snake(name_in)}" if path else _snake(name_in)
-            out[name_in] = self.field(spec, item, child, key)
+            out[name_in.lstrip("_")] = self.field(spec, item, child, key)
         return out
 
     def field(self, spec: str, value: Any, path: str, key: str) -> Any:

@@ -92,7 +92,8 @@ def _item_route(method: str, coll: str, ident: str, verb: str | None, version: s
         if method == "DELETE" and coll in ("files", "batches"):
             return Route(f"{coll}.delete", params, version)
         if method in ("DELETE", "PATCH") and coll == "models":
-            return Route("unemulated", {"what": f"models.{method.lower()}"}, version)
+            # Base models cannot be changed; only tuned models could, and there are none here.
+            return Route("unemulated.get", {"collection": "models", "id": ident}, version)
         return None
     if coll == "files" and verb == "download" and method == "GET":
         return Route("files.download", params, version)

@@ -93,7 +93,9 @@ def thought_tokens(factor: float, plan: Plan, prompt_tokens: int, urge: float) -
     """
     if not plan.thinks:
         return 0
-    wanted = (180 + 0.35 * min(prompt_tokens, 200_000) + 320 * urge) * factor * plan.share
+    # A trivial prompt gets a few dozen tokens of thought, a 2,000-token article several hundred.
+    size = min(prompt_tokens, 200_000)
+    wanted = (60 + 0.3 * size + 400 * urge * min(1.0, size / 200)) * factor * plan.share
     return max(1, min(plan.cap, round(wanted)))
 
 
