@@ -213,3 +213,25 @@ def test_batch_lines_get_their_own_errors_and_inline_shape_errors_fail_create() 
         refused = _refused(lambda: client.batches.create(model="gemini-2.5-flash-lite", src=inline))
         assert refused.code == 400
         assert "requests.requests[0].request.generation_config.candidate_count" in (refused.message or "")
+
+
+def test_files_and_batches_belong_to_the_project_of_the_key() -> None:
+    with running(api_keys={"key-a": "project-a", "key-b": "project-b"}) as emu:
+        a, b = emu.client("key-a"), emu.client("key-b")
+        mine = a.files.upload(file=io.BytesIO(b"A short story."), config={"mime_type": "text/plain"})
+        assert mine.name is not None
+        job = a.batches.create(model=MODEL, src=[{"contents": [{"parts": [{"text": "hi"}]}]}])
+        assert job.name is not None
+        foreign = _refused(lambda: b.files.get(name=mine.name))
+        assert foreign.code == 403
+        assert foreign.message == (
+            f"You do not have permission to access the File {mine.name.removeprefix('files/')} "
+            "or it may not exist."
+        )
+        used = _refused(lambda: b.models.generate_content(model=MODEL, contents=["Summarise", mine]))
+        assert used.code == 403
+        assert _refused(lambda: b.batches.get(name=job.name)).code == 404
+        assert [f.name for f in b.files.list()] == []
+        assert [j.name for j in b.batches.list()] == []
+        assert [j.name for j in a.batches.list()] == [job.name]
+        assert a.files.get(name=mine.name).name == mine.name

@@ -7,6 +7,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from gembatch.emulator._errors import ApiError, invalid, quota_error
@@ -45,16 +46,18 @@ class GeminiApi:
         self.handlers: dict[str, Callable[[Call], Reply]] = {
             "files.upload": self.upload_start,
             "files.upload_chunk": self.upload_chunk,
-            "files.get": lambda c: Reply.json(self.app.files.get(c.params["id"]).resource(self.app.base_url)),
+            "files.get": lambda c: Reply.json(
+                self.app.files.get(c.params["id"], c.project).resource(self.app.base_url)
+            ),
             "files.list": self.files_list,
             "files.delete": self.files_delete,
             "files.download": self.files_download,
-            "batches.get": lambda c: Reply.json(self.app.batches.get(c.params["id"])),
+            "batches.get": lambda c: Reply.json(self.app.batches.get(c.params["id"], c.project)),
             "batches.list": lambda c: Reply.json(
-                self.app.batches.list(int_param(c.query, "pageSize"), c.query.get("pageToken"))
+                self.app.batches.list(int_param(c.query, "pageSize"), c.query.get("pageToken"), c.project)
             ),
-            "batches.cancel": lambda c: Reply.json(self.app.batches.cancel(c.params["id"])),
-            "batches.delete": lambda c: Reply.json(self.app.batches.delete(c.params["id"])),
+            "batches.cancel": lambda c: Reply.json(self.app.batches.cancel(c.params["id"], c.project)),
+            "batches.delete": lambda c: Reply.json(self.app.batches.delete(c.params["id"], c.project)),
             "batches.create": lambda c: self.batch_create(c, "generate"),
             "batches.create_embeddings": lambda c: self.batch_create(c, "embed"),
             **models.handlers(),
@@ -67,7 +70,8 @@ class GeminiApi:
         extra = {"X-Goog-Upload-Status": "final"} if upload else {}
         try:
             if op != "files.upload_chunk":
-                self._authorise(call.query, call.headers)
+                key = self._authorise(call.query, call.headers)
+                call = replace(call, project=self.app.config.project_of(key))
             profile = self.app.config.profile
             if profile.http_latency_ms > 0:
                 time.sleep(profile.http_latency_ms / 1000.0)
@@ -104,7 +108,7 @@ class GeminiApi:
             "batch_enqueued_tokens", f"BatchEnqueuedTokensPerModelPerProject-{tier}", limit, served.id, 60.0
         )
 
-    def _authorise(self, query: Mapping[str, str], headers: Mapping[str, str]) -> None:
+    def _authorise(self, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
         key = headers.get("x-goog-api-key") or query.get("key")
         if not key:
             raise ApiError(
@@ -115,6 +119,7 @@ class GeminiApi:
         keys = self.app.config.api_keys
         if keys is not None and key not in keys:
             raise ApiError(400, "API key not valid. Please pass a valid API key.", details=_INVALID_KEY)
+        return str(key)
 
     # --- files -----------------------------------------------------------------------------
     def upload_start(self, call: Call) -> Reply:
@@ -142,6 +147,7 @@ class GeminiApi:
             display_name=str(meta.get("displayName") or ""),
             name=meta.get("name"),
             now=self.app.clock.now(),
+            project=call.project,
         )
         url = f"{self.app.base_url}/upload/v1beta/files?upload_id={session.id}&upload_protocol=resumable"
         return Reply(
@@ -182,18 +188,18 @@ class GeminiApi:
 
     def files_list(self, call: Call) -> Reply:
         size = int_param(call.query, "pageSize") or 10
-        page, token = self.app.files.page(max(1, min(size, 100)), call.query.get("pageToken"))
+        page, token = self.app.files.page(max(1, min(size, 100)), call.query.get("pageToken"), call.project)
         out: dict[str, Any] = {"files": [f.resource(self.app.base_url) for f in page]}
         if token:
             out["nextPageToken"] = token
         return Reply.json(out)
 
     def files_delete(self, call: Call) -> Reply:
-        self.app.files.delete(call.params["id"])
+        self.app.files.delete(call.params["id"], call.project)
         return Reply.json({})
 
     def files_download(self, call: Call) -> Reply:
-        rec = self.app.files.get(call.params["id"])
+        rec = self.app.files.get(call.params["id"], call.project)
         return Reply(
             200, self.app.files.data_path(rec.id), content_type=rec.mime_type or "application/octet-stream"
         )
@@ -207,4 +213,4 @@ class GeminiApi:
             raise ApiError(400, f"Request payload size exceeds the limit: {limit} bytes.")
         message = "BatchGenerateContentRequest" if kind == "generate" else "AsyncBatchEmbedContentRequest"
         body = read_message(message, json_body(call.body))
-        return Reply.json(self.app.batches.create(served, body, kind))
+        return Reply.json(self.app.batches.create(served, body, kind, call.project))

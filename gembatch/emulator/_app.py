@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +29,11 @@ logger = logging.getLogger("gembatch.emulator")
 
 @dataclass(frozen=True)
 class Config:
-    """How an emulator behaves; ``api_keys=None`` accepts any non-empty key."""
+    """How an emulator behaves; ``api_keys=None`` accepts any non-empty key.
+
+    ``projects`` maps a key to its project: files and batches are visible, and quotas counted,
+    per project, as on the service. Keys it does not name share the project ``default``.
+    """
 
     speed: float = 600.0
     profile: Profile = field(default_factory=Profile)
@@ -37,10 +41,14 @@ class Config:
     seed: int = 0
     api_keys: frozenset[str] | None = None
     catalog: Catalog | None = None
+    projects: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def models(self) -> Catalog:
         return self.catalog or default_catalog()
+
+    def project_of(self, key: str | None) -> str:
+        return self.projects.get(key or "", "default")
 
 
 class App:
@@ -48,7 +56,7 @@ class App:
 
     def __init__(self, config: Config, state_dir: Path):
         catalog = config.models
-        self.config = Config(config.speed, config.profile, config.tier, config.seed, config.api_keys, catalog)
+        self.config = replace(config, catalog=catalog)
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         clock_path = state_dir / "clock.json"

@@ -140,7 +140,11 @@ class BatchService:
 
         def generate_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
             checked = check_generate(
-                served, request, file_exists=self.files.exists, own_host=self.own_host(), prompt_tokens=tokens
+                served,
+                request,
+                file_exists=lambda file_id: self.files.exists(file_id, job.project),
+                own_host=self.own_host(),
+                prompt_tokens=tokens,
             )
             return respond(checked)
 
@@ -170,12 +174,17 @@ class BatchService:
     def _save(self, job: Job) -> None:
         write_json(self._path(job.id, "job.json"), job.to_dict())
 
-    def _enqueued(self, model: str) -> int:
-        return sum(j.tokens for j in self._jobs.values() if j.active and j.model == model)
+    def _enqueued(self, model: str, project: str | None = None) -> int:
+        """Prompt tokens of active jobs on ``model`` (of one project, or of all)."""
+        return sum(
+            j.tokens
+            for j in self._jobs.values()
+            if j.active and j.model == model and (project is None or j.project == project)
+        )
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str, project: str | None = None) -> Job:
         job = self._jobs.get(job_id.removeprefix("batches/"))
-        if job is None:
+        if job is None or (project is not None and job.project != project):
             raise ApiError(404, "Requested entity was not found.")
         return job
 
@@ -194,7 +203,9 @@ class BatchService:
         return job.resource(now, inline)
 
     # --- create ---------------------------------------------------------------------------
-    def create(self, served: Served, body: dict[str, Any], kind: str = "generate") -> dict[str, Any]:
+    def create(
+        self, served: Served, body: dict[str, Any], kind: str = "generate", project: str = "default"
+    ) -> dict[str, Any]:
         """Create a job from a body already read as the service's request message."""
         batch = body.get("batch")
         if not isinstance(batch, dict):
@@ -203,15 +214,21 @@ class BatchService:
         inline = ((batch.get("inputConfig") or {}).get("requests") or {}).get("requests")
         if kind == "generate" and isinstance(inline, list):
             requests = [item.get("request") or {} for item in inline]
-            check_inline(served, requests, file_exists=self.files.exists, own_host=self.own_host())
+            check_inline(
+                served,
+                requests,
+                file_exists=lambda file_id: self.files.exists(file_id, project),
+                own_host=self.own_host(),
+            )
         job_id = new_id(36)
         try:
             target = self._path(job_id, "input.jsonl")
-            source, input_file, scan = stage_input(self.files, target, batch, kind)
+            source, input_file, scan = stage_input(self.files, target, batch, kind, project)
             return self._commit(
                 job_id=job_id,
                 served=served,
                 kind=kind,
+                project=project,
                 display_name=display_name,
                 source=source,
                 input_file=input_file,
@@ -227,6 +244,7 @@ class BatchService:
         job_id: str,
         served: Served,
         kind: str,
+        project: str,
         display_name: str | None,
         source: str,
         input_file: str | None,
@@ -239,7 +257,7 @@ class BatchService:
         with self._lock:
             self.advance()
             now = self.clock.now()
-            active = [j for j in self._jobs.values() if j.active]
+            active = [j for j in self._jobs.values() if j.active and j.project == project]
             if len(active) >= concurrent:
                 retry = min(j.end_at for j in active) - now
                 raise quota_error(
@@ -254,7 +272,7 @@ class BatchService:
                 limit = info.enqueued_limit(self.tier) if info else None
             except CatalogError:
                 limit = 0
-            held = self._enqueued(model)
+            held = self._enqueued(model, project)
             if limit is not None and held + scan.tokens > limit:
                 ends = [j.end_at for j in active if j.model == model]
                 retry = (min(ends) - now) if ends else 3600.0
@@ -293,12 +311,13 @@ class BatchService:
                 planned=planned,
                 update_time=now,
                 kind=kind,
+                project=project,
             )
             self._jobs[job.id] = job
             self._line_tokens[job.id] = scan.line_tokens
             self._save(job)
             self.stats.created(display_name)
-            self.stats.set_enqueued(now, model, held + scan.tokens)
+            self.stats.set_enqueued(now, model, self._enqueued(model))  # all projects, this job included
             self._work.put(job.id)
             return self._render(job, now)
 
@@ -343,7 +362,11 @@ class BatchService:
         end = min(end, now)
         if outcome == "SUCCEEDED" and job.source == "file":
             rec = self.files.add_generated(
-                f"batch-{job.id}", self._output_path(job), end, sha256=job.extra.get("sha256")
+                f"batch-{job.id}",
+                self._output_path(job),
+                end,
+                sha256=job.extra.get("sha256"),
+                project=job.project,
             )
             job.output_file = rec.name
         job.state, job.end_time, job.update_time = outcome, end, end
@@ -351,12 +374,14 @@ class BatchService:
         self.stats.set_enqueued(end, job.model, self._enqueued(job.model))
 
     # --- reads and changes -----------------------------------------------------------------
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            return self._render(self._job(job_id), self.clock.now())
+            return self._render(self._job(job_id, project), self.clock.now())
 
-    def list(self, page_size: int | None, page_token: str | None) -> dict[str, Any]:
+    def list(
+        self, page_size: int | None, page_token: str | None, project: str | None = None
+    ) -> dict[str, Any]:
         size = DEFAULT_PAGE if not page_size or page_size <= 0 else min(page_size, MAX_PAGE)
         after = None
         if page_token:
@@ -367,7 +392,10 @@ class BatchService:
         with self._lock:
             self.advance()
             now = self.clock.now()
-            jobs = sorted(self._jobs.values(), key=lambda j: -j.seq)
+            jobs = sorted(
+                (j for j in self._jobs.values() if project is None or j.project == project),
+                key=lambda j: -j.seq,
+            )
             if after is not None:
                 jobs = [j for j in jobs if j.seq < after]
             page = jobs[:size]
@@ -376,10 +404,10 @@ class BatchService:
                 body["nextPageToken"] = make_token("batches", str(page[-1].seq))
             return body
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            job = self._job(job_id)
+            job = self._job(job_id, project)
             if not job.active:
                 # google.longrunning semantics: cancel is best effort; a job that already
                 # finished stays as it is ("completed despite cancellation"), with no error.
@@ -387,10 +415,10 @@ class BatchService:
             self._finish(job, "CANCELLED", self.clock.now())
             return {}
 
-    def delete(self, job_id: str) -> dict[str, Any]:
+    def delete(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            job = self._job(job_id)
+            job = self._job(job_id, project)
             if job.active:
                 self._finish(job, "CANCELLED", self.clock.now())
             del self._jobs[job.id]

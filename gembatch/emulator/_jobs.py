@@ -53,6 +53,7 @@ class Job:
     output_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     kind: str = "generate"  # "generate" (batchGenerateContent) | "embed" (asyncBatchEmbedContent)
+    project: str = "default"  # jobs are visible, and quotas counted, per project
 
     @property
     def name(self) -> str:

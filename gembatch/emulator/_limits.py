@@ -26,10 +26,13 @@ class RateLimiter:
         self.tier = tier
         self._window_s = window_s
         self._lock = threading.Lock()
-        self._events: dict[str, deque[tuple[float, int]]] = {}
+        self._events: dict[tuple[str, str], deque[tuple[float, int]]] = {}
 
-    def check(self, model: str, tokens: int) -> None:
-        """Record one request of ``tokens`` prompt tokens, or raise 429 past RPM or TPM."""
+    def check(self, model: str, tokens: int, project: str = "default") -> None:
+        """Record one request of ``tokens`` prompt tokens, or raise 429 past RPM or TPM.
+
+        Limits are per project and model, as on the service.
+        """
         info = self.catalog.get(model)
         try:
             rpm, tpm = info.rate_limits(self.tier)
@@ -39,7 +42,7 @@ class RateLimiter:
         window = float(self._window_s())
         tier_label = self.tier.replace("tier", "Tier")
         with self._lock:
-            events = self._events.setdefault(info.id, deque())
+            events = self._events.setdefault((project, info.id), deque())
             while events and events[0][0] <= now - window:
                 events.popleft()
             retry = (events[0][0] + window - now) if events else window

@@ -63,16 +63,21 @@ class ModelsApi:
         served = self.lineup.get(call.params["model"], method, call.version)
         check_body_size(call.body)
         request = read_message("GenerateContentRequest", json_body(call.body))
-        return check_generate(served, request, file_exists=self.app.files.exists, own_host=self._own_host())
+        return check_generate(
+            served,
+            request,
+            file_exists=lambda file_id: self.app.files.exists(file_id, call.project),
+            own_host=self._own_host(),
+        )
 
     def generate_content(self, call: Call) -> Reply:
         checked = self.checked(call, "generateContent")
-        self.app.limiter.check(_base_id(checked), checked.prompt_tokens)
+        self.app.limiter.check(_base_id(checked), checked.prompt_tokens, call.project)
         return _reply(respond(checked))
 
     def stream_generate_content(self, call: Call) -> Reply:
         checked = self.checked(call, "streamGenerateContent")
-        self.app.limiter.check(_base_id(checked), checked.prompt_tokens)
+        self.app.limiter.check(_base_id(checked), checked.prompt_tokens, call.project)
         chunks = stream_chunks(respond(checked))
         if call.query.get("alt") == "sse":
             events = [b"data: " + json.dumps(c, ensure_ascii=False).encode() + b"\r\n\r\n" for c in chunks]

@@ -178,7 +178,7 @@ def generate_output(
 
 
 def stage_input(
-    files: FileStore, target: Path, batch: dict[str, Any], kind: str = "generate"
+    files: FileStore, target: Path, batch: dict[str, Any], kind: str = "generate", project: str = "default"
 ) -> tuple[str, str | None, InputScan]:
     """Copy a batch's input (a stored file, or inline requests) to ``target`` and scan it.
 
@@ -191,7 +191,7 @@ def stage_input(
     if (file_name is None) == (inline is None):
         raise ApiError(400, "* batch.input_config: set exactly one of file_name and requests\n")
     if file_name is not None:
-        rec = files.get(file_name)  # a missing or expired file: the service's 403
+        rec = files.get(file_name, project)  # missing, expired or another project's: the service's 403
         try:
             os.link(files.data_path(rec.id), target)
         except OSError:

@@ -40,6 +40,7 @@ class Call:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes
+    project: str = "default"  # the project of the caller's API key
 
     @property
     def params(self) -> dict[str, str]:
