@@ -126,7 +126,7 @@ def generate(
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     usage["totalTokenCount"] = prompt_tokens + total_out + thoughts
-    usage["promptTokensDetails"] = prompt_token_details(request)
+    usage["promptTokensDetails"] = prompt_token_details(request, prompt_tokens)
     if total_out:
         usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": total_out}]
     return {

@@ -91,12 +91,22 @@ def _media_modality(part: Mapping[str, Any]) -> str:
     return "DOCUMENT" if mime == "application/pdf" else "TEXT"
 
 
-def prompt_token_details(request: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``promptTokensDetails``: the prompt's tokens per modality (text, image, audio...)."""
+def prompt_token_details(request: Mapping[str, Any], total: int | None = None) -> list[dict[str, Any]]:
+    """``promptTokensDetails``: the prompt's tokens per modality (text, image, audio...).
+
+    ``total`` (the prompt tokens, when already counted) spares counting a text-only prompt again.
+    """
     counts: dict[str, int] = {}
     contents = request.get("contents")
     system = request.get("systemInstruction")
     every = [system, *contents] if isinstance(contents, list) else [system]
+    if total is not None and not any(
+        isinstance(p, Mapping) and ("inlineData" in p or "fileData" in p)
+        for c in every
+        if isinstance(c, Mapping)
+        for p in c.get("parts") or []
+    ):
+        return [{"modality": "TEXT", "tokenCount": total}]
     for content in every:
         parts = content.get("parts") if isinstance(content, Mapping) else None
         for part in parts if isinstance(parts, list) else []:
