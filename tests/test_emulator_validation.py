@@ -235,3 +235,20 @@ def test_files_and_batches_belong_to_the_project_of_the_key() -> None:
         assert [j.name for j in b.batches.list()] == []
         assert [j.name for j in a.batches.list()] == [job.name]
         assert a.files.get(name=mine.name).name == mine.name
+
+
+def test_search_and_functions_mix_only_with_server_side_invocations(emu: Emulator) -> None:
+    declaration = types.FunctionDeclaration(name="get_price", description="Price of a stock.")
+    tools = [types.Tool(google_search=types.GoogleSearch()), types.Tool(function_declarations=[declaration])]
+    models = emu.client().models
+    mixed = _refused(
+        lambda: models.generate_content(
+            model=MODEL, contents="GOOG?", config=types.GenerateContentConfig(tools=tools)
+        )
+    )
+    assert mixed.code == 400
+    assert mixed.message == "Tool use with function calling is unsupported"
+    allowed = types.GenerateContentConfig(
+        tools=tools, tool_config=types.ToolConfig(include_server_side_tool_invocations=True)
+    )
+    assert models.generate_content(model=MODEL, contents="GOOG?", config=allowed).candidates

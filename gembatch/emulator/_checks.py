@@ -177,8 +177,14 @@ def _type(schema: Mapping[str, Any]) -> str:
     return str(kind[0] if isinstance(kind, list) and kind else kind).upper().removeprefix("TYPE_")
 
 
-def _check_tools(tools: Any) -> None:
-    for tool in tools or []:
+def _check_tools(tools: Any, tool_config: Mapping[str, Any]) -> None:
+    tools = tools or []
+    searches = any("googleSearch" in t or "googleSearchRetrieval" in t for t in tools)
+    functions = any(t.get("functionDeclarations") for t in tools)
+    if searches and functions and not tool_config.get("includeServerSideToolInvocations"):
+        # Built-in search and the caller's functions mix only with server-side tool invocations.
+        raise ApiError(400, "Tool use with function calling is unsupported")
+    for tool in tools:
         search = tool.get("fileSearch") or {}
         for name in search.get("fileSearchStoreNames") or []:
             # The emulator has no file search stores: every named store is one that does not exist.
@@ -211,7 +217,7 @@ def check_generate(
                 400, f'Invalid resource name "{cached}": expected the form cachedContents/{{cachedContent}}.'
             )
         raise ApiError(403, "CachedContent not found (or permission denied)")
-    _check_tools(request.get("tools"))
+    _check_tools(request.get("tools"), request.get("toolConfig") or {})
     config = request.get("generationConfig") or {}
     candidates = _check_config(model, config)
     plan = plan_thinking(model, config)
