@@ -150,3 +150,30 @@ def test_embedding_batches_through_the_batch_api(emu: Emulator) -> None:
     out = {r["key"]: r for r in map(json.loads, client.files.download(file=done.dest.file_name).splitlines())}
     assert len(out["a"]["response"]["embedding"]["values"]) == 3072
     assert out["b"]["error"]["code"] == 400
+
+
+def test_the_emulator_serves_whatever_the_catalogue_holds() -> None:
+    from gembatch import load_catalog
+
+    entry = {
+        "as_of": "2026-10-01",
+        "source": "test",
+        "context_window": 500_000,
+        "max_output_tokens": 32_768,
+        "input_price": 1.5,
+        "output_price": 9.0,
+        "enqueued_tokens": {"tier1": 3_000_000},
+    }
+    with running(catalog=load_catalog({"gemini-3.5-flash": entry})) as emu:
+        client = emu.client()
+        assert "models/gemini-3.5-flash" in [m.name for m in client.models.list()]
+        model = client.models.get(model="gemini-3.5-flash")
+        assert (model.input_token_limit, model.output_token_limit, model.thinking) == (500_000, 32_768, True)
+        response = client.models.generate_content(model="gemini-3.5-flash", contents="Hello there.")
+        assert response.model_version == "gemini-3.5-flash"
+        assert response.usage_metadata is not None
+        assert (response.usage_metadata.thoughts_token_count or 0) > 0  # a 3.x model thinks by default
+        job = client.batches.create(
+            model="gemini-3.5-flash", src=[{"contents": [{"parts": [{"text": "x"}]}]}]
+        )
+        assert job.model == "models/gemini-3.5-flash"
