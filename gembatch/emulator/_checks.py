@@ -221,7 +221,10 @@ def check_generate(
     config = request.get("generationConfig") or {}
     candidates = _check_config(model, config)
     plan = plan_thinking(model, config)
-    tokens = request_prompt_tokens(request) if prompt_tokens is None else prompt_tokens
+    if prompt_tokens is not None:
+        tokens = prompt_tokens
+    else:
+        tokens = request_prompt_tokens(request) if context_window else 0
     if context_window and tokens > model.input_limit:
         raise ApiError(
             400,
