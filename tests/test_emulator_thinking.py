@@ -215,3 +215,24 @@ def test_batch_output_bills_thoughts_and_fails_only_the_refused_line(emu: Emulat
     )
     assert out["bad"]["error"]["code"] == 400
     assert out["bad"]["error"]["message"] == "Budget 0 is invalid. This model only works in thinking mode."
+
+
+@pytest.mark.slow
+def test_a_run_on_a_thinking_model_bills_its_thoughts(tmp_path) -> None:
+    import gembatch as gb
+
+    arts = gb.read_articles(gb.synthetic_articles(12, mean_chars=1500, seed=1), id_col="id")
+    plan = gb.plan(arts, "gemini-2.5-flash", prompt="Summarise in one sentence:\n{text}")
+    fast = {"poll_min_s": 0.02, "poll_max_s": 0.2, "backoff_base_s": 0.02, "reconcile_grace_s": 0.0}
+    with running(speed=20_000) as emu:
+        run = gb.Run.create(tmp_path / "run", arts, plan, client=emu.client(), **fast)
+        assert run.wait(timeout=120, progress=False)
+    res = run.results()
+    assert (res["status"] == "succeeded").all()
+    assert (res["thoughts_tokens"] > 0).all()  # thinking by default, as on the service
+    price_in, price_out = gb.default_catalog().get("gemini-2.5-flash").prices("batch")
+    expected = (
+        res["prompt_tokens"] * price_in + (res["output_tokens"] + res["thoughts_tokens"]) * price_out
+    ) / 1e6
+    assert res["cost_usd"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert run.summary()["cost_actual_usd"] == pytest.approx(float(expected.sum()))
