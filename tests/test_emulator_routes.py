@@ -125,6 +125,7 @@ def test_routes_of_unmodelled_collections(emu: Emulator) -> None:
         assert raw(emu, method, path).status_code in (403, 404, 501), (method, path)
 
 
+@pytest.mark.filterwarnings("ignore:batches.create_embeddings\\(\\) is experimental")
 def test_embedding_batches_through_the_batch_api(emu: Emulator) -> None:
     client = emu.client()
     src = {"inlined_requests": {"contents": ["one", "two", "three"], "config": {"output_dimensionality": 8}}}
