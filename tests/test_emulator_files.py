@@ -41,8 +41,13 @@ def test_small_upload_get_download_delete(emu: Emulator) -> None:
     client.files.delete(name=f.name)
     with pytest.raises(errors.ClientError) as info:
         client.files.get(name=f.name)
-    assert info.value.code == 404
-    assert info.value.status == "NOT_FOUND"
+    # The service does not tell a deleted file from someone else's: 403, not 404.
+    assert info.value.code == 403
+    assert info.value.status == "PERMISSION_DENIED"
+    file_id = f.name.removeprefix("files/")
+    assert info.value.message == (
+        f"You do not have permission to access the File {file_id} or it may not exist."
+    )
 
 
 def test_upload_over_8_mib_goes_in_chunks(emu: Emulator, tmp_path) -> None:
@@ -132,4 +137,4 @@ def test_files_expire_after_48_emulated_hours() -> None:
         emu.app.files.expire(emu.app.clock.now())  # the clock thread does this every 50 ms
         with pytest.raises(errors.ClientError) as info:
             client.files.get(name=f.name)
-        assert info.value.code == 404
+        assert info.value.code == 403  # expired: as missing, PERMISSION_DENIED

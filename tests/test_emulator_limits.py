@@ -149,8 +149,9 @@ def test_malformed_requests_are_400_naming_the_field() -> None:
         assert "input_config" in json.dumps(reply.json())
         with pytest.raises(errors.ClientError) as info:
             client.batches.create(model=MODEL, src="files/doesnotexist")
-        assert info.value.code == 400
-        assert "file_name" in (info.value.message or "")
+        # A missing input file answers as files.get does: 403, whether missing, expired or foreign.
+        assert info.value.code == 403
+        assert "File doesnotexist or it may not exist" in (info.value.message or "")
 
 
 def test_expiry_after_48_emulated_hours() -> None:

@@ -57,7 +57,11 @@ def test_count_tokens_matches_tokenizer_and_usage(emu: Emulator) -> None:
     assert usage is not None
     assert usage.prompt_token_count == counted
     assert usage.candidates_token_count == count_tokens(response.text or "")
-    assert usage.total_token_count == usage.prompt_token_count + usage.candidates_token_count
+    # gemini-2.5-flash thinks by default, and thoughts are part of the total (billed as output).
+    assert usage.thoughts_token_count > 0
+    assert usage.total_token_count == (
+        usage.prompt_token_count + usage.candidates_token_count + usage.thoughts_token_count
+    )
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
 
 
@@ -135,9 +139,10 @@ def test_thinking_tokens_counted_in_total(emu: Emulator) -> None:
 
 def test_max_output_tokens_truncates(emu: Emulator) -> None:
     client = emu.client()
-    response = client.models.generate_content(
-        model=MODEL, contents=ARTICLE, config=types.GenerateContentConfig(max_output_tokens=5)
+    config = types.GenerateContentConfig(
+        max_output_tokens=5, thinking_config=types.ThinkingConfig(thinking_budget=0)
     )
+    response = client.models.generate_content(model=MODEL, contents=ARTICLE, config=config)
     assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
     assert response.usage_metadata.candidates_token_count == 5
 

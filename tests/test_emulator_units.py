@@ -1,11 +1,11 @@
-"""Pure parts of the emulator: tokenizer, casing, clock, schema values."""
+"""Pure parts of the emulator: tokenizer, request reading, clock, schema values."""
 
 from __future__ import annotations
 
 from gembatch.emulator import count_tokens
-from gembatch.emulator._casing import normalize
 from gembatch.emulator._clock import Clock
 from gembatch.emulator._model import generate
+from gembatch.emulator._proto import read_message
 
 ENGLISH = (
     "The committee met on Thursday to discuss the proposed changes to the regional transport plan, "
@@ -22,19 +22,22 @@ def test_tokenizer_is_deterministic_and_about_four_chars_per_token() -> None:
     assert count_tokens("internationalisation") > count_tokens("nation")
 
 
-def test_normalize_camelcases_keys_but_keeps_user_names() -> None:
+def test_reading_camelcases_names_but_keeps_user_names() -> None:
     body = {
-        "generation_config": {
-            "response_schema": {
-                "properties": {"my_field": {"min_items": 1}},
-                "property_ordering": ["my_field"],
+        "request": {
+            "contents": [{"parts": [{"text": "hi"}]}],
+            "generation_config": {
+                "response_schema": {
+                    "properties": {"my_field": {"min_items": 1}},
+                    "property_ordering": ["my_field"],
+                },
+                "thinking_config": {"thinking_budget": 0},
             },
-            "thinking_config": {"thinking_budget": 0},
         },
         "metadata": {"user_key": "x"},
     }
-    out = normalize(body)
-    config = out["generationConfig"]
+    out = read_message("BatchLine", body)
+    config = out["request"]["generationConfig"]
     assert config["thinkingConfig"] == {"thinkingBudget": 0}
     assert config["responseSchema"]["properties"] == {"my_field": {"minItems": 1}}
     assert config["responseSchema"]["propertyOrdering"] == ["my_field"]

@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gembatch.emulator._api import Reply
 from gembatch.emulator._clock import rfc3339
 from gembatch.emulator._faults import Fault
+from gembatch.emulator._reply import Reply
 from gembatch.errors import CatalogError
 
 __all__ = ["ADMIN_PREFIX", "handle_admin", "inject", "stats"]

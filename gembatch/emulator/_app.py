@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gembatch.emulator._admin import ADMIN_PREFIX, handle_admin
-from gembatch.emulator._api import GeminiApi, Reply, route
+from gembatch.emulator._api import GeminiApi
 from gembatch.emulator._batches import BatchService
 from gembatch.emulator._clock import Clock
 from gembatch.emulator._errors import ApiError
@@ -16,6 +17,8 @@ from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._limits import RateLimiter
 from gembatch.emulator._persist import read_json, write_json
+from gembatch.emulator._reply import Call, Reply
+from gembatch.emulator._routes import html_not_found, route
 from gembatch.emulator._stats import Stats
 from gembatch.planning.catalog import Catalog, default_catalog
 
@@ -26,7 +29,11 @@ logger = logging.getLogger("gembatch.emulator")
 
 @dataclass(frozen=True)
 class Config:
-    """How an emulator behaves; ``api_keys=None`` accepts any non-empty key."""
+    """How an emulator behaves; ``api_keys=None`` accepts any non-empty key.
+
+    ``projects`` maps a key to its project: files and batches are visible, and quotas counted,
+    per project, as on the service. Keys it does not name share the project ``default``.
+    """
 
     speed: float = 600.0
     profile: Profile = field(default_factory=Profile)
@@ -34,10 +41,14 @@ class Config:
     seed: int = 0
     api_keys: frozenset[str] | None = None
     catalog: Catalog | None = None
+    projects: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def models(self) -> Catalog:
         return self.catalog or default_catalog()
+
+    def project_of(self, key: str | None) -> str:
+        return self.projects.get(key or "", "default")
 
 
 class App:
@@ -45,7 +56,7 @@ class App:
 
     def __init__(self, config: Config, state_dir: Path):
         catalog = config.models
-        self.config = Config(config.speed, config.profile, config.tier, config.seed, config.api_keys, catalog)
+        self.config = replace(config, catalog=catalog)
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         clock_path = state_dir / "clock.json"
@@ -74,6 +85,7 @@ class App:
             seed=config.seed,
             faults=self.faults,
             stats=self.stats,
+            own_host=lambda: urlsplit(self.base_url).netloc,
         )
         self.api = GeminiApi(self)
         self.base_url = ""
@@ -97,13 +109,12 @@ class App:
                 return handle_admin(self, method, path, body)
             found = route(method, path, query)
             if found is None:
+                # No route of the service: its front end answers an HTML page, not an API error.
                 self.stats.request("unknown")
-                err = ApiError(404, f"Method not found: {method} {path}")
-                reply = Reply(404, err.body())
+                reply = Reply(404, html_not_found(path), content_type="text/html; charset=UTF-8")
             else:
-                op, params = found
-                self.stats.request(op)
-                reply = self.api.handle(op, params, query, headers, body)
+                self.stats.request(found.op)
+                reply = self.api.handle(Call(found, query, headers, body))
         except Exception as exc:  # a bug must answer 500, not hang the client
             logger.exception("emulator: %s %s failed", method, path)
             reply = Reply(500, ApiError(500, f"emulator error: {type(exc).__name__}: {exc}").body())

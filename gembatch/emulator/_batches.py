@@ -8,18 +8,23 @@ import queue
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gembatch.emulator._casing import normalize
+from gembatch.emulator._checks import check_embed, check_generate, check_inline
 from gembatch.emulator._clock import Clock
+from gembatch.emulator._embed import embed
 from gembatch.emulator._errors import ApiError, invalid, quota_error
 from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._jobs import Job, roll, schedule
-from gembatch.emulator._limits import model_info_or_404
-from gembatch.emulator._output import InputScan, generate_output, stage_input
+from gembatch.emulator._lineup import Lineup, Served
+from gembatch.emulator._models_api import respond
+from gembatch.emulator._output import Answer, InputScan, generate_output, stage_input
 from gembatch.emulator._persist import new_id, read_json, write_json
+from gembatch.emulator._reply import page_token as make_token
+from gembatch.emulator._reply import read_page_token
 from gembatch.emulator._stats import Stats
 from gembatch.errors import CatalogError
 from gembatch.planning.catalog import Catalog
@@ -48,10 +53,13 @@ class BatchService:
         seed: int,
         faults: FaultBook,
         stats: Stats,
+        own_host: Callable[[], str] = lambda: "",
     ):
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.files, self.clock, self.catalog, self.tier = files, clock, catalog, tier
+        self.lineup = Lineup(catalog)
+        self.own_host = own_host  # host:port of this emulator, for the file URIs it issued
         self.profile, self.seed, self.faults, self.stats = profile, seed, faults, stats
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -119,12 +127,36 @@ class BatchService:
                     job.generated, job.generated_at = True, self.clock.now()
                     self._save(job)
 
+    def _answer(self, job: Job) -> Answer:
+        """How one line of ``job`` is answered: checked like a request, then generated."""
+        served = self.lineup.get(job.model)
+        if job.kind == "embed":
+
+            def embed_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
+                check_embed(served, request, "request.content")
+                return {"embedding": embed(request, served.dimensions, served.input_limit)}
+
+            return embed_line
+
+        def generate_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
+            checked = check_generate(
+                served,
+                request,
+                file_exists=lambda file_id: self.files.exists(file_id, job.project),
+                own_host=self.own_host(),
+                prompt_tokens=tokens,
+            )
+            return respond(checked)
+
+        return generate_line
+
     def _generate(self, job: Job) -> tuple[int, int, str] | None:
         return generate_output(
             input_path=self._path(job.id, "input.jsonl"),
             output_path=self._output_path(job),
-            model=job.model,
+            answer=self._answer(job),
             inline=job.source == "inline",
+            kind=job.kind,
             profile=self.profile,
             seed=self.seed,
             job_seq=job.seq,
@@ -142,12 +174,17 @@ class BatchService:
     def _save(self, job: Job) -> None:
         write_json(self._path(job.id, "job.json"), job.to_dict())
 
-    def _enqueued(self, model: str) -> int:
-        return sum(j.tokens for j in self._jobs.values() if j.active and j.model == model)
+    def _enqueued(self, model: str, project: str | None = None) -> int:
+        """Prompt tokens of active jobs on ``model`` (of one project, or of all)."""
+        return sum(
+            j.tokens
+            for j in self._jobs.values()
+            if j.active and j.model == model and (project is None or j.project == project)
+        )
 
-    def _job(self, job_id: str) -> Job:
+    def _job(self, job_id: str, project: str | None = None) -> Job:
         job = self._jobs.get(job_id.removeprefix("batches/"))
-        if job is None:
+        if job is None or (project is not None and job.project != project):
             raise ApiError(404, "Requested entity was not found.")
         return job
 
@@ -166,21 +203,32 @@ class BatchService:
         return job.resource(now, inline)
 
     # --- create ---------------------------------------------------------------------------
-    def create(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
-        info = model_info_or_404(self.catalog, model, "batchGenerateContent")
-        body = normalize(body)
+    def create(
+        self, served: Served, body: dict[str, Any], kind: str = "generate", project: str = "default"
+    ) -> dict[str, Any]:
+        """Create a job from a body already read as the service's request message."""
         batch = body.get("batch")
         if not isinstance(batch, dict):
             raise invalid("batch", "is required")
         display_name = batch.get("displayName")
-        if display_name is not None and not isinstance(display_name, str):
-            raise invalid("batch.display_name", "must be a string")
+        inline = ((batch.get("inputConfig") or {}).get("requests") or {}).get("requests")
+        if kind == "generate" and isinstance(inline, list):
+            requests = [item.get("request") or {} for item in inline]
+            check_inline(
+                served,
+                requests,
+                file_exists=lambda file_id: self.files.exists(file_id, project),
+                own_host=self.own_host(),
+            )
         job_id = new_id(36)
         try:
-            source, input_file, scan = stage_input(self.files, self._path(job_id, "input.jsonl"), batch)
+            target = self._path(job_id, "input.jsonl")
+            source, input_file, scan = stage_input(self.files, target, batch, kind, project)
             return self._commit(
                 job_id=job_id,
-                model=info.id,
+                served=served,
+                kind=kind,
+                project=project,
                 display_name=display_name,
                 source=source,
                 input_file=input_file,
@@ -194,33 +242,38 @@ class BatchService:
         self,
         *,
         job_id: str,
-        model: str,
+        served: Served,
+        kind: str,
+        project: str,
         display_name: str | None,
         source: str,
         input_file: str | None,
         scan: InputScan,
     ) -> dict[str, Any]:
-        info = self.catalog.get(model)
+        info, model = served.info, served.id
+        concurrent = info.concurrent_batch_jobs if info else 100
+        expiry_hours = info.batch_expiry_hours if info else 48.0
         tier_label = self.tier.replace("tier", "Tier").replace("free", "FreeTier")
         with self._lock:
             self.advance()
             now = self.clock.now()
-            active = [j for j in self._jobs.values() if j.active]
-            if len(active) >= info.concurrent_batch_jobs:
+            active = [j for j in self._jobs.values() if j.active and j.project == project]
+            if len(active) >= concurrent:
                 retry = min(j.end_at for j in active) - now
                 raise quota_error(
                     "batch_concurrent_requests",
                     "BatchConcurrentRequestsPerProject",
-                    info.concurrent_batch_jobs,
+                    concurrent,
                     None,
                     max(1.0, self.clock.real_seconds(retry)),
                 )
             try:
-                limit = info.enqueued_limit(self.tier)
+                # An embedding model the catalogue does not price has no known quota: none is enforced.
+                limit = info.enqueued_limit(self.tier) if info else None
             except CatalogError:
                 limit = 0
-            held = self._enqueued(model)
-            if held + scan.tokens > limit:
+            held = self._enqueued(model, project)
+            if limit is not None and held + scan.tokens > limit:
                 ends = [j.end_at for j in active if j.model == model]
                 retry = (min(ends) - now) if ends else 3600.0
                 raise quota_error(
@@ -233,7 +286,7 @@ class BatchService:
             self._seq += 1
             seq = self._seq
             start, end = schedule(self.profile, seed=self.seed, seq=seq, tokens=scan.tokens, created=now)
-            expire = now + info.batch_expiry_hours * 3600.0
+            expire = now + expiry_hours * 3600.0
             forced = self.faults.take_outcome(display_name)
             planned = forced or "SUCCEEDED"
             if forced == "EXPIRED":
@@ -257,12 +310,14 @@ class BatchService:
                 expire_at=expire,
                 planned=planned,
                 update_time=now,
+                kind=kind,
+                project=project,
             )
             self._jobs[job.id] = job
             self._line_tokens[job.id] = scan.line_tokens
             self._save(job)
             self.stats.created(display_name)
-            self.stats.set_enqueued(now, model, held + scan.tokens)
+            self.stats.set_enqueued(now, model, self._enqueued(model))  # all projects, this job included
             self._work.put(job.id)
             return self._render(job, now)
 
@@ -307,7 +362,11 @@ class BatchService:
         end = min(end, now)
         if outcome == "SUCCEEDED" and job.source == "file":
             rec = self.files.add_generated(
-                f"batch-{job.id}", self._output_path(job), end, sha256=job.extra.get("sha256")
+                f"batch-{job.id}",
+                self._output_path(job),
+                end,
+                sha256=job.extra.get("sha256"),
+                project=job.project,
             )
             job.output_file = rec.name
         job.state, job.end_time, job.update_time = outcome, end, end
@@ -315,35 +374,40 @@ class BatchService:
         self.stats.set_enqueued(end, job.model, self._enqueued(job.model))
 
     # --- reads and changes -----------------------------------------------------------------
-    def get(self, job_id: str) -> dict[str, Any]:
+    def get(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            return self._render(self._job(job_id), self.clock.now())
+            return self._render(self._job(job_id, project), self.clock.now())
 
-    def list(self, page_size: int | None, page_token: str | None) -> dict[str, Any]:
+    def list(
+        self, page_size: int | None, page_token: str | None, project: str | None = None
+    ) -> dict[str, Any]:
         size = DEFAULT_PAGE if not page_size or page_size <= 0 else min(page_size, MAX_PAGE)
         after = None
         if page_token:
             try:
-                after = int(page_token.removeprefix("s"))
+                after = int(read_page_token("batches", page_token))
             except ValueError:
-                raise invalid("page_token", "is not a token from a previous list call") from None
+                raise ApiError(400, "Invalid page token.") from None
         with self._lock:
             self.advance()
             now = self.clock.now()
-            jobs = sorted(self._jobs.values(), key=lambda j: -j.seq)
+            jobs = sorted(
+                (j for j in self._jobs.values() if project is None or j.project == project),
+                key=lambda j: -j.seq,
+            )
             if after is not None:
                 jobs = [j for j in jobs if j.seq < after]
             page = jobs[:size]
             body: dict[str, Any] = {"operations": [self._render(j, now) for j in page]}
             if len(jobs) > size:
-                body["nextPageToken"] = f"s{page[-1].seq}"
+                body["nextPageToken"] = make_token("batches", str(page[-1].seq))
             return body
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            job = self._job(job_id)
+            job = self._job(job_id, project)
             if not job.active:
                 # google.longrunning semantics: cancel is best effort; a job that already
                 # finished stays as it is ("completed despite cancellation"), with no error.
@@ -351,10 +415,10 @@ class BatchService:
             self._finish(job, "CANCELLED", self.clock.now())
             return {}
 
-    def delete(self, job_id: str) -> dict[str, Any]:
+    def delete(self, job_id: str, project: str | None = None) -> dict[str, Any]:
         with self._lock:
             self.advance()
-            job = self._job(job_id)
+            job = self._job(job_id, project)
             if job.active:
                 self._finish(job, "CANCELLED", self.clock.now())
             del self._jobs[job.id]

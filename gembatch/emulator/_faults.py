@@ -21,6 +21,9 @@ OP_ALIASES = {
     "models.generateContent": "models.generate_content",
     "models.streamGenerateContent": "models.generate_content_stream",
     "models.countTokens": "models.count_tokens",
+    "models.embedContent": "models.embed_content",
+    "models.batchEmbedContents": "models.batch_embed_contents",
+    "models.asyncBatchEmbedContent": "batches.create_embeddings",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from gembatch.emulator._clock import rfc3339
 from gembatch.emulator._errors import ApiError, invalid, not_found, quota_error
 from gembatch.emulator._persist import new_id, read_json, write_json
+from gembatch.emulator._reply import page_token, read_page_token
 
 __all__ = ["FileRecord", "FileStore", "UploadSession"]
 
@@ -32,6 +33,7 @@ class FileRecord:
     expire_time: float
     sha256: str
     source: str = "UPLOADED"
+    project: str = "default"  # the project of the API key that made it; others cannot see it
 
     @property
     def name(self) -> str:
@@ -70,6 +72,7 @@ class UploadSession:
     received: int = 0
     hasher: Any = None
     lock: Any = None
+    project: str = "default"
 
 
 class FileStore:
@@ -97,7 +100,14 @@ class FileStore:
 
     # --- uploads -------------------------------------------------------------------------
     def start_upload(
-        self, *, size: int, mime_type: str, display_name: str, name: str | None, now: float
+        self,
+        *,
+        size: int,
+        mime_type: str,
+        display_name: str,
+        name: str | None,
+        now: float,
+        project: str = "default",
     ) -> UploadSession:
         if size < 0:
             raise invalid("file.size_bytes", "must be >= 0")
@@ -124,6 +134,7 @@ class FileStore:
                 path=self.root / f"upload-{file_id}.part",
                 hasher=hashlib.sha256(),
                 lock=threading.Lock(),
+                project=project,
             )
             session.path.write_bytes(b"")
             self._uploads[session.id] = session
@@ -166,6 +177,7 @@ class FileStore:
                 create_time=now,
                 expire_time=now + FILE_LIFETIME_S,
                 sha256=digest,
+                project=session.project,
             )
             self._register(rec)
             return rec
@@ -184,8 +196,10 @@ class FileStore:
         file_id: str,
         source_path: Path,
         now: float,
+        *,
         mime_type: str = "application/jsonl",
         sha256: str | None = None,
+        project: str = "default",
     ) -> FileRecord:
         os.replace(source_path, self.data_path(file_id))
         if sha256 is None:
@@ -203,6 +217,7 @@ class FileStore:
             expire_time=now + FILE_LIFETIME_S,
             sha256=sha256,
             source="GENERATED",
+            project=project,
         )
         self._register(rec)
         return rec
@@ -213,23 +228,52 @@ class FileStore:
             write_json(self.root / f"{rec.id}.json", asdict(rec))
 
     # --- reads ---------------------------------------------------------------------------
-    def get(self, file_id: str) -> FileRecord:
+    def get(self, file_id: str, project: str | None = None) -> FileRecord:
+        """The file, or the service's 403; with ``project``, another project's file is as missing."""
         file_id = file_id.removeprefix("files/")
         with self._lock:
             rec = self._files.get(file_id)
-        if rec is None:
+        if rec is None or (project is not None and rec.project != project):
+            # The service does not say whether a file is missing, expired or someone else's.
             raise ApiError(
-                404,
-                f"File files/{file_id} was not found or you do not have permission to access it.",
+                403, f"You do not have permission to access the File {file_id} or it may not exist."
             )
         return rec
 
-    def records(self) -> list[FileRecord]:
+    def exists(self, file_id: str, project: str | None = None) -> bool:
         with self._lock:
-            return sorted(self._files.values(), key=lambda f: (-f.create_time, f.id))
+            rec = self._files.get(file_id.removeprefix("files/"))
+        return rec is not None and (project is None or rec.project == project)
 
-    def delete(self, file_id: str) -> None:
-        rec = self.get(file_id)
+    def records(self, project: str | None = None) -> list[FileRecord]:
+        with self._lock:
+            recs = [f for f in self._files.values() if project is None or f.project == project]
+        return sorted(recs, key=_order)
+
+    def page(
+        self, size: int, token: str | None, project: str | None = None
+    ) -> tuple[list[FileRecord], str | None]:
+        """One page of the newest-first listing, and the token of the next page (None at the end).
+
+        The token is a cursor (the last file's place in the order), not an offset: a file uploaded
+        between two pages sorts before the cursor, so no file is listed twice or skipped.
+        """
+        files = self.records(project)
+        if token:
+            created, _, last_id = read_page_token("files", token).partition(":")
+            try:
+                after = (-float(created), last_id)
+            except ValueError:
+                raise ApiError(400, "Invalid page token.") from None
+            files = [f for f in files if _order(f) > after]
+        page = files[:size]
+        if len(files) <= size:
+            return page, None
+        last = page[-1]
+        return page, page_token("files", f"{last.create_time!r}:{last.id}")
+
+    def delete(self, file_id: str, project: str | None = None) -> None:
+        rec = self.get(file_id, project)
         with self._lock:
             self._files.pop(rec.id, None)
         for path in (self.root / f"{rec.id}.json", self.data_path(rec.id)):
@@ -243,6 +287,10 @@ class FileStore:
             with contextlib.suppress(ApiError):
                 self.delete(file_id)
         return [f"files/{i}" for i in gone]
+
+
+def _order(rec: FileRecord) -> tuple[float, str]:
+    return (-rec.create_time, rec.id)
 
 
 def base64_sha(digest: bytes) -> str:

@@ -1,4 +1,4 @@
-"""The HTTP/1.1 server: stdlib ThreadingHTTPServer (keep-alive, always a Content-Length)."""
+"""The HTTP/1.1 server: stdlib ThreadingHTTPServer (keep-alive; gzip and chunked streams as asked)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import logging
 import shutil
 import socket
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        gzip_ok = "gzip" in (headers.get("accept-encoding") or "").lower()
+        if reply.chunks is not None:
+            self._send_chunks(reply.chunks, gzip_ok)
+            return
+        if gzip_ok and isinstance(reply.body, bytes) and reply.body:
+            # As the service does for a client that accepts it (the SDK's httpx sends gzip, deflate).
+            packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+            data = packer.compress(reply.body) + packer.flush()
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Origin, X-Origin, Referer")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if isinstance(reply.body, Path):
             size = reply.body.stat().st_size
             self.send_header("Content-Length", str(size))
@@ -80,6 +95,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)
+
+    def _send_chunks(self, chunks: list[bytes], gzip_ok: bool) -> None:
+        """A streamed reply: one HTTP chunk per piece, flushed at once (gzip-flushed when accepted)."""
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip_ok else None
+        if packer is not None:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in chunks:
+            data = packer.compress(piece) + packer.flush(zlib.Z_SYNC_FLUSH) if packer else piece
+            if data:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+        if packer is not None:
+            tail = packer.flush()
+            if tail:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(tail), tail))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

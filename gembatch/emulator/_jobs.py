@@ -52,6 +52,8 @@ class Job:
     fail_count: int = 0
     output_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "generate"  # "generate" (batchGenerateContent) | "embed" (asyncBatchEmbedContent)
+    project: str = "default"  # jobs are visible, and quotas counted, per project
 
     @property
     def name(self) -> str:
@@ -109,7 +111,9 @@ class Job:
     def resource(self, now: float, inline_output: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The Operation JSON the real service returns for create, get and list."""
         state = self.observed(now)
-        meta: dict[str, Any] = {"@type": _TYPE + "GenerateContentBatch", "model": f"models/{self.model}"}
+        embed = self.kind == "embed"
+        batch_type = "EmbedContentBatch" if embed else "GenerateContentBatch"
+        meta: dict[str, Any] = {"@type": _TYPE + batch_type, "model": f"models/{self.model}"}
         if self.display_name is not None:
             meta["displayName"] = self.display_name
         if self.input_file:
@@ -128,9 +132,10 @@ class Job:
             if self.output_file:
                 output: dict[str, Any] = {"responsesFile": self.output_file}
             else:
-                output = {"inlinedResponses": {"inlinedResponses": inline_output or []}}
+                inlined = "inlinedEmbedContentResponses" if embed else "inlinedResponses"
+                output = {inlined: {"inlinedResponses": inline_output or []}}
             meta["output"] = output
-            op["response"] = {"@type": _TYPE + "GenerateContentBatchOutput", **output}
+            op["response"] = {"@type": _TYPE + batch_type + "Output", **output}
         elif state in _OP_ERRORS:
             op["error"] = dict(_OP_ERRORS[state])
         return op

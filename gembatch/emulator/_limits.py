@@ -1,4 +1,4 @@
-"""Per-model limits from the catalogue, and sliding-window RPM/TPM limiters for real-time calls."""
+"""Sliding-window RPM/TPM limiters for real-time calls, with limits from the catalogue."""
 
 from __future__ import annotations
 
@@ -7,24 +7,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from gembatch.emulator._errors import ApiError, quota_error
-from gembatch.errors import CatalogError, UnknownModel
-from gembatch.planning.catalog import Catalog, ModelInfo
+from gembatch.emulator._errors import quota_error
+from gembatch.errors import CatalogError
+from gembatch.planning.catalog import Catalog
 
-__all__ = ["RateLimiter", "model_info_or_404"]
-
-
-def model_info_or_404(catalog: Catalog, model: str, method: str) -> ModelInfo:
-    """The catalogue entry for ``model``, or the 404 the real service sends for unknown models."""
-    try:
-        return catalog.get(model)
-    except UnknownModel:
-        raise ApiError(
-            404,
-            f"models/{model.removeprefix('models/')} is not found for API version v1beta, or is not "
-            f"supported for {method}. Call ListModels to see the list of available models and their "
-            "supported methods.",
-        ) from None
+__all__ = ["RateLimiter"]
 
 
 class RateLimiter:
@@ -39,10 +26,13 @@ class RateLimiter:
         self.tier = tier
         self._window_s = window_s
         self._lock = threading.Lock()
-        self._events: dict[str, deque[tuple[float, int]]] = {}
+        self._events: dict[tuple[str, str], deque[tuple[float, int]]] = {}
 
-    def check(self, model: str, tokens: int) -> None:
-        """Record one request of ``tokens`` prompt tokens, or raise 429 past RPM or TPM."""
+    def check(self, model: str, tokens: int, project: str = "default") -> None:
+        """Record one request of ``tokens`` prompt tokens, or raise 429 past RPM or TPM.
+
+        Limits are per project and model, as on the service.
+        """
         info = self.catalog.get(model)
         try:
             rpm, tpm = info.rate_limits(self.tier)
@@ -52,7 +42,7 @@ class RateLimiter:
         window = float(self._window_s())
         tier_label = self.tier.replace("tier", "Tier")
         with self._lock:
-            events = self._events.setdefault(info.id, deque())
+            events = self._events.setdefault((project, info.id), deque())
             while events and events[0][0] <= now - window:
                 events.popleft()
             retry = (events[0][0] + window - now) if events else window

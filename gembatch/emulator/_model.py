@@ -1,214 +1,34 @@
-"""The deterministic "model": extractive answers, and JSON valid for a response schema."""
+"""The deterministic "model": GenerateContentResponses (thoughts, candidates, usage) and stream chunks."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import itertools
 import json
-import re
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from gembatch.emulator._tokenizer import TOKEN_PATTERN, count_tokens, request_prompt_tokens, request_texts
-
-__all__ = ["generate", "schema_value"]
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_WORD = re.compile(r"[^\W\d_]{4,}")
-_STOP = frozenset(
-    [
-        "that",
-        "this",
-        "with",
-        "from",
-        "have",
-        "were",
-        "been",
-        "their",
-        "there",
-        "which",
-        "would",
-        "about",
-        "into",
-        "they",
-        "them",
-        "than",
-        "then",
-        "what",
-        "when",
-        "will",
-        "more",
-        "some",
-        "also",
-        "only",
-        "other",
-        "over",
-        "such",
-        "very",
-        "your",
-        "just",
-        "said",
-        "most",
-        "after",
-        "before",
-        "these",
-        "those",
-        "where",
-        "while",
-        "being",
-        "could",
-        "should",
-        "because",
-        "between",
-        "through",
-        "during",
-        "under",
-        "again",
-    ]
+from gembatch.emulator._thinking import NONE, Plan, thought_summary, thought_tokens
+from gembatch.emulator._tokenizer import (
+    TOKEN_PATTERN,
+    count_tokens,
+    prompt_token_details,
+    request_prompt_tokens,
 )
-_SCAN_CHARS = 4000  # extractive summaries read the lead of long inputs, keeping the model O(1)
+from gembatch.emulator._values import (
+    Material,
+    Rng,
+    digest,
+    keywords,
+    lead_sentences,
+    prompt_text,
+    schema_value,
+)
 
+__all__ = ["generate", "stream_chunks"]
 
-class _Rng:
-    """A tiny deterministic generator fed by a request digest."""
-
-    def __init__(self, digest: bytes):
-        self._state = int.from_bytes(digest[:8], "big") or 1
-
-    def next(self) -> int:
-        self._state = (self._state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
-        return self._state >> 11
-
-    def uniform(self) -> float:
-        return self.next() / float(1 << 53)
-
-    def choice(self, items: list[Any]) -> Any:
-        return items[self.next() % len(items)]
-
-
-def _digest(request: Mapping[str, Any], model: str) -> bytes:
-    blob = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{model}\x00{blob}".encode()).digest()
-
-
-def _prompt_text(request: Mapping[str, Any]) -> str:
-    contents = request.get("contents")
-    texts = [t for t in request_texts({"contents": contents}) if t]
-    return "\n".join(texts)
-
-
-def _article_text(text: str) -> str:
-    """The prompt without its leading instruction lines ("Summarise this article:"), if any."""
-    lines = text.strip().splitlines()
-    i = 0
-    while i < len(lines) - 1 and (not lines[i].strip() or lines[i].rstrip().endswith(":")):
-        i += 1
-    return "\n".join(lines[i:])
-
-
-def _lead_sentences(text: str, n: int) -> list[str]:
-    head = _article_text(text[:_SCAN_CHARS])
-    sentences = [s.strip() for s in _SENTENCE.split(head) if s.strip()]
-    return sentences[:n] or ([head[:200]] if head else [])
-
-
-def _keywords(text: str, n: int) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(_article_text(text[:_SCAN_CHARS]))]
-    counts = Counter(w for w in words if w not in _STOP)
-    return [w for w, _ in counts.most_common(n)]
-
-
-class _Material:
-    """What structured answers are built from: sentences and keywords of the prompt."""
-
-    def __init__(self, text: str, rng: _Rng):
-        self.sentences = _lead_sentences(text, 4) or ["No content."]
-        self.keywords = _keywords(text, 12) or ["none"]
-        self.rng = rng
-
-
-def _schema_type(schema: Mapping[str, Any]) -> str:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if str(k).lower() != "null"), "string")
-    if kind is None:
-        if "properties" in schema:
-            return "object"
-        if "items" in schema:
-            return "array"
-        if "enum" in schema:
-            return "string"
-        for key in ("anyOf", "oneOf"):
-            options = schema.get(key)
-            if isinstance(options, list) and options:
-                return "anyof"
-        return "string"
-    return str(kind).lower().removeprefix("type_")
-
-
-def _string_for(name: str, schema: Mapping[str, Any], mat: _Material) -> str:
-    fmt = str(schema.get("format", "")).lower()
-    if fmt == "date-time":
-        return "2026-01-01T00:00:00Z"
-    if fmt == "date":
-        return "2026-01-01"
-    lname = name.lower()
-    if any(k in lname for k in ("summary", "description", "text", "answer", "reason", "explanation")):
-        return " ".join(mat.sentences[:2])
-    if any(k in lname for k in ("title", "headline", "sentence", "quote")):
-        return mat.sentences[0][:120]
-    start = mat.rng.next() % len(mat.keywords)
-    return " ".join(mat.keywords[start : start + 2]) or mat.keywords[0]
-
-
-def _number(schema: Mapping[str, Any], rng: _Rng, integer: bool) -> int | float:
-    lo = schema.get("minimum")
-    hi = schema.get("maximum")
-    lo_f = float(lo) if lo is not None else (0.0 if hi is None or float(hi) >= 0 else float(hi) - 100)
-    hi_f = float(hi) if hi is not None else (lo_f + (100.0 if integer else 1.0))
-    if integer:
-        lo_i, hi_i = int(-(-lo_f // 1)), int(hi_f // 1)
-        return lo_i + rng.next() % max(1, hi_i - lo_i + 1) if hi_i >= lo_i else lo_i
-    return round(lo_f + (hi_f - lo_f) * rng.uniform(), 3)
-
-
-def schema_value(schema: Mapping[str, Any], mat: _Material, name: str = "value", depth: int = 0) -> Any:
-    """A value valid for a (camelCase) Gemini or JSON schema."""
-    if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
-        return mat.rng.choice(list(schema["enum"]))
-    if "const" in schema:
-        return schema["const"]
-    kind = _schema_type(schema)
-    if kind == "anyof":
-        options = schema.get("anyOf") or schema.get("oneOf") or [{}]
-        usable = [o for o in options if isinstance(o, Mapping) and _schema_type(o) != "null"] or [{}]
-        return schema_value(usable[0], mat, name, depth)
-    if kind == "object":
-        props = schema.get("properties") or {}
-        out: dict[str, Any] = {}
-        order = list(schema.get("propertyOrdering") or []) + [
-            k for k in props if k not in (schema.get("propertyOrdering") or [])
-        ]
-        for key in order:
-            if key in props and isinstance(props[key], Mapping):
-                out[key] = schema_value(props[key], mat, key, depth + 1) if depth < 8 else None
-        return out
-    if kind == "array":
-        items = schema.get("items") or {"type": "string"}
-        lo = int(schema.get("minItems", 1) or 0)
-        hi = int(schema.get("maxItems", max(lo, 3)))
-        n = lo + mat.rng.next() % max(1, hi - lo + 1) if hi >= lo else lo
-        return [schema_value(items, mat, name, depth + 1) for _ in range(n)]
-    if kind == "integer":
-        return _number(schema, mat.rng, integer=True)
-    if kind == "number":
-        return _number(schema, mat.rng, integer=False)
-    if kind == "boolean":
-        return bool(mat.rng.next() & 1)
-    if kind == "null":
-        return None
-    return _string_for(name, schema, mat)
+_CHUNK_TOKENS = 24  # tokens of answer text per streamed chunk (the service sends a few dozen)
+_FIRST_CHUNK_TOKENS = 4  # the first chunk comes fast and short
 
 
 def _truncate(text: str, max_tokens: int) -> str:
@@ -219,61 +39,145 @@ def _truncate(text: str, max_tokens: int) -> str:
     return text
 
 
-def _thinking_tokens(config: Mapping[str, Any], prompt_tokens: int, rng: _Rng) -> int:
-    thinking = config.get("thinkingConfig")
-    if not isinstance(thinking, Mapping) or thinking.get("thinkingBudget") is None:
-        return 0
-    budget = int(thinking["thinkingBudget"])
-    if budget == 0:
-        return 0
-    wanted = 64 + prompt_tokens // 8 + rng.next() % 256
-    return wanted if budget < 0 else min(budget, wanted)
+def _enum_values(schema: Any) -> list[Any]:
+    if isinstance(schema, Mapping):
+        values = schema.get("enum")
+        if isinstance(values, list) and values:
+            return values
+    return []
 
 
-def generate(request: Mapping[str, Any], model: str, prompt_tokens: int | None = None) -> dict[str, Any]:
-    """A GenerateContentResponse for a camelCase request; the same request gives the same reply."""
-    digest = _digest(request, model)
-    rng = _Rng(digest)
-    config = request.get("generationConfig") or {}
-    if not isinstance(config, Mapping):
-        config = {}
-    if prompt_tokens is None:
-        prompt_tokens = request_prompt_tokens(request)
-    text_in = _prompt_text(request)
+def _answer(config: Mapping[str, Any], text_in: str, rng: Rng, index: int) -> str:
+    """The text of candidate ``index`` (candidate 0 is the canonical answer)."""
     schema = config.get("responseSchema") or config.get("responseJsonSchema")
     mime = str(config.get("responseMimeType") or "")
+    if mime == "text/x.enum":
+        # The service answers the bare enum value, not a JSON string.
+        values = _enum_values(schema)
+        return str(rng.choice(values)) if values else ""
     if mime == "application/json" or schema:
-        mat = _Material(text_in, rng)
+        mat = Material(text_in, rng)
+        if index:  # other candidates lead with other sentences
+            shift = index % len(mat.sentences)
+            mat.sentences = mat.sentences[shift:] + mat.sentences[:shift]
         value = (
             schema_value(schema, mat)
             if isinstance(schema, Mapping)
             else {"summary": " ".join(mat.sentences[:2]), "keywords": mat.keywords[:5]}
         )
-        text = json.dumps(value, ensure_ascii=False)
-    else:
-        sentences = _lead_sentences(text_in, 3)
-        words = _keywords(text_in, 5)
-        text = " ".join(sentences)
-        if words:
-            text += "\nKeywords: " + ", ".join(words) + "."
-    finish = "STOP"
+        return json.dumps(value, ensure_ascii=False)
+    sentences = lead_sentences(text_in, 3 + index)[index:] or lead_sentences(text_in, 3)
+    words = keywords(text_in, 5 + index)[index:]
+    text = " ".join(sentences)
+    if words:
+        text += "\nKeywords: " + ", ".join(words) + "."
+    return text
+
+
+def generate(
+    request: Mapping[str, Any],
+    model: str,
+    prompt_tokens: int | None = None,
+    *,
+    thinking: Plan = NONE,
+    thinking_factor: float = 1.0,
+    candidates: int = 1,
+) -> dict[str, Any]:
+    """A GenerateContentResponse for a camelCase request; the same request gives the same reply.
+
+    Thoughts (``thinking``) are billed as output and, as on the service, spend ``maxOutputTokens``
+    before the answer does: a small limit on a thinking model can leave no answer at all.
+    """
+    request_digest = digest(request, model)
+    config = request.get("generationConfig") or {}
+    if not isinstance(config, Mapping):
+        config = {}
+    if prompt_tokens is None:
+        prompt_tokens = request_prompt_tokens(request)
+    text_in = prompt_text(request)
     max_out = config.get("maxOutputTokens")
-    candidates = count_tokens(text)
-    if max_out is not None and candidates > int(max_out):
-        text = _truncate(text, int(max_out))
-        candidates = count_tokens(text)
-        finish = "MAX_TOKENS"
-    thoughts = _thinking_tokens(config, prompt_tokens, rng)
-    usage: dict[str, Any] = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": candidates}
+    urge = int.from_bytes(request_digest[25:29], "big") / float(1 << 32)
+    thoughts = thought_tokens(thinking_factor, thinking, prompt_tokens, urge)
+    if max_out is not None:
+        thoughts = min(thoughts, int(max_out))
+    room = None if max_out is None else int(max_out) - thoughts
+    out_candidates = []
+    total_out = 0
+    for index in range(max(1, candidates)):
+        rng = Rng(request_digest if index == 0 else digest({"c": index, "r": request}, model))
+        text = _answer(config, text_in, rng, index)
+        finish = "STOP"
+        if room is not None and count_tokens(text) > room:
+            text = _truncate(text, max(room, 0))
+            finish = "MAX_TOKENS"
+        total_out += count_tokens(text)
+        parts: list[dict[str, Any]] = []
+        if thinking.include_thoughts and thoughts:
+            words = keywords(text_in, 3)
+            first = (lead_sentences(text_in, 1) or [""])[0]
+            parts.append({"text": thought_summary(words, first), "thought": True})
+        if text:
+            parts.append({"text": text})
+        content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
+        out_candidates.append({"content": content, "finishReason": finish, "index": index})
+    usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+    if total_out:
+        usage["candidatesTokenCount"] = total_out
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
-    usage["totalTokenCount"] = prompt_tokens + candidates + thoughts
-    usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt_tokens}]
+    usage["totalTokenCount"] = prompt_tokens + total_out + thoughts
+    usage["promptTokensDetails"] = prompt_token_details(request, prompt_tokens)
+    if total_out:
+        usage["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": total_out}]
     return {
-        "candidates": [
-            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": finish, "index": 0}
-        ],
+        "candidates": out_candidates,
         "usageMetadata": usage,
         "modelVersion": model,
-        "responseId": base64.urlsafe_b64encode(digest[8:25]).decode().rstrip("="),
+        "responseId": base64.urlsafe_b64encode(request_digest[8:25]).decode().rstrip("="),
     }
+
+
+def stream_chunks(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``response`` cut into the chunks ``streamGenerateContent`` sends, in order.
+
+    Thoughts come first, then the answer a few dozen tokens at a time; every chunk carries the
+    usage so far and the last one the finish reason, as on the service. Joined, the chunks' texts
+    equal the whole response's.
+    """
+    usage = dict(response.get("usageMetadata") or {})
+    head = {k: v for k, v in response.items() if k not in ("candidates", "usageMetadata")}
+    # Per candidate: a list of (part, is_thought) pieces.
+    pieces: list[list[dict[str, Any]]] = []
+    for cand in response.get("candidates") or []:
+        mine: list[dict[str, Any]] = []
+        for part in (cand.get("content") or {}).get("parts") or []:
+            if part.get("thought"):
+                mine.append(part)
+                continue
+            text = str(part.get("text", ""))
+            tokens = list(TOKEN_PATTERN.finditer(text))
+            marks = range(_FIRST_CHUNK_TOKENS, len(tokens), _CHUNK_TOKENS)
+            cuts = [tokens[i].start() for i in marks]
+            bounds = [0, *cuts, len(text)]
+            mine.extend({"text": text[a:b]} for a, b in itertools.pairwise(bounds) if b > a)
+        pieces.append(mine)
+    steps = max((len(p) for p in pieces), default=0) or 1
+    chunks: list[dict[str, Any]] = []
+    for step in range(steps):
+        last = step == steps - 1
+        cands = []
+        for index, cand in enumerate(response.get("candidates") or []):
+            part = pieces[index][step] if step < len(pieces[index]) else None
+            entry: dict[str, Any] = {"content": {"parts": [part] if part else [], "role": "model"}}
+            if last:
+                entry["finishReason"] = cand.get("finishReason", "STOP")
+            entry["index"] = index
+            cands.append(entry)
+        chunk_usage = (
+            usage
+            if last
+            else {k: v for k, v in usage.items() if k in ("promptTokenCount", "promptTokensDetails")}
+            | {"totalTokenCount": usage.get("promptTokenCount", 0)}
+        )
+        chunks.append({"candidates": cands, "usageMetadata": chunk_usage, **head})
+    return chunks

@@ -1,4 +1,9 @@
-"""Batch input scanning (streamed, linear) and output generation through the model."""
+"""Batch input scanning (streamed, linear) and output generation, one line at a time.
+
+Each input line is read and checked as the service reads a request (unknown fields, a prompt over
+the context window, a missing file...); a line that fails gets an ``error`` entry in the output
+and the rest of the job goes on, as on the service.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gembatch.emulator._casing import normalize
-from gembatch.emulator._errors import ApiError, error_body, invalid
+from gembatch.emulator._errors import ApiError, error_body
 from gembatch.emulator._faults import Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._jobs import roll
-from gembatch.emulator._model import generate
+from gembatch.emulator._proto import read_message
 from gembatch.emulator._tokenizer import request_prompt_tokens
 
-__all__ = ["InputScan", "generate_output", "iter_input", "scan_input", "stage_input"]
+__all__ = ["Answer", "InputScan", "generate_output", "iter_input", "scan_input", "stage_input"]
+
+# Turns one checked-shape request into its response object, or raises the service's ApiError.
+Answer = Callable[[dict[str, Any], int | None], dict[str, Any]]
+_LINE_MESSAGE = {"generate": "BatchLine", "embed": "EmbedBatchLine"}
 
 _LINE_MESSAGES = {
     400: "Request contains an invalid argument.",
@@ -40,8 +48,10 @@ class InputScan:
     line_tokens: array[int] = field(default_factory=lambda: array("q"))
 
 
-def _parse_line(raw: bytes, lineno: int) -> tuple[Any, dict[str, Any] | None, str | None]:
-    """(key, normalised request, problem) for one JSONL line."""
+def _parse_line(
+    raw: bytes, lineno: int, kind: str = "generate"
+) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """(key, camelCase request, problem) for one JSONL line."""
     try:
         item = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -54,12 +64,13 @@ def _parse_line(raw: bytes, lineno: int) -> tuple[Any, dict[str, Any] | None, st
     meta = item.get("metadata")
     if key is None and isinstance(meta, Mapping):
         key = meta.get("key")
-    request = item.get("request")
+    try:
+        line = read_message(_LINE_MESSAGE[kind], item)
+    except ApiError as exc:
+        return key, None, exc.message
+    request = line.get("request")
     if not isinstance(request, dict):
         return key, None, f"line {lineno}: missing 'request' object"
-    request = normalize(request)
-    if not isinstance(request.get("contents"), list) or not request["contents"]:
-        return key, None, f"line {lineno}: request.contents must be a non-empty list"
     return key, request, None
 
 
@@ -71,12 +82,18 @@ def iter_input(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield lineno, raw
 
 
-def scan_input(path: Path) -> InputScan:
+def _tokens(request: Mapping[str, Any], kind: str) -> int:
+    if kind == "embed":
+        return request_prompt_tokens({"contents": [request.get("content") or {}]})
+    return request_prompt_tokens(request)
+
+
+def scan_input(path: Path, kind: str = "generate") -> InputScan:
     """Count requests and their prompt tokens in one pass, holding one line at a time."""
     scan = InputScan()
     for lineno, raw in iter_input(path):
-        _key, request, _problem = _parse_line(raw, lineno)
-        tokens = request_prompt_tokens(request) if request is not None else 0
+        _key, request, _problem = _parse_line(raw, lineno, kind)
+        tokens = _tokens(request, kind) if request is not None else 0
         scan.count += 1
         scan.tokens += tokens
         scan.line_tokens.append(tokens)
@@ -101,8 +118,9 @@ def generate_output(
     *,
     input_path: Path,
     output_path: Path,
-    model: str,
+    answer: Answer,
     inline: bool,
+    kind: str,
     profile: Profile,
     seed: int,
     job_seq: int,
@@ -130,12 +148,16 @@ def generate_output(
                 fh.close()
                 tmp.unlink(missing_ok=True)
                 return None
-            key, request, problem = _parse_line(raw, lineno)
+            key, request, problem = _parse_line(raw, lineno, kind)
             entry: dict[str, Any] = {}
             status = _line_fault(profile, seed, job_seq, index) if problem is None else 400
             if request is not None and status is None:
                 tokens = line_tokens[index] if line_tokens is not None and index < len(line_tokens) else None
-                entry["response"] = generate(request, model, tokens)
+                try:
+                    entry["response"] = answer(request, tokens)
+                except ApiError as exc:
+                    status, problem = exc.code, exc.message
+            if "response" in entry:
                 ok += 1
             else:
                 code = status or 400
@@ -155,43 +177,41 @@ def generate_output(
     return ok, fail, base64.b64encode(hasher.digest()).decode()
 
 
-def stage_input(files: FileStore, target: Path, batch: dict[str, Any]) -> tuple[str, str | None, InputScan]:
-    """Copy a batch's input (a stored file, or inline requests) to ``target`` and scan it."""
+def stage_input(
+    files: FileStore, target: Path, batch: dict[str, Any], kind: str = "generate", project: str = "default"
+) -> tuple[str, str | None, InputScan]:
+    """Copy a batch's input (a stored file, or inline requests) to ``target`` and scan it.
+
+    ``batch`` was read by :func:`read_message`, so inline requests already have the right shape.
+    """
     config = batch.get("inputConfig")
     if not isinstance(config, dict):
-        raise invalid("batch.input_config", "is required: give file_name or requests")
+        raise ApiError(400, "* batch.input_config: input_config is required: give file_name or requests\n")
     file_name, inline = config.get("fileName"), config.get("requests")
     if (file_name is None) == (inline is None):
-        raise invalid("batch.input_config", "set exactly one of file_name and requests")
+        raise ApiError(400, "* batch.input_config: set exactly one of file_name and requests\n")
     if file_name is not None:
-        if not isinstance(file_name, str):
-            raise invalid("batch.input_config.file_name", "must be a string like 'files/abc123'")
-        try:
-            rec = files.get(file_name)
-        except ApiError:
-            raise invalid("batch.input_config.file_name", f"file {file_name} does not exist") from None
+        rec = files.get(file_name, project)  # missing, expired or another project's: the service's 403
         try:
             os.link(files.data_path(rec.id), target)
         except OSError:
             shutil.copyfile(files.data_path(rec.id), target)
-        return "file", rec.name, scan_input(target)
+        return "file", rec.name, scan_input(target, kind)
     items = inline.get("requests") if isinstance(inline, dict) else None
     if not isinstance(items, list) or not items:
-        raise invalid("batch.input_config.requests.requests", "must be a non-empty list")
+        raise ApiError(400, "* batch.input_config.requests.requests: requests must not be empty\n")
     scan = InputScan()
     with target.open("wb") as out:
         for i, item in enumerate(items):
-            where = f"batch.input_config.requests.requests[{i}]"
-            request = item.get("request") if isinstance(item, dict) else None
+            request = item.get("request")
             if not isinstance(request, dict):
-                raise invalid(f"{where}.request", "is required")
-            if not isinstance(request.get("contents"), list) or not request["contents"]:
-                raise invalid(f"{where}.request.contents", "must be a non-empty list of contents")
+                where = f"batch.input_config.requests.requests[{i}].request"
+                raise ApiError(400, f"* {where}: request is required\n")
             meta = item.get("metadata")
             key = meta.get("key") if isinstance(meta, dict) else None
             line = {"key": key, "request": request, "metadata": meta}
             out.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-            tokens = request_prompt_tokens(request)
+            tokens = _tokens(request, kind)
             scan.count += 1
             scan.tokens += tokens
             scan.line_tokens.append(tokens)

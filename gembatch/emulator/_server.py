@@ -49,7 +49,8 @@ class Emulator:
     port
         0 picks a free port.
     api_keys
-        Accepted keys; ``None`` accepts any non-empty key.
+        Accepted keys; ``None`` accepts any non-empty key. A mapping ``{key: project}`` also puts
+        each key in a project: files and batches are seen, and quotas counted, per project.
     catalog
         Models, prices and limits; default :func:`gembatch.default_catalog`.
 
@@ -70,7 +71,7 @@ class Emulator:
         seed: int = 0,
         state_dir: str | os.PathLike[str] | None = None,
         port: int = 0,
-        api_keys: Iterable[str] | None = None,
+        api_keys: Iterable[str] | Mapping[str, str] | None = None,
         catalog: Catalog | None = None,
     ):
         self._tmp = None if state_dir is not None else tempfile.mkdtemp(prefix="gembatch-emulator-")
@@ -82,6 +83,7 @@ class Emulator:
             seed=int(seed),
             api_keys=frozenset(api_keys) if api_keys is not None else None,
             catalog=catalog,
+            projects=dict(api_keys) if isinstance(api_keys, Mapping) else {},
         )
         self._lock_file = _lock_state_dir(self.state_dir)
         try:
@@ -212,7 +214,7 @@ def running(
     seed: int = 0,
     state_dir: str | os.PathLike[str] | None = None,
     port: int = 0,
-    api_keys: Iterable[str] | None = None,
+    api_keys: Iterable[str] | Mapping[str, str] | None = None,
     catalog: Catalog | None = None,
 ) -> Iterator[Emulator]:
     """Run an in-process emulator for the duration of a ``with`` block.
