@@ -43,6 +43,10 @@ from gembatch.planning.pilot import Pilot, pilot
 from gembatch.planning.ratelimit import RateLimits, realtime_duration
 from gembatch.runs.realtime_send import RealtimeOptions
 
+# --- one request for every face ---
+# isort: split
+from gembatch.workflow.request import RunRequest
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -62,6 +66,7 @@ __all__ = [
     "RealtimeOptions",
     "RequestSpec",
     "Run",
+    "RunRequest",
     "RunMismatch",
     "TokenEstimator",
     "UnknownModel",
