@@ -17,7 +17,7 @@ import html as _stdhtml
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gembatch.presentation.formatters import count, pct, tokens, usd
 from gembatch.presentation.formatters import is_missing as _is_missing

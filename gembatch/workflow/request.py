@@ -61,7 +61,7 @@ class RunRequest:
     budget_usd
         Never commit more than this (dollars; ``None``: no budget). Checked against the cost of ``mode``.
     mode, realtime
-        ``"batch"`` (half price) or ``"realtime"``; ``realtime`` holds :class:`~gembatch.RealtimeOptions` fields.
+        ``"batch"`` (half price) or ``"realtime"``; ``realtime``: :class:`~gembatch.RealtimeOptions` fields.
     max_attempts, run_id, pending_limit_s, cancel_stale, run_options
         Run settings (see :meth:`gembatch.Run.create`); ``run_options`` passes further operational knobs.
     id_col, text_col
@@ -114,7 +114,9 @@ class RunRequest:
     # -- validation ----------------------------------------------------------------------------
     def _validate(self) -> None:
         if self.inputs is None:
-            raise InputError("inputs is required: a file path, a DataFrame or a list of articles", field="inputs")
+            raise InputError(
+                "inputs is required: a file path, a DataFrame or a list of articles", field="inputs"
+            )
         if not isinstance(self.model, str) or not self.model.strip():
             raise InputError("model must be a model id, e.g. 'gemini-2.5-flash-lite'", field="model")
         if self.prompt is not None and self.prompt_file is not None:
@@ -124,7 +126,9 @@ class RunRequest:
         if self.system_instruction is not None and self.system_file is not None:
             raise InputError("give system_instruction or system_file, not both", field="system_instruction")
         if self.policy not in POLICIES:
-            raise InputError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}", field="policy")
+            raise InputError(
+                f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}", field="policy"
+            )
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         if self.budget_usd is not None:
@@ -255,7 +259,12 @@ class RunRequest:
         for name in ("pending_limit_s", "cancel_stale"):
             if getattr(self, name) is not None:
                 knobs[name] = getattr(self, name)
-        return {"max_attempts": self.max_attempts, "budget_usd": self.budget_usd, "run_id": self.run_id, **knobs}
+        return {
+            "max_attempts": self.max_attempts,
+            "budget_usd": self.budget_usd,
+            "run_id": self.run_id,
+            **knobs,
+        }
 
     def create(self, run_dir: str | os.PathLike[str], plan: Plan | None = None, client: Any = None) -> Run:
         """Create the run in ``run_dir`` from ``plan`` (default: :meth:`plan`), or reopen the same one."""
@@ -268,7 +277,7 @@ class RunRequest:
             raise InputError(str(exc), field="run_options") from None
 
     def plan_and_create(self, run_dir: str | os.PathLike[str], client: Any = None) -> Run:
-        """Plan, check the budget, and create (or reopen) the run in ``run_dir``; returns the :class:`~gembatch.Run`."""
+        """Plan, check the budget, and create (or reopen) the :class:`~gembatch.Run` in ``run_dir``."""
         return self.create(run_dir, self.plan(), client)
 
     def replace(self, **changes: Any) -> RunRequest:
@@ -290,7 +299,9 @@ def load_schema(schema: Any) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InputError(f"schema file {str(schema)!r} is not valid JSON: {exc}", field="schema") from None
+            raise InputError(
+                f"schema file {str(schema)!r} is not valid JSON: {exc}", field="schema"
+            ) from None
         if not isinstance(value, dict):
             raise InputError(f"schema file {str(schema)!r} must hold a JSON object", field="schema")
         return value
@@ -298,7 +309,8 @@ def load_schema(schema: Any) -> Any:
         module, sep, name = schema.partition(":")
         if not sep or not module or not name:
             raise InputError(
-                f"schema {schema!r}: use 'package.module:Model' or a path to a .json schema file", field="schema"
+                f"schema {schema!r}: use 'package.module:Model' or a path to a .json schema file",
+                field="schema",
             )
         try:
             return getattr(importlib.import_module(module), name)
