@@ -199,6 +199,13 @@ class RunRequest:
         return read_articles(self.inputs, self.id_col, self.text_col, model=self.model,
                              catalog=self.resolved_catalog, estimator=self.estimator)  # fmt: skip
 
+    def load(self) -> RunRequest:
+        """Read the articles and every file now, so their errors surface here; returns ``self``."""
+        for name in ("resolved_catalog", "resolved_prompt", "resolved_system_instruction",
+                     "resolved_schema", "articles"):  # fmt: skip
+            getattr(self, name)
+        return self
+
     # -- what the library gets -----------------------------------------------------------------
     def spec_kwargs(self) -> dict[str, Any]:
         """The request settings shared by :func:`gembatch.estimate` and :func:`gembatch.plan`."""
