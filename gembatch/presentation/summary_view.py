@@ -15,7 +15,7 @@ from gembatch.presentation import formatters as fmt
 from gembatch.presentation import html_blocks as html_repr
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["badge", "summary_fields", "summary_html", "summary_text"]
+__all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text"]
 
 
 def _clock(epoch: float) -> str:
@@ -68,6 +68,16 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         wait = s.backoff_until - time.time()
         fields["back-off"] = f"submitting again at {_clock(s.backoff_until)} (in {fmt.duration(wait)})"
     return fields
+
+
+def summary_line(summary: RunSummary) -> str:
+    """One progress line for logs: ``10/12 articles done (1 failed), 2 jobs in flight, $0.0004 spent``."""
+    s = summary
+    return (
+        f"{fmt.count(s.finished)}/{fmt.count(s.articles)} articles done ({fmt.count(s.failed)} failed), "
+        f"{fmt.count(s.jobs_in_flight)} jobs in flight, {fmt.usd(s.cost_actual_usd)} spent"
+        + (f" · {badge(s)}" if badge(s) not in ("running", "done") else "")
+    )
 
 
 def _subtitle(s: RunSummary) -> str:

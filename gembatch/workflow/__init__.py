@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gembatch.workflow.request import DEFAULT_MODEL, MODES, RunRequest, load_schema
+from gembatch.workflow.request import DEFAULT_MODEL, MODES, RunRequest, load_prompt, load_schema
 
-__all__ = ["DEFAULT_MODEL", "MODES", "RunRequest", "load_schema"]
+__all__ = ["DEFAULT_MODEL", "MODES", "RunRequest", "load_prompt", "load_schema"]

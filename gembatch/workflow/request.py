@@ -32,6 +32,7 @@ DEFAULT_MODEL = "gemini-2.5-flash-lite"
 MODES = ("batch", "realtime")
 # Fields read from files: a string or path names the file (REST bodies never carry them).
 FILE_FIELDS = ("prompt_file", "system_file", "catalog")
+_EMPTY_PROMPT = "prompt is empty: give a template with {text}, or prompt_file"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -122,7 +123,7 @@ class RunRequest:
         if self.prompt is not None and self.prompt_file is not None:
             raise InputError("give prompt or prompt_file, not both", field="prompt")
         if self.prompt is not None and not self.prompt.strip():
-            raise InputError("prompt is empty: give a template with {text}, or prompt_file", field="prompt")
+            raise InputError(_EMPTY_PROMPT, field="prompt")
         if self.system_instruction is not None and self.system_file is not None:
             raise InputError("give system_instruction or system_file, not both", field="system_instruction")
         if self.policy not in POLICIES:
@@ -170,12 +171,7 @@ class RunRequest:
     @cached_property
     def resolved_prompt(self) -> str:
         """The prompt template (from ``prompt_file`` when given)."""
-        if self.prompt_file is not None:
-            text = _read_text(self.prompt_file, "prompt_file")
-            if not text.strip():
-                raise InputError(f"prompt_file {str(self.prompt_file)!r} is empty", field="prompt_file")
-            return text
-        return self.prompt if self.prompt is not None else "{text}"
+        return load_prompt(self.prompt, self.prompt_file)
 
     @cached_property
     def resolved_system_instruction(self) -> str | None:
@@ -297,6 +293,18 @@ class RunRequest:
         return tuple(f.name for f in dataclasses.fields(cls))
 
 
+def load_prompt(prompt: str | None, prompt_file: str | os.PathLike[str] | None = None) -> str:
+    """The prompt template: ``prompt_file``'s contents when given, else ``prompt`` (default ``{text}``)."""
+    if prompt_file:
+        text = _read_text(prompt_file, "prompt_file")
+        if not text.strip():
+            raise InputError(f"prompt_file {str(prompt_file)!r} is empty", field="prompt_file")
+        return text
+    if prompt is not None and not prompt.strip():
+        raise InputError(_EMPTY_PROMPT, field="prompt")
+    return "{text}" if prompt is None else prompt
+
+
 def load_schema(schema: Any) -> Any:
     """A response schema from a dict, a pydantic model, a ``.json`` path or ``"package.module:Model"``."""
     if schema is None or isinstance(schema, dict):
@@ -329,6 +337,8 @@ def load_schema(schema: Any) -> Any:
 def _read_text(path: str | os.PathLike[str], what: str) -> str:
     try:
         return Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {what} {str(path)!r}: it does not exist", field=what) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise InputError(f"cannot read {what} {str(path)!r}: {reason}", field=what) from None
