@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gembatch import workflow
 from gembatch.errors import BackendError, GembatchError
@@ -180,7 +180,7 @@ def create_run(
     articles: pd.DataFrame,
     plan: Plan,
     *,
-    mode: str = "batch",
+    mode: Literal["batch", "realtime"] = "batch",
     client: Any = None,
     budget_usd: float | None = None,
     max_attempts: int = 3,

@@ -4,7 +4,7 @@
 >>> s = RunSummary(run_id="r1", model="m", tier="tier1", policy="rolling", mode="batch",
 ...                state="running", done=False, articles=10, succeeded=6, failed=1, pending=3)
 >>> print(summary_text(s, "runs/r1").splitlines()[1])
-  articles: 10 — 6 succeeded, 1 failed, 3 pending
+  articles: 7 / 10 done (70%), 1 failed — 6 succeeded, 3 pending
 """
 
 from __future__ import annotations
@@ -32,25 +32,27 @@ def badge(summary: RunSummary) -> str:
 
 
 def _progress(s: RunSummary) -> str:
-    line = (
-        f"{fmt.count(s.articles)} — {fmt.count(s.succeeded)} succeeded, {fmt.count(s.failed)} failed, "
-        f"{fmt.count(s.pending)} pending"
+    return (
+        f"{fmt.count(s.finished)} / {fmt.count(s.articles)} done ({fmt.pct(s.finished, s.articles)}), "
+        f"{fmt.count(s.failed)} failed — {fmt.count(s.succeeded)} succeeded, {fmt.count(s.pending)} pending"
     )
-    if s.elapsed_s is not None:
-        line += f" · elapsed {fmt.duration(s.elapsed_s)}"
+
+
+def _timing(s: RunSummary) -> str | None:
+    parts = [] if s.elapsed_s is None else [f"elapsed {fmt.duration(s.elapsed_s)}"]
     if s.eta_s and not s.done:
-        line += f" · ETA {fmt.duration(s.eta_s)}"
-    return line
+        parts.append(f"ETA {fmt.duration(s.eta_s)}")
+    return " · ".join(parts) or None
 
 
 def summary_fields(summary: RunSummary) -> dict[str, str]:
     """Labelled figures of a run (plain strings), in the order every view shows them."""
     s = summary
-    chunks = ", ".join(f"{k} {v}" for k, v in sorted(s.chunks.items())) or "none"
     fields = {
         "articles": _progress(s),
-        "jobs": f"{fmt.count(s.jobs_in_flight)} in flight, {fmt.tokens(s.enqueued_tokens)}/"
-        f"{fmt.tokens(s.enqueued_cap)} enqueued tokens; chunks: {chunks}",
+        "in flight": f"{fmt.count(s.jobs_in_flight)} jobs · {fmt.tokens(s.enqueued_tokens)} of "
+        f"{fmt.tokens(s.enqueued_cap)} enqueued tokens",
+        "chunks": ", ".join(f"{k} {v}" for k, v in sorted(s.chunks.items()) if v) or "none",
         "tokens": f"{fmt.tokens(s.input_tokens)} in, {fmt.tokens(s.output_tokens)} out, "
         f"{fmt.tokens(s.thoughts_tokens)} thinking (estimated {fmt.tokens(s.est_input_tokens)} in, "
         f"{fmt.tokens(s.est_output_tokens)} out)",
@@ -58,6 +60,9 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         f"{fmt.usd(s.cost_estimated_usd)} estimated"
         + ("" if s.budget_usd is None else f" (budget {fmt.usd(s.budget_usd)})"),
     }
+    timing = _timing(s)
+    if timing:
+        fields["time"] = timing
     if s.failure_reasons:
         reasons = sorted(s.failure_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
         fields["failures"] = ", ".join(f"{reason} {fmt.count(n)}" for reason, n in reasons)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gembatch.errors import BudgetExceeded, InputError
 from gembatch.planning.plan import POLICIES
@@ -93,9 +93,9 @@ class RunRequest:
     catalog: Any = None
     estimator: TokenEstimator | None = None
     budget_usd: float | None = None
-    policy: str = "rolling"
+    policy: Literal["rolling", "waves"] = "rolling"
     headroom: float = 0.9
-    mode: str = "batch"
+    mode: Literal["batch", "realtime"] = "batch"
     realtime: Mapping[str, Any] | None = None
     max_attempts: int = 3
     run_id: str | None = None
@@ -191,7 +191,7 @@ class RunRequest:
         from gembatch.inputs.articles import is_articles_frame, read_articles
 
         if is_articles_frame(self.inputs):
-            return self.inputs  # type: ignore[no-any-return]
+            return self.inputs
         return read_articles(self.inputs, self.id_col, self.text_col, model=self.model,
                              catalog=self.resolved_catalog, estimator=self.estimator)  # fmt: skip
 
