@@ -32,6 +32,8 @@ DEFAULT_MODEL = "gemini-2.5-flash-lite"
 MODES = ("batch", "realtime")
 # Fields read from files: a string or path names the file (REST bodies never carry them).
 FILE_FIELDS = ("prompt_file", "system_file", "catalog")
+# The fields the articles are read with: changing one means reading them again.
+_READ_WITH = frozenset({"inputs", "id_col", "text_col", "model", "catalog", "estimator"})
 _EMPTY_PROMPT = "prompt is empty: give a template with {text}, or prompt_file"
 
 
@@ -284,8 +286,11 @@ class RunRequest:
         return self.create(run_dir, self.plan(), client)
 
     def replace(self, **changes: Any) -> RunRequest:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (validated again); articles already read are kept."""
+        copy = dataclasses.replace(self, **changes)
+        if "articles" in self.__dict__ and not changes.keys() & _READ_WITH:
+            copy.__dict__["articles"] = self.__dict__["articles"]  # e.g. an upload that is gone by now
+        return copy
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

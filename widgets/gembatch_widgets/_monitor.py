@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
@@ -231,13 +232,14 @@ class MonitorPanel(SnapshotDisplay):
         self.widget.close()
 
     # --- controls -----------------------------------------------------------------------------
-    def _call(self, method: str, label: str) -> None:
+    def _call(self, action: Callable[[], object], label: str, *, drive: bool = False) -> None:
+        """Run one control; ``drive``: the run must be driven again afterwards (retry, resume)."""
         try:
-            out = getattr(self.run, method)()
+            out = action()
         except Exception as exc:
             self.status.value = f'<span style="color:#e53935">{label} failed: {_html.esc(exc, 300)}</span>'
             return
-        if method in ("retry_failed", "resume"):
+        if drive:
             if not self.run.is_running:
                 self.run.start()  # a finished run's driver has stopped: retried articles need it again
             self.start()
@@ -247,13 +249,16 @@ class MonitorPanel(SnapshotDisplay):
         self.refresh_display()
 
     def _on_pause(self, _button: widgets.Button) -> None:
-        self._call("resume" if self.view.state == "paused" else "pause", "resume/pause")
+        if self.view.state == "paused":
+            self._call(self.run.resume, "resume/pause", drive=True)
+        else:
+            self._call(self.run.pause, "resume/pause")
 
     def _on_cancel(self, _button: widgets.Button) -> None:
-        self._call("cancel", "cancel")
+        self._call(self.run.cancel, "cancel")
 
     def _on_retry(self, _button: widgets.Button) -> None:
-        self._call("retry_failed", "retry")
+        self._call(self.run.retry_failed, "retry", drive=True)
 
     def __repr__(self) -> str:
         return self.snapshot_text()
