@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,15 @@ def test_the_panel_takes_every_request_option(articles: pd.DataFrame) -> None:
     assert panel.summary.output_tokens == 77 * len(articles)
     panel.budget.value = 0.0
     assert panel.request().budget_usd is None  # 0 in the form means no budget
+
+
+def test_the_guide_lists_every_request_flag() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "guide.md").read_text("utf-8")
+    start = guide.index("take the same request flags")
+    listed = set(re.findall(r"`(--[a-z][\w-]*)`", guide[start : guide.index("\n\n", start)]))
+    parser_flags = {
+        opt for action in build_parser()._subparsers._group_actions[0].choices["run"]._actions  # type: ignore[union-attr]
+        for opt in action.option_strings if opt.startswith("--")
+    }  # fmt: skip
+    run_only = {"--run-dir", "--no-wait", "--max-wait", "--help"}
+    assert listed == parser_flags - run_only
