@@ -87,10 +87,12 @@ def pct(part: float | None, whole: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """Seconds as ``45 s``, ``12.5 min`` or ``2.1 h``."""
+    """Seconds as ``0.4 s``, ``45 s``, ``12.5 min`` or ``2.1 h``."""
     if is_missing(seconds) or not math.isfinite(float(seconds)):  # type: ignore[arg-type]
         return MISSING
     s = float(seconds)  # type: ignore[arg-type]
+    if s < 10:
+        return f"{s:.1f} s"
     if s < 90:
         return f"{s:.0f} s"
     if s < 5400:
