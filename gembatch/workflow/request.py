@@ -77,7 +77,7 @@ class RunRequest:
     >>> run = req.plan_and_create("runs/demo")                                        # doctest: +SKIP
     """
 
-    inputs: Any
+    inputs: Any = field(repr=False)  # a DataFrame's repr would drown the options
     model: str = DEFAULT_MODEL
     tier: str = "tier1"
     prompt: str | None = None
