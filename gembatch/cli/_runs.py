@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+import gembatch as gb
 from gembatch.cli._request import add_request_options, request_from_args
 from gembatch.presentation.summary_view import summary_text
-from gembatch.runs.run import Run
 
 __all__ = ["register"]
 
@@ -49,13 +49,11 @@ def _is_job(target: str) -> bool:
     return target.startswith("batches/")
 
 
-def _show(run: Run) -> None:
+def _show(run: gb.Run) -> None:
     print(summary_text(run.summary(), str(run.run_dir)))
 
 
 def _run(args: argparse.Namespace) -> int:
-    import gembatch as gb
-
     run = request_from_args(args).plan_and_create(args.run_dir)
     print(gb.describe(run.client), file=sys.stderr)
     if args.no_wait:
@@ -78,7 +76,7 @@ def _status(args: argparse.Namespace) -> int:
 
         info: dict[str, Any] = job_status(connect(), args.target)
     else:
-        run = Run.open(args.target)
+        run = gb.Run.open(args.target)
         if not args.json:
             _show(run)
             return 0
@@ -96,7 +94,7 @@ def _results(args: argparse.Namespace) -> int:
 
         frame = job_results(connect(), args.target)
     else:
-        frame = Run.open(args.target).results(join=args.join)
+        frame = gb.Run.open(args.target).results(join=args.join)
     if args.output:
         print(export(frame, args.output))
     else:
@@ -105,7 +103,7 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    run = Run.open(args.run_dir)
+    run = gb.Run.open(args.run_dir)
     run.cancel()
     run.step()
     _show(run)
