@@ -1,17 +1,21 @@
-# gembatch: `make demo` runs the main job, `make test` runs lint and the whole test suite.
+# gembatch: `make demo` runs the main job, `make test` runs lint and the whole test suite
+# (which builds both distributions and smoke-tests the wheels in a fresh virtualenv).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: install test lint pytest demo bench clean browser-deps docs
+.PHONY: install test lint pytest demo bench clean browser-deps docs dist package-test pre-commit
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(wildcard widgets/pyproject.toml)
+# gembatch/_version.py too: an editable install records the version in its metadata.
+$(VENV)/.installed: pyproject.toml $(wildcard widgets/pyproject.toml) gembatch/_version.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# the distributions' names before 0.1.0 (gembatch, gembatch-widgets), left by an older checkout
+	$(BIN)/python -m pip uninstall --quiet --yes gembatch gembatch-widgets 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@if [ -f widgets/pyproject.toml ]; then $(BIN)/python -m pip install --quiet -e "./widgets[test]"; fi
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
@@ -53,5 +57,23 @@ docs: install
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# sdists and wheels of both distributions (gembatch-runner, gembatch-runner-widgets), checked by twine.
+DIST_DIR ?= dist
+dist: install
+	rm -rf $(DIST_DIR)
+	$(BIN)/python -m build --outdir $(DIST_DIR) .
+	$(BIN)/python -m build --outdir $(DIST_DIR) widgets
+	$(BIN)/twine check --strict $(DIST_DIR)/*
+
+# Build, check contents and metadata, install the wheels in a fresh virtualenv, run 10 articles
+# on the emulator (tests/test_packaging.py; also part of `make test`).
+package-test: install
+	$(BIN)/pytest -q -m packaging
+
+# The hooks of .pre-commit-config.yaml on every file: local hooks that run .venv's tools, so no
+# network. `.venv/bin/pre-commit install` runs them on each commit.
+pre-commit: install
+	$(BIN)/pre-commit run --all-files
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DIST_DIR)

@@ -7,14 +7,19 @@
 
 from __future__ import annotations
 
+from gembatch._version import __version__
 from gembatch.errors import (
     BackendError,
     BudgetExceeded,
     CatalogError,
     GembatchError,
+    GembatchWarning,
     InputError,
+    PriceChangeWarning,
     QuotaExceeded,
+    RetiredModel,
     RunMismatch,
+    SpendCapWarning,
     UnknownModel,
 )
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
@@ -26,6 +31,8 @@ from gembatch.inputs.datasets import synthetic_articles
 from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
 from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
 from gembatch.planning.cost import Estimate, estimate
+from gembatch.planning.learned_limits import set_limits
+from gembatch.planning.lineup import models
 from gembatch.planning.plan import Plan, plan
 
 # --- backend and emulator ---
@@ -47,8 +54,6 @@ from gembatch.runs.realtime_send import RealtimeOptions
 # isort: split
 from gembatch.workflow.request import RunRequest
 
-__version__ = "0.1.0"
-
 __all__ = [
     "BackendError",
     "BudgetExceeded",
@@ -57,17 +62,21 @@ __all__ = [
     "CatalogError",
     "Estimate",
     "GembatchError",
+    "GembatchWarning",
     "InputError",
     "ModelInfo",
     "Pilot",
     "Plan",
+    "PriceChangeWarning",
     "QuotaExceeded",
     "RateLimits",
     "RealtimeOptions",
     "RequestSpec",
+    "RetiredModel",
     "Run",
     "RunMismatch",
     "RunRequest",
+    "SpendCapWarning",
     "TokenEstimator",
     "UnknownModel",
     "__version__",
@@ -80,10 +89,12 @@ __all__ = [
     "is_emulator",
     "iter_request_lines",
     "load_catalog",
+    "models",
     "pilot",
     "plan",
     "read_articles",
     "realtime_duration",
+    "set_limits",
     "synthetic_articles",
     "write_jsonl",
 ]

@@ -45,3 +45,19 @@ class RunMismatch(GembatchError):
 
 class BackendError(GembatchError):
     """The Gemini service (or the emulator) could not be reached or configured."""
+
+
+class RetiredModel(UnknownModel):
+    """The service shut the model down before the billing date; the message names its successor."""
+
+
+class GembatchWarning(UserWarning):
+    """Base class of the warnings gembatch gives about a plan before anything is submitted."""
+
+
+class SpendCapWarning(GembatchWarning):
+    """The planned cost would pass the tier's monthly spend cap (the service answers 429 past it)."""
+
+
+class PriceChangeWarning(GembatchWarning):
+    """The model's prices change while the planned work may still be billed."""

@@ -238,7 +238,7 @@ def example_results(
     run_dir: str | os.PathLike[str],
     n: int = 300,
     *,
-    model: str = "gemini-2.5-flash-lite",
+    model: str = "gemini-3.5-flash-lite",
     emulator_speed: float = 50_000.0,
 ) -> Path:
     """Run ``n`` short synthetic articles on the embedded emulator; return the ``results.parquet`` path.

@@ -10,3 +10,6 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 # Tests never reach the real service: a key in the developer's environment must not leak in.
 for _var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
     os.environ.pop(_var, None)
+# Limits learned from 429s during tests must not reach the developer's config directory (or come
+# from it); tests of learning point GEMBATCH_LIMITS_FILE at tmp_path themselves.
+os.environ["GEMBATCH_LIMITS_FILE"] = "off"

@@ -61,9 +61,9 @@ def test_recreate_same_run_reopens_and_different_is_refused(tmp_path):
         again = gb.Run.create(tmp_path / "r", arts, plan, client=emu.client())
         assert again.run_id == run.run_id
         other = make_plan(arts, cat, prompt="Translate: {text}")
-        with pytest.raises(gb.RunMismatch, match="prompt differs"):
+        with pytest.raises(gb.RunMismatch, match="differ from it: the prompt"):
             gb.Run.create(tmp_path / "r", arts, other, client=emu.client())
-        with pytest.raises(gb.RunMismatch, match="input differs"):
+        with pytest.raises(gb.RunMismatch, match="differ from it: the articles"):
             gb.Run.create(tmp_path / "r", articles(50, seed=1), make_plan(articles(50, seed=1), cat))
         assert run.wait(timeout=60, progress=False)
         reopened = gb.Run.open(tmp_path / "r", client=emu.client(), pending_limit_s=5.0)

@@ -18,7 +18,7 @@ from gembatch.workflow import RunRequest
 
 MODEL = "gemini-2.5-flash-lite"
 # RunRequest fields a terminal cannot give (Python objects), and flags named differently.
-NOT_ON_CLI = {"estimator", "run_options", "realtime", "inline", "cancel_stale"}
+NOT_ON_CLI = {"estimator", "project", "run_options", "realtime", "inline", "cancel_stale"}
 CLI_NAMES = {"inputs": "file", "budget_usd": "budget", "system_instruction": "system",
              "pending_limit_s": "pending_limit"}  # fmt: skip
 
@@ -47,6 +47,7 @@ def articles() -> pd.DataFrame:
         ({"prompt": "{text}", "prompt_file": "p.txt"}, "prompt", "not both"),
         ({"realtime": {"rpmm": 5}}, "realtime", "realtime options"),
         ({"model": ""}, "model", "model must be a model id"),
+        ({"billing_date": "someday"}, "billing_date", "billing_date must be a date"),
     ],
 )
 def test_each_bad_value_gets_one_error_naming_its_field(

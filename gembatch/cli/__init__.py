@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gembatch._version import __version__
 from gembatch.errors import GembatchError
 
 __all__ = ["build_parser", "main"]
@@ -18,6 +19,7 @@ COMMAND_MODULES = (
     "gembatch.cli._emulator",  # emulator start|stop|status
     "gembatch.cli._runs",  # run, status, results, cancel, submit
     "gembatch.cli._serve",  # serve
+    "gembatch.cli._models",  # models, limits
 )
 
 
@@ -26,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gembatch",
         description="Plan, submit, monitor and collect Gemini Batch API workloads.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

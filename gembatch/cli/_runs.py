@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     submit = sub.add_parser("submit", help="submit ONE batch job without a run directory")
     submit.add_argument("file", help="articles file")
     submit.add_argument("--name", required=True, help="display name of the job")
-    submit.add_argument("--model", default="gemini-2.5-flash-lite")
+    submit.add_argument("--model", default="gemini-3.5-flash-lite")
     submit.add_argument("--prompt", default="{text}")
     submit.set_defaults(func=_submit)
 

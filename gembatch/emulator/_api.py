@@ -135,7 +135,7 @@ class GeminiApi:
             "models.count_tokens": self.count_tokens,
             "models.get": lambda p, q, h, b: Reply.json(self._model_resource(p["id"])),
             "models.list": lambda p, q, h, b: Reply.json(
-                {"models": [self._model_resource(m) for m in self.app.config.catalog.ids()]}
+                {"models": [self._model_resource(m) for m in self._listed_models()]}
             ),
         }
 
@@ -361,6 +361,11 @@ class GeminiApi:
             {"totalTokens": tokens, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}]}
         )
 
+    def _listed_models(self) -> list[str]:
+        """Catalogue models the service still lists (it drops retired ones from models.list)."""
+        catalog = self.app.config.catalog
+        return [m for m in catalog.ids() if not catalog.get(m).is_retired()]
+
     def _model_resource(self, model: str) -> dict[str, Any]:
         info = model_info_or_404(self.app.config.catalog, model, "get")
         return {
@@ -370,5 +375,6 @@ class GeminiApi:
             "displayName": info.id,
             "inputTokenLimit": info.context_window,
             "outputTokenLimit": info.max_output_tokens,
+            "thinking": info.thinking,
             "supportedGenerationMethods": ["generateContent", "countTokens", "batchGenerateContent"],
         }

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gembatch.errors import CatalogError, InputError
+from gembatch.errors import CatalogError, InputError, RetiredModel
 from gembatch.inputs.request_lines import RequestSpec
 from gembatch.inputs.tokens import TokenEstimator, request_chars
 from gembatch.planning.catalog import Catalog, ModelInfo, _check_tier, default_catalog
+from gembatch.planning.price_schedule import DateLike, as_date
 from gembatch.presentation import formatters as fmt
 
-__all__ = ["OUTPUT_P90_FACTOR", "Estimate", "estimate", "make_spec"]
+__all__ = ["OUTPUT_P90_FACTOR", "Estimate", "estimate", "make_spec", "resolve_model"]
 
 # Output length is an expectation, not max_output_tokens (a worst case nobody pays). The high
 # (p90) figure assumes outputs run to 1.5× the expectation, capped by max_output_tokens.
@@ -100,12 +101,15 @@ class Estimate:
             f"output: {fmt.num(self.spec.expected_output_tokens)} tokens expected per article "
             f"(p90 ×{OUTPUT_P90_FACTOR}); thinking {fmt.num(self.spec.thinking_tokens)}"
             + (
-                " (models that think by default bill it as output: set thinking_budget or "
-                "expected_thinking_tokens)"
-                if self.spec.thinking_budget is None and self.spec.expected_thinking_tokens is None
+                f" ({self.model} thinks by default and bills it as output, which this estimate "
+                "leaves out: set thinking_budget or expected_thinking_tokens)"
+                if self.model_info.thinking_by_default
+                and self.spec.thinking_budget is None
+                and self.spec.expected_thinking_tokens is None
                 else ""
             ),
-            f"prices as of {self.model_info.as_of} ({self.model_info.source})",
+            *_price_notes(self.model_info, s),
+            *(f"limits: {note}" for note in s.get("limit_notes", [])),
         ]
 
     def __repr__(self) -> str:
@@ -138,7 +142,7 @@ def make_spec(
             raise InputError(f"model={model!r} disagrees with spec.model={spec.model!r}; pass one")
         return spec
     if model is None:
-        raise InputError("model is required, e.g. model='gemini-2.5-flash-lite'")
+        raise InputError("model is required, e.g. model='gemini-3.5-flash-lite'")
     extra = {k: v for k, v in kwargs.items() if v is not None}
     return RequestSpec.create(model, prompt, system_instruction=system_instruction, schema=schema, **extra)
 
@@ -159,13 +163,21 @@ def estimate(
     spec: RequestSpec | None = None,
     catalog: Catalog | None = None,
     estimator: TokenEstimator | None = None,
+    billing_date: DateLike = None,
+    project: Any = "auto",
+    model_info: ModelInfo | None = None,
 ) -> Estimate:
     """Estimate tokens and cost, per article and in total, for batch and real time.
+
+    Prices are those in force on ``billing_date`` (default today: the work is billed when it runs);
+    the estimate also gives the cost at the model's next known prices. Limits come from the
+    catalogue, overridden by what ``project`` learned or set (see :mod:`gembatch.planning.learned_limits`);
+    ``model_info`` skips that lookup with an entry already resolved.
 
     Examples
     --------
     >>> from gembatch.inputs.datasets import synthetic_articles
-    >>> est = estimate(synthetic_articles(10), model="gemini-2.5-flash-lite")
+    >>> est = estimate(synthetic_articles(10), model="gemini-3.5-flash-lite")
     >>> est.batch_cost_usd < est.realtime_cost_usd
     True
     """
@@ -177,7 +189,12 @@ def estimate(
         temperature=temperature, max_output_tokens=max_output_tokens, thinking_budget=thinking_budget,
     )  # fmt: skip
     _check_tier(tier)
-    info = (catalog or default_catalog()).get(spec.model)
+    limit_notes: list[str] = []
+    if model_info is None:
+        model_info, limit_notes = resolve_model(
+            catalog or default_catalog(), spec.model, tier, billing_date, project
+        )
+    info = model_info
     estimator = estimator or TokenEstimator()
     if not is_articles_frame(articles):
         articles = read_articles(articles, catalog=catalog, estimator=estimator)
@@ -217,6 +234,9 @@ def estimate(
         },
         index=articles.index,
     )
+    nxt = info.next_prices()
+    next_b = float(cost_at(nxt, frame, "batch").sum()) if nxt else None
+    next_r = float(cost_at(nxt, frame, "realtime").sum()) if nxt else None
     b50, b90 = float(cost(in50, out, "batch").sum()), float(cost(in90, out_p90, "batch").sum())
     r50, r90 = float(cost(in50, out, "realtime").sum()), float(cost(in90, out_p90, "realtime").sum())
     total_b, total_r = float(batch.sum()), float(realtime.sum())
@@ -243,10 +263,66 @@ def estimate(
         "expected_output_tokens": spec.expected_output_tokens,
         "expected_thinking_tokens": spec.thinking_tokens,
         "prices_as_of": info.as_of,
+        "billing_date": info.billing_date,
+        "prices_from": info.prices_from,
+        "prices_until": info.prices_until,
+        "next_prices_from": nxt.prices_from if nxt else None,
+        "batch_cost_usd_next": next_b,
+        "realtime_cost_usd_next": next_r,
+        "limit_notes": limit_notes,
         **_realtime_duration(info, tier, n, int(in50.sum())),
     }
     return Estimate(per_article=frame, spec=spec, model_info=info, tier=tier, estimator=estimator,
                     summary=summary)  # fmt: skip
+
+
+def resolve_model(
+    catalog: Catalog, model: str, tier: str, billing_date: DateLike = None, project: Any = "auto"
+) -> tuple[ModelInfo, list[str]]:
+    """The catalogue entry priced on ``billing_date``, with ``project``'s learned or set limits.
+
+    Raises
+    ------
+    RetiredModel
+        The service shut the model down before ``billing_date``; the message names its successor.
+    """
+    from gembatch.planning.learned_limits import apply_learned
+
+    info = catalog.get(model, billing_date)
+    if info.kind != "text":
+        raise CatalogError(
+            f"{info.id} is an {info.kind} model: gembatch plans generateContent batches; pick a text model"
+        )
+    if info.is_retired():
+        successor = f"use {info.successor} instead" if info.successor else "pick a current model"
+        raise RetiredModel(
+            f"{info.id} was retired on {info.retired}: {successor} (`gembatch models` lists them), "
+            f"or price past work with billing_date before {info.retired}"
+        )
+    return apply_learned(info, tier, project)
+
+
+def cost_at(info: ModelInfo, per_article: pd.DataFrame, mode: str) -> np.ndarray:
+    """Per-article USD of an estimate's tokens at ``info``'s prices (e.g. the next prices)."""
+    tin = per_article["input_tokens"].to_numpy(np.int64)
+    tout = per_article["output_tokens"].to_numpy(np.int64) + per_article["thinking_tokens"].to_numpy(np.int64)
+    pin, pout = _prices(info, tin, mode)
+    return (tin * pin + tout * pout) / 1e6
+
+
+def _price_notes(info: ModelInfo, s: dict[str, Any]) -> list[str]:
+    """Which prices apply, and the next change if the catalogue knows one."""
+    span = f"from {info.prices_from} " if info.prices_from else ""
+    span += f"through {info.prices_until}" if info.prices_until else "(no change known)"
+    notes = [f"prices on {info.billing_date}: {span}; as of {info.as_of} ({info.source})"]
+    if s.get("next_prices_from"):
+        days = (as_date(s["next_prices_from"]) - as_date(info.billing_date)).days
+        notes.append(
+            f"{info.id} prices change on {s['next_prices_from']} (in {days} day{'s' * (days != 1)}): "
+            "batch cost then "
+            f"{fmt.usd(s['batch_cost_usd_next'])} instead of {fmt.usd(s['batch_cost_usd'])}"
+        )
+    return notes
 
 
 def _realtime_duration(info: ModelInfo, tier: str, requests: int, input_tokens: int) -> dict[str, Any]:
@@ -258,7 +334,9 @@ def _realtime_duration(info: ModelInfo, tier: str, requests: int, input_tokens: 
     except CatalogError:
         return {"realtime_duration_s": None, "realtime_bound": None}
     d = realtime_duration(requests, input_tokens, rpm, tpm)
-    return {"realtime_duration_s": d.seconds, "realtime_bound": d.bound, "rpm": rpm, "tpm": tpm}
+    assumed = "rpm" in info.assumed or "tpm" in info.assumed
+    return {"realtime_duration_s": d.seconds, "realtime_bound": d.bound, "rpm": rpm, "tpm": tpm,
+            "rate_limits_assumed": assumed}  # fmt: skip
 
 
 def _duration_note(s: dict[str, Any]) -> list[str]:
@@ -266,7 +344,8 @@ def _duration_note(s: dict[str, Any]) -> list[str]:
         return []
     return [
         f"real time takes ~{s['realtime_duration_s'] / 60:,.1f} min at {s['rpm']:,} RPM / {s['tpm']:,} TPM "
-        f"({s['realtime_bound'].upper()}-bound)"
+        f"({s['realtime_bound'].upper()}-bound"
+        + ("; RPM/TPM assumed, not published)" if s.get("rate_limits_assumed") else ")")
     ]
 
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from gembatch.planning.billing import SLO_S, TURNAROUND_P50_S, TURNAROUND_P90_S, batch_rounds, price_change
+
 if TYPE_CHECKING:
     from gembatch.planning.plan import Plan
 
-__all__ = ["Forecast", "compare", "forecast"]
-
-# Batch turnaround per job is not published beyond "within 24 h": these are assumptions, overridable.
-TURNAROUND_P50_S = 30 * 60.0
-TURNAROUND_P90_S = 4 * 3600.0
-SLO_S = 24 * 3600.0  # the service's promise for one batch job
+__all__ = ["SLO_S", "TURNAROUND_P50_S", "TURNAROUND_P90_S", "Forecast", "compare", "forecast"]
 
 
 @dataclass(frozen=True)
@@ -30,12 +26,15 @@ class Forecast:
     p90_s: float
     limit: str
     assumption: str
+    billed_until: str | None = None  # the last day the work may still be billed (p90, ≥ the 24 h SLO)
+    price_change: str | None = None  # set when the model's prices change before billed_until
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"{self.mode}: ~{_human(self.p50_s)} (p90 {_human(self.p90_s)}), bounded by {self.limit}"
+        text = f"{self.mode}: ~{_human(self.p50_s)} (p90 {_human(self.p90_s)}), bounded by {self.limit}"
+        return f"{text}; {self.price_change}" if self.price_change else text
 
 
 def _human(seconds: float) -> str:
@@ -73,24 +72,25 @@ def forecast(
         if not (tpm or rpm):
             limit = f"unknown: no RPM/TPM for {plan.tier} in the catalogue"
         note = f"{plan.tier} RPM/TPM from the catalogue"
-        return Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note)
-    jobs = max_jobs or info.concurrent_batch_jobs
-    by_jobs = math.ceil(len(chunks) / jobs) if len(chunks) else 0
-    by_tokens = 0.0
-    if plan.policy == "waves":
-        by_tokens = float(len(plan.waves))
-    elif len(chunks):
-        by_tokens = max(1.0, float(chunks["est_tokens"].sum()) / max(plan.cap_tokens, 1))
-    rounds = max(float(by_jobs), by_tokens)
-    limit = "the concurrent-job limit" if by_jobs > by_tokens else "the enqueued-token quota"
-    return Forecast(
-        "batch",
-        rounds,
-        rounds * turnaround_p50_s,
-        rounds * turnaround_p90_s,  # rounds run one after another: slow rounds add up
-        limit,
-        f"job turnaround p50 {_human(turnaround_p50_s)}, p90 {_human(turnaround_p90_s)} (assumed)",
+        return _dated(plan, Forecast("realtime", 1.0, seconds, seconds * 1.25, limit, note))
+    rounds, limit = batch_rounds(plan, max_jobs)
+    return _dated(
+        plan,
+        Forecast(
+            "batch",
+            rounds,
+            rounds * turnaround_p50_s,
+            rounds * turnaround_p90_s,  # rounds run one after another: slow rounds add up
+            limit,
+            f"job turnaround p50 {_human(turnaround_p50_s)}, p90 {_human(turnaround_p90_s)} (assumed)",
+        ),
     )
+
+
+def _dated(plan: Plan, fc: Forecast) -> Forecast:
+    """``fc`` with the last day the work may be billed, and a note if prices change before it."""
+    until, note = price_change(plan.model_info, plan.cost.summary, fc.mode, fc.p90_s)
+    return replace(fc, billed_until=until, price_change=note)
 
 
 def compare(
@@ -104,7 +104,9 @@ def compare(
 
     Columns: ``model``, ``tier``, ``policy``, ``jobs``, ``waves``, ``input_tokens``,
     ``batch_cost_usd``, ``realtime_cost_usd``, ``savings_usd``, ``batch_p50_h``, ``batch_p90_h``,
-    ``realtime_h``, ``bound_by``.
+    ``realtime_h``, ``bound_by``, ``billing_date`` (the prices' date), ``next_prices_from`` and
+    ``batch_cost_usd_next`` (the cost at the model's next known prices), ``warnings`` (what the
+    plan says before submitting: spend cap, price change).
     """
     from gembatch.planning.plan import plan as make_plan
 
@@ -130,6 +132,10 @@ def compare(
                         "batch_p90_h": batch.p90_s / 3600,
                         "realtime_h": realtime.p50_s / 3600,
                         "bound_by": batch.limit,
+                        "billing_date": p.billing_date,
+                        "next_prices_from": s.get("next_prices_from"),
+                        "batch_cost_usd_next": s.get("batch_cost_usd_next"),
+                        "warnings": " ".join(p.warnings),
                     }
                 )
     return pd.DataFrame(rows)

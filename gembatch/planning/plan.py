@@ -13,7 +13,8 @@ from gembatch.errors import BudgetExceeded, InputError, QuotaExceeded
 from gembatch.inputs.request_lines import RequestSpec, as_text, line_overhead_bytes
 from gembatch.inputs.tokens import TokenEstimator
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
-from gembatch.planning.cost import Estimate, estimate, make_spec
+from gembatch.planning.cost import Estimate, estimate, make_spec, resolve_model
+from gembatch.planning.price_schedule import DateLike
 from gembatch.presentation import formatters as fmt
 
 __all__ = ["POLICIES", "Plan", "plan", "request_bytes"]
@@ -53,6 +54,9 @@ class Plan:
     quota_tokens: int
     cost: Estimate
     model_info: ModelInfo
+    billing_date: str | None = None
+    warnings: tuple[str, ...] = ()  # said before submitting: spend cap passed, prices changing
+    notes: tuple[str, ...] = ()  # limits learned or set, share of the spend cap
 
     @property
     def cap_tokens(self) -> int:
@@ -74,6 +78,9 @@ class Plan:
             "quota_tokens": self.quota_tokens,
             "cap_tokens": self.cap_tokens,
             "spec_fingerprint": self.spec.fingerprint(),
+            "billing_date": self.billing_date,
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "estimate": self.cost.to_dict(),
             "waves": json.loads(self.waves.reset_index().to_json(orient="records")),
             "chunks": json.loads(self.chunks.reset_index().to_json(orient="records")),
@@ -87,12 +94,17 @@ class Plan:
 
     def _notes(self) -> list[str]:
         budget = "no budget set" if self.budget_usd is None else f"budget {fmt.usd(self.budget_usd)}"
+        assumed = "enqueued_tokens" in self.model_info.assumed
         return [
             f"enqueued-token cap {fmt.num(self.cap_tokens)} = quota {fmt.num(self.quota_tokens)} × "
-            f"headroom {self.headroom:g}",
+            f"headroom {self.headroom:g}"
+            + (" (quota assumed, not published: a 429 teaches gembatch the real one)" if assumed else ""),
             f"estimated batch cost {fmt.usd(self.est_cost_usd)} "
             f"(p90 {fmt.usd(self.cost.summary['batch_cost_usd_p90'])}); {budget}",
             f"tokens: {self.cost.estimator.source}",
+            f"prices on {self.billing_date} ({self.model_info.source})",
+            *self.notes,
+            *(f"WARNING: {w}" for w in self.warnings),
         ]
 
     def __repr__(self) -> str:
@@ -106,6 +118,10 @@ class Plan:
             head,
             subtitle=sub,
             tables={"waves": self.waves, "chunks": self.chunks},
+            # warnings first and whole: the footer is cut to a bounded length
+            sections={"read before submitting": _html.esc(" ".join(self.warnings), 2000)}
+            if self.warnings
+            else None,
             footer=" · ".join(self._notes()),
         )
 
@@ -187,6 +203,8 @@ def plan(
     catalog: Catalog | None = None,
     estimator: TokenEstimator | None = None,
     inline: bool | None = None,
+    billing_date: DateLike = None,
+    project: Any = "auto",
 ) -> Plan:
     """Split articles into batch jobs that respect the quota, size limits and budget.
 
@@ -197,12 +215,20 @@ def plan(
     order. No wave ever holds more than quota × headroom tokens or more than the concurrent-job
     limit. Jobs under the 20 MB inline limit go inline unless ``inline=False``.
 
+    Prices are those in force on ``billing_date`` (default today). Limits are the catalogue's,
+    replaced by what ``project`` (default: the API key's project, see
+    :mod:`gembatch.planning.learned_limits`) learned from the service or set. ``plan.warnings`` lists what
+    must be read before submitting — a monthly spend cap the cost would pass, a price change while
+    the work may still be billed — each also given as a :class:`~gembatch.errors.GembatchWarning`.
+
     Raises
     ------
     BudgetExceeded
         The estimated batch cost is above ``budget_usd``.
     QuotaExceeded
         One article alone needs more than quota × headroom tokens.
+    RetiredModel
+        The service shut the model down before ``billing_date``.
     """
     from gembatch.inputs.articles import is_articles_frame, read_articles
 
@@ -216,13 +242,14 @@ def plan(
         temperature=temperature, max_output_tokens=max_output_tokens, thinking_budget=thinking_budget,
     )  # fmt: skip
     catalog = catalog or default_catalog()
-    info = catalog.get(spec.model)
+    info, limit_notes = resolve_model(catalog, spec.model, tier, billing_date, project)
     quota = info.enqueued_limit(tier)
     cap = int(quota * headroom)
     estimator = estimator or TokenEstimator()
     if not is_articles_frame(articles):
         articles = read_articles(articles, model=spec.model, catalog=catalog, estimator=estimator)
-    est = estimate(articles, spec=spec, tier=tier, catalog=catalog, estimator=estimator)
+    est = estimate(articles, spec=spec, tier=tier, catalog=catalog, estimator=estimator, model_info=info)
+    est.summary["limit_notes"] = limit_notes
     if budget_usd is not None and est.batch_cost_usd > budget_usd:
         raise BudgetExceeded(
             f"estimated batch cost {fmt.usd(est.batch_cost_usd)} for {len(articles):,} articles is over "
@@ -291,11 +318,14 @@ def plan(
         bytes=("bytes", "sum"),
     )
     _check_limits(chunks, waves, cap, info)
-    return Plan(
+    from gembatch.planning.plan_warnings import check_plan
+
+    result = Plan(
         chunks=chunks, assignments=assignments, waves=waves, spec=spec, model=info.id, tier=tier,
         policy=policy, headroom=headroom, budget_usd=budget_usd, quota_tokens=quota, cost=est,
-        model_info=info,
+        model_info=info, billing_date=info.billing_date,
     )  # fmt: skip
+    return check_plan(result, catalog, project)
 
 
 def _check_limits(chunks: pd.DataFrame, waves: pd.DataFrame, cap: int, info: ModelInfo) -> None:

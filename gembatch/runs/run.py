@@ -122,11 +122,8 @@ class Run:
             stored = ledger.get_meta("config")
             if stored is not None:
                 config = RunConfig.from_dict(stored)
-                check_same_run(
-                    config,
-                    fingerprints(articles, plan, defining_config(plan, max_attempts, budget_usd)),
-                    path,
-                )
+                defining = defining_config(plan, max_attempts, budget_usd)
+                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, client)

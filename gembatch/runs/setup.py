@@ -44,7 +44,9 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
         request.append(_sha(model, json.dumps(line["request"], sort_keys=True, separators=(",", ":"))))
     rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
     rows["seq"] = range(len(rows))
-    rows["rep_id"] = rows.groupby("request_hash")["article_id"].transform("first")
+    # identical only when both the request and the article text are: a template that leaves
+    # the text out must not make different articles share one answer
+    rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
     if pd.isna(assign).any():
         missing = rows["article_id"][pd.isna(assign)].iloc[0]
@@ -78,13 +80,22 @@ def _info_dict(info: Any) -> dict[str, Any]:
 
 
 def fingerprints(articles: pd.DataFrame, plan: Any, config: dict[str, Any]) -> dict[str, str]:
-    """Short hashes of what defines a run: input, prompt, model, config (re-create must match)."""
+    """Short hashes of what defines a run: input, prompt, model, config (re-create must match).
+
+    How the plan splits the articles into jobs is not part of it: the split follows the quota
+    (which gembatch may learn between two sessions), and a reopened run keeps the chunks it has.
+    """
     texts = articles["text"].astype(str).tolist()
     ids = [str(i) for i in articles.index.tolist()]
     data = _sha(*(f"{i}\x01{_sha(t)}" for i, t in zip(ids, texts, strict=True)))
-    layout = _sha(*(f"{a}\x01{c}" for a, c in plan.assignments.sort_index().items()))
-    cfg = _sha(json.dumps(config, sort_keys=True, default=str), layout)
+    cfg = _sha(json.dumps(config, sort_keys=True, default=str))
     return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
+
+
+def _legacy_config_fingerprint(plan: Any, config: dict[str, Any]) -> str:
+    """The config hash of runs created before the split left it (they still reopen)."""
+    layout = _sha(*(f"{a}\x01{c}" for a, c in plan.assignments.sort_index().items()))
+    return _sha(json.dumps(config, sort_keys=True, default=str), layout)
 
 
 def defining_config(plan: Any, max_attempts: int, budget_usd: float | None = None) -> dict[str, Any]:
@@ -99,17 +110,31 @@ def defining_config(plan: Any, max_attempts: int, budget_usd: float | None = Non
     }
 
 
-def check_same_run(stored: RunConfig, wanted: dict[str, str], run_dir: Path) -> None:
-    """Raise :class:`RunMismatch` naming every fingerprint that differs."""
-    diffs = [
-        f"{k} differs (run has {stored.fingerprints.get(k)}, now {v})"
-        for k, v in wanted.items()
-        if stored.fingerprints.get(k) != v
-    ]
+_WHAT = {
+    "input": "the articles (their ids or texts)",
+    "prompt": "the prompt, system instruction, schema or generation settings",
+    "model": "the model",
+    "config": "the tier, policy, headroom, budget or max_attempts",
+}
+
+
+def check_same_run(
+    stored: RunConfig, wanted: dict[str, str], run_dir: Path, plan: Any = None, config: Any = None
+) -> None:
+    """Raise :class:`RunMismatch` saying in words what differs from the run already in ``run_dir``."""
+    have = stored.fingerprints
+    diffs = [k for k, v in wanted.items() if have.get(k) != v]
+    legacy = plan is not None and config is not None
+    if "config" in diffs and legacy and have.get("config") == _legacy_config_fingerprint(plan, config):
+        diffs.remove("config")
     if diffs:
+        said = [_WHAT.get(k, k) for k in diffs]
+        if "model" in diffs:
+            said[diffs.index("model")] = f"the model (the run uses {stored.model}, now {wanted['model']})"
         raise RunMismatch(
-            f"{run_dir} already holds run {stored.run_id} with different inputs: {'; '.join(diffs)}. "
-            "Use a new run_dir for a new run, or gb.Run.open(run_dir) to continue the existing one"
+            f"{run_dir} already holds run {stored.run_id}, and these differ from it: {'; '.join(said)}. "
+            "Use a new run directory for a new run, or continue this one as it was created "
+            "(gb.Run.open(run_dir) in Python; the same command and options as before in a terminal)"
         )
 
 

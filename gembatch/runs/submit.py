@@ -116,6 +116,10 @@ def _refused(ctx: Context, chunk_id: str, exc: Exception, step: str) -> Outcome:
     led = ctx.ledger
     code = getattr(exc, "code", None)
     transient = not isinstance(exc, genai_errors.ClientError) or code in (408, 429)
+    if code == 429:  # the quota values it states are this project's limits: plan with them next time
+        from gembatch.planning.learned_limits import learn_from_error
+
+        learn_from_error(exc, client=ctx.client, model=ctx.config.model, tier=ctx.config.tier)
     if transient:
         delay = ctx.back_off(remote.retry_delay(exc))
         with led.transaction():

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
+from gembatch._version import __version__
 from gembatch.errors import BudgetExceeded, GembatchError, InputError, QuotaExceeded, RunMismatch
 from gembatch.server._auth import BearerAuth, run_path
 from gembatch.server._limits import BodyLimit
@@ -123,7 +124,7 @@ def create_app(
 
     app = FastAPI(
         title="gembatch",
-        version="0.1.0",
+        version=__version__,
         description="Plan, run and collect Gemini Batch API workloads. Send `Authorization: Bearer <token>`.",
         lifespan=lifespan,
     )

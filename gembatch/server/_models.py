@@ -10,10 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gembatch.planning.catalog import DEFAULT_MODEL
+
 MAX_ARTICLES_JSON = 50_000
 # RunRequest fields a request body cannot set: the articles come as ``articles`` or a file part;
 # server-side paths (prompt/system files, catalogue) and Python objects stay with the operator.
-NOT_IN_BODY = ("inputs", "prompt_file", "system_file", "catalog", "estimator", "run_options")
+NOT_IN_BODY = ("inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options")
 
 
 class RunParams(BaseModel):
@@ -21,7 +23,7 @@ class RunParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    model: str | None = Field(None, min_length=1, max_length=200, description="default gemini-2.5-flash-lite")
+    model: str | None = Field(None, min_length=1, max_length=200, description=f"default {DEFAULT_MODEL}")
     tier: str | None = Field(None, max_length=20, description="tier1 (default), tier2, tier3")
     prompt: str | None = Field(None, min_length=1, max_length=100_000, description="default {text}")
     system_instruction: str | None = Field(None, max_length=100_000)
@@ -35,6 +37,9 @@ class RunParams(BaseModel):
     expected_thinking_tokens: int | None = None
     chunk_tokens: int | None = None
     inline: bool | None = None
+    billing_date: str | None = Field(
+        None, max_length=40, description="price date, YYYY-MM-DD (default today)"
+    )
     budget_usd: float | None = Field(None, description="dollars; checked against the cost of the mode")
     policy: str | None = Field(None, max_length=20, description="rolling (default) or waves")
     headroom: float | None = Field(None, description="fraction of the quota to use (default 0.9)")
@@ -82,6 +87,6 @@ class JobBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contents: list[dict[str, Any] | str] = Field(min_length=1, max_length=MAX_ARTICLES_JSON)
-    model: str = Field("gemini-2.5-flash-lite", min_length=1, max_length=200)
+    model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
     prompt: str = Field("{text}", min_length=1, max_length=100_000)
     display_name: str = Field("gembatch-job", min_length=1, max_length=128)

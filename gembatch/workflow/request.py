@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import importlib
 import json
 import math
@@ -13,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from gembatch.errors import BudgetExceeded, InputError
+from gembatch.errors import BudgetExceeded, GembatchError, InputError
+from gembatch.planning.catalog import DEFAULT_MODEL
 from gembatch.planning.plan import POLICIES
 from gembatch.presentation import formatters as fmt
 
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MODEL", "MODES", "RunRequest"]
 
-DEFAULT_MODEL = "gemini-2.5-flash-lite"
 MODES = ("batch", "realtime")
 # Fields read from files: a string or path names the file (REST bodies never carry them).
 FILE_FIELDS = ("prompt_file", "system_file", "catalog")
@@ -61,6 +62,8 @@ class RunRequest:
         How the planner splits the work (see :func:`gembatch.plan`).
     catalog, estimator
         A catalogue override (a :class:`~gembatch.Catalog`, a TOML/JSON path or a dict) and a token estimator.
+    billing_date, project
+        Prices in force on this date (default today); whose learned limits apply (see :func:`gembatch.plan`).
     budget_usd
         Never commit more than this (dollars; ``None``: no budget). Checked against the cost of ``mode``.
     mode, realtime
@@ -94,6 +97,8 @@ class RunRequest:
     inline: bool | None = None
     catalog: Any = None
     estimator: TokenEstimator | None = None
+    billing_date: str | dt.date | None = None
+    project: Any = "auto"
     budget_usd: float | None = None
     policy: Literal["rolling", "waves"] = "rolling"
     headroom: float = 0.9
@@ -109,7 +114,7 @@ class RunRequest:
 
     def __post_init__(self) -> None:
         for name in ("prompt_file", "system_instruction", "system_file", "schema", "catalog", "run_id",
-                     "id_col", "text_col"):  # fmt: skip
+                     "id_col", "text_col", "billing_date"):  # fmt: skip
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 object.__setattr__(self, name, None)  # "" from a form or a notebook parameter: unset
         self._validate()
@@ -121,7 +126,7 @@ class RunRequest:
                 "inputs is required: a file path, a DataFrame or a list of articles", field="inputs"
             )
         if not isinstance(self.model, str) or not self.model.strip():
-            raise InputError("model must be a model id, e.g. 'gemini-2.5-flash-lite'", field="model")
+            raise InputError(f"model must be a model id, e.g. {DEFAULT_MODEL!r}", field="model")
         if self.prompt is not None and self.prompt_file is not None:
             raise InputError("give prompt or prompt_file, not both", field="prompt")
         if self.prompt is not None and not self.prompt.strip():
@@ -154,6 +159,16 @@ class RunRequest:
             _number("temperature", self.temperature, low=0.0, high=2.0)
         if self.pending_limit_s is not None:
             _number("pending_limit_s", self.pending_limit_s, low=0.0, low_open=True)
+        if self.billing_date is not None:
+            from gembatch.planning.price_schedule import as_date
+
+            try:
+                as_date(self.billing_date)
+            except (GembatchError, TypeError, ValueError):
+                raise InputError(
+                    f"billing_date must be a date such as '2027-01-01', not {self.billing_date!r}",
+                    field="billing_date",
+                ) from None
         if self.realtime is not None:
             from gembatch.runs.realtime_send import RealtimeOptions
 
@@ -220,6 +235,8 @@ class RunRequest:
             "thinking_budget": self.thinking_budget,
             "catalog": self.resolved_catalog,
             "estimator": self.estimator,
+            "billing_date": self.billing_date,
+            "project": self.project,
         }
 
     def estimate(self) -> Estimate:

@@ -200,7 +200,13 @@ def test_submitting_again_to_the_same_directory_reopens_the_run(
     assert run.wait(timeout=120, progress=False)
     created = dict(emulator.stats()["batches_created_by_display_name"])
     # as when the notebook is re-run: a new panel, the same inputs and run directory
-    panel = SubmitPanel(articles, run_dir=tmp_path / "run", client=emulator.client(), chunk_tokens=1500)
+    panel = SubmitPanel(
+        articles,
+        run_dir=tmp_path / "run",
+        model="gemini-2.5-flash-lite",
+        client=emulator.client(),
+        chunk_tokens=1500,
+    )
     monitor = panel.submit()
     try:
         assert panel.run.run_id == run.run_id

@@ -6,12 +6,17 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from gembatch_widgets._charts import render_run_chart
 from gembatch_widgets._display import DISPLAY_ENV, resolve_display
 from gembatch_widgets._monitor import MonitorPanel
 from gembatch_widgets._submit import SubmitPanel
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version, which is gembatch's (gembatch/_version.py)
+    __version__ = version("gembatch-runner-widgets")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DISPLAY_ENV",
