@@ -50,6 +50,10 @@ from gembatch.planning.pilot import Pilot, pilot
 from gembatch.planning.ratelimit import RateLimits, realtime_duration
 from gembatch.runs.realtime_send import RealtimeOptions
 
+# --- one request for every face ---
+# isort: split
+from gembatch.workflow.request import RunRequest
+
 __all__ = [
     "BackendError",
     "BudgetExceeded",
@@ -71,6 +75,7 @@ __all__ = [
     "RetiredModel",
     "Run",
     "RunMismatch",
+    "RunRequest",
     "SpendCapWarning",
     "TokenEstimator",
     "UnknownModel",

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import getpass
-import importlib
-import inspect
-import json
 import os
-import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from gembatch.errors import BackendError, GembatchError, InputError
+from gembatch import workflow
+from gembatch.errors import BackendError, GembatchError
+from gembatch.presentation.summary_view import summary_line
+from gembatch.workflow.request import MODES, RunRequest
 
 if TYPE_CHECKING:
     import pandas as pd
     from google import genai
 
-    from gembatch.emulator import Emulator
+    from gembatch.planning.plan import Plan
     from gembatch.runs.run import Run
 
 __all__ = [
@@ -32,16 +31,12 @@ __all__ = [
     "load_prompt",
     "load_schema",
     "monitor",
+    "request",
     "wait",
 ]
 
 BACKENDS = ("auto", "emulator", "gemini")
-MODES = ("batch", "realtime")
 EMULATOR_STATE = ".emulator"  # inside the run directory: the rehearsal service's jobs survive a restart
-
-_lock = threading.Lock()
-_emulators: dict[tuple[float, str, str], Emulator] = {}
-
 
 def _has_key() -> bool:
     from gembatch.transport.connect import _key_from_env
@@ -65,18 +60,6 @@ def ask_api_key(var: str = "GEMINI_API_KEY") -> str:
         return "none: staying on the emulator"
     os.environ[var] = typed
     return "typed (kept in this kernel's environment only)"
-
-
-def _embedded_emulator(speed: float, profile: str, state_dir: Path | None) -> Emulator:
-    """One in-process emulator per (speed, profile, state directory), kept for the kernel's life."""
-    from gembatch.emulator import Emulator
-
-    key = (float(speed), str(profile), str(state_dir or ""))
-    with _lock:
-        emu = _emulators.get(key)
-        if emu is None:
-            emu = _emulators[key] = Emulator(speed=speed, profile=profile, state_dir=state_dir).start()
-        return emu
 
 
 def connect_backend(
@@ -105,12 +88,15 @@ def connect_backend(
         return connect(prefer="real")
     if os.environ.get(EMULATOR_URL_VAR, "").strip():
         return connect(prefer="emulator")
-    emu = _embedded_emulator(emulator_speed, emulator_profile, Path(state_dir) if state_dir else None)
+    from gembatch.transport.connect import local_emulator
+
+    # one in-process emulator per (speed, profile, state directory), kept in the emulator's registry
+    emu = local_emulator(speed=emulator_speed, profile=emulator_profile, state_dir=state_dir or None)
     print(
-        f"gembatch: using the embedded Gemini emulator at {emu.base_url} (speed x{emulator_speed:g}, "
+        f"gembatch: using the embedded Gemini emulator at {emu.base_url} (speed x{emulator_speed:g}, "  # type: ignore[attr-defined]
         f"profile {emulator_profile}); results are emulated, not produced by Gemini."
     )
-    return emu.client()
+    return emu.client  # type: ignore[attr-defined]
 
 
 def load_articles(
@@ -132,15 +118,8 @@ def load_articles(
 
 
 def load_prompt(prompt: str, prompt_file: str = "") -> str:
-    """The prompt template: the contents of ``prompt_file`` when given, else ``prompt``."""
-    if prompt_file:
-        path = Path(prompt_file)
-        if not path.is_file():
-            raise InputError(f"prompt_file {prompt_file!r} does not exist; pass a text file or use prompt=")
-        return path.read_text(encoding="utf-8")
-    if not prompt.strip():
-        raise InputError("the prompt is empty: set prompt (a template with {text}) or prompt_file")
-    return prompt
+    """The prompt template: the contents of ``prompt_file`` when given (it overrides), else ``prompt``."""
+    return workflow.load_prompt(None if prompt_file else prompt, prompt_file or None)
 
 
 def load_schema(schema: str) -> Any:
@@ -149,71 +128,70 @@ def load_schema(schema: str) -> Any:
     ``""`` → ``None`` (free text); ``"package.module:Model"`` → that pydantic model;
     a ``.json`` file → the Gemini Schema dict it holds.
     """
-    if not schema:
-        return None
-    if schema.endswith(".json"):
-        path = Path(schema)
-        if not path.is_file():
-            raise InputError(f"schema file {schema!r} does not exist")
-        return json.loads(path.read_text(encoding="utf-8"))
-    module, sep, name = schema.partition(":")
-    if not sep or not module or not name:
-        raise InputError(f"schema {schema!r}: use 'package.module:Model' or a path to a .json schema file")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"schema {schema!r} cannot be imported: {exc}") from None
+    return workflow.load_schema(schema or None)
+
+
+def request(
+    articles: Any,
+    *,
+    prompt: str = "",
+    prompt_file: str = "",
+    budget_usd: float = 0.0,
+    chunk_tokens: int = 0,
+    **fields: Any,
+) -> RunRequest:
+    """A :class:`gembatch.RunRequest` from notebook parameters, where ``""`` and ``0`` mean "not set".
+
+    ``prompt_file``, when set, overrides ``prompt``; every other keyword is a RunRequest field.
+
+    Examples
+    --------
+    >>> req = request(articles, model=model, prompt=prompt, budget_usd=0.0)  # doctest: +SKIP
+    >>> plan = req.plan()                                                    # doctest: +SKIP
+    >>> run = req.create(run_dir, plan, client=client)                       # doctest: +SKIP
+    """
+    return RunRequest(
+        inputs=articles,
+        prompt=None if prompt_file else (prompt or None),
+        prompt_file=prompt_file or None,
+        budget_usd=budget_usd or None,
+        chunk_tokens=chunk_tokens or None,
+        **fields,
+    )
 
 
 def create_run(
     run_dir: str | os.PathLike[str],
     articles: pd.DataFrame,
-    plan: Any,
+    plan: Plan,
     *,
-    mode: str = "batch",
+    mode: Literal["batch", "realtime"] = "batch",
     client: Any = None,
     budget_usd: float | None = None,
+    max_attempts: int = 3,
     **options: Any,
 ) -> Run:
-    """:meth:`gembatch.Run.create` with the runbook's ``mode`` (``"batch"`` or ``"realtime"``).
+    """Create (or resume) the run of ``plan`` in ``run_dir`` with the runbook's ``mode`` (batch | realtime).
 
-    Re-running with the same ``run_dir`` resumes the run stored there.
+    The same as ``RunRequest(...).create(run_dir, plan)``; re-running with the same ``run_dir``
+    resumes the run stored there. ``options`` are further run options (``pending_limit_s``…).
     """
-    from gembatch.runs.run import Run
-
-    if mode not in MODES:
-        raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    from gembatch.runs.context import RunConfig
-
-    if "mode" in inspect.signature(Run.create).parameters or "mode" in RunConfig.OPERATIONAL:
-        options["mode"] = mode
-    elif mode != "batch":
-        raise GembatchError(
-            f"mode={mode!r} needs a gembatch whose Run.create accepts mode=; use mode='batch'"
-        )
-    return Run.create(run_dir, articles, plan, client=client, budget_usd=budget_usd, **options)
+    req = RunRequest(
+        inputs=articles, model=plan.model, mode=mode, budget_usd=budget_usd or None,
+        max_attempts=max_attempts, run_options=options,
+    )  # fmt: skip
+    return req.create(run_dir, plan, client=client)
 
 
 def monitor(run: Run, display: str = "auto", interval: float = 1.0) -> Any:
-    """A :class:`gembatch_widgets.MonitorPanel` for ``run`` (``display``: auto | widget | static).
+    """The run's live monitor panel (:meth:`gembatch.Run.monitor`; ``display``: auto | widget | static).
 
-    Without gembatch-widgets installed, the run itself (its text repr is the static view).
+    Without a panel installed (gembatch-widgets), the run itself: its text repr is the static view.
     """
     try:
-        from gembatch_widgets import MonitorPanel
-    except ImportError:
+        return run.monitor(display=display or None, interval=interval)
+    except GembatchError:
         return run
-    return MonitorPanel(run, display=display or None, interval=interval)
-
-
-def _progress(summary: dict[str, Any]) -> str:
-    done = int(summary.get("succeeded") or 0) + int(summary.get("failed") or 0)
-    failed, jobs = int(summary.get("failed") or 0), int(summary.get("jobs_in_flight") or 0)
-    spent = float(summary.get("cost_actual_usd") or 0.0)
-    return (
-        f"{done:,}/{int(summary.get('articles') or 0):,} articles done ({failed:,} failed), "
-        f"{jobs} jobs in flight, ${spent:.4f} spent"
-    )
 
 
 def wait(run: Run, panel: Any = None, max_wait_s: float = 0.0, *, report_every_s: float = 15.0) -> bool:
@@ -230,13 +208,13 @@ def wait(run: Run, panel: Any = None, max_wait_s: float = 0.0, *, report_every_s
         if remaining <= 0:
             break
         finished = run.wait(timeout=remaining, progress=False)
-        line = _progress(run.summary().to_dict())
+        line = summary_line(run.summary())
         if line != last:
             print(time.strftime("%H:%M:%S"), line, flush=True)
             last = line
         if not finished and deadline is not None:
             time.sleep(max(0.0, min(0.2, deadline - time.monotonic())))  # run.wait returns a poll early
-    if panel is not None and panel is not run and callable(getattr(panel, "wait", None)):
+    if panel is not None and panel is not run:
         panel.wait(timeout=0)  # refresh the displayed snapshot to the current state
     return finished
 
@@ -252,18 +230,16 @@ def example_results(
 
     For tutorials that need a results file to analyse. Re-running reuses the finished run.
     """
-    from gembatch.inputs.articles import read_articles
     from gembatch.inputs.datasets import synthetic_articles
-    from gembatch.planning.plan import plan
     from gembatch.presentation.report import write_report
 
     path = Path(run_dir)
     client = connect_backend("emulator", emulator_speed=emulator_speed, state_dir=path / EMULATOR_STATE)
-    articles = read_articles(synthetic_articles(n, mean_chars=3000, seed=11), "id", model=model)
-    work = plan(
-        articles, model, prompt="Summarise this article in one sentence:\n\n{text}", chunk_tokens=60_000
-    )
-    run = create_run(path, articles, work, client=client)
+    req = RunRequest(
+        inputs=synthetic_articles(n, mean_chars=3000, seed=11), id_col="id", model=model,
+        prompt="Summarise this article in one sentence:\n\n{text}", chunk_tokens=60_000,
+    )  # fmt: skip
+    run = req.plan_and_create(path, client=client)
     run.wait(progress=False)
     write_report(run)
     return path / "results.parquet"

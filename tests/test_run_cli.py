@@ -44,7 +44,8 @@ def test_run_status_results_and_resume(emu_env, data, tmp_path, capsys):
     capsys.readouterr()
     code = main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--prompt", "Other: {text}"])
     assert code == 2
-    assert "differ from it: the prompt" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "these differ from it: the prompt" in err  # names what differs, in words
 
 
 def test_cancel(emu_env, data, tmp_path, capsys):

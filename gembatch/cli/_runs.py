@@ -5,41 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from gembatch.errors import InputError
+import gembatch as gb
+from gembatch.cli._request import add_request_options, request_from_args
+from gembatch.presentation.summary_view import summary_text
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="plan, submit, watch and collect a durable run (re-run to resume)")
-    run.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
+    add_request_options(run)
     run.add_argument("--run-dir", required=True, help="directory holding the run's ledger and results")
-    run.add_argument(
-        "--model", default="gemini-3.5-flash-lite", help="model id (default gemini-3.5-flash-lite)"
-    )
-    run.add_argument("--tier", default="tier1")
-    prompt = run.add_mutually_exclusive_group()
-    prompt.add_argument("--prompt", default=None, help="prompt template; {text}, {title} or any column")
-    prompt.add_argument("--prompt-file", default=None, help="read the prompt template from a file")
-    run.add_argument("--policy", choices=("rolling", "waves"), default="rolling")
-    run.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
-    run.add_argument("--headroom", type=float, default=0.9)
-    run.add_argument("--max-attempts", type=int, default=3)
-    run.add_argument("--id-col", default=None)
-    run.add_argument("--text-col", default=None)
     run.add_argument("--no-wait", action="store_true", help="submit what fits and return")
     run.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
-    run.add_argument(
-        "--mode",
-        choices=("batch", "realtime"),
-        default=None,
-        help="batch (default, half price) or realtime (generateContent under the RPM/TPM limits)",
-    )
-    run.add_argument("--rpm", type=int, default=None, help="real-time requests/minute (default: catalogue)")
-    run.add_argument("--tpm", type=int, default=None, help="real-time input tokens/minute (catalogue)")
     run.set_defaults(func=_run)
 
     st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID)")
@@ -69,33 +49,12 @@ def _is_job(target: str) -> bool:
     return target.startswith("batches/")
 
 
-def _prompt(args: argparse.Namespace) -> str:
-    if args.prompt_file:
-        try:
-            return Path(args.prompt_file).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read the prompt file {args.prompt_file}: {exc}") from None
-    return args.prompt or "{text}"
+def _show(run: gb.Run) -> None:
+    print(summary_text(run.summary(), str(run.run_dir)))
 
 
 def _run(args: argparse.Namespace) -> int:
-    import gembatch as gb
-
-    articles = gb.read_articles(args.file, args.id_col, args.text_col, model=args.model)
-    plan = gb.plan(
-        articles,
-        args.model,
-        tier=args.tier,
-        prompt=_prompt(args),
-        budget_usd=args.budget,
-        headroom=args.headroom,
-        policy=args.policy,
-    )
-    knobs: dict[str, Any] = {} if args.mode is None else {"mode": args.mode}
-    limits = {k: v for k, v in (("rpm", args.rpm), ("tpm", args.tpm)) if v is not None}
-    if limits:
-        knobs["realtime"] = limits
-    run = gb.Run.create(args.run_dir, articles, plan, max_attempts=args.max_attempts, **knobs)
+    run = request_from_args(args).plan_and_create(args.run_dir)
     print(gb.describe(run.client), file=sys.stderr)
     if args.no_wait:
         run.step()
@@ -106,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"still in flight: re-run the same command, or `gembatch status {args.run_dir}`",
                 file=sys.stderr,
             )
-    print(run)
+    _show(run)
     return 0
 
 
@@ -117,11 +76,9 @@ def _status(args: argparse.Namespace) -> int:
 
         info: dict[str, Any] = job_status(connect(), args.target)
     else:
-        from gembatch.runs.run import Run
-
-        run = Run.open(args.target)
+        run = gb.Run.open(args.target)
         if not args.json:
-            print(run)
+            _show(run)
             return 0
         info = run.summary().to_dict()
     print(json.dumps(info, indent=2, default=str) if args.json or _is_job(args.target) else info)
@@ -137,9 +94,7 @@ def _results(args: argparse.Namespace) -> int:
 
         frame = job_results(connect(), args.target)
     else:
-        from gembatch.runs.run import Run
-
-        frame = Run.open(args.target).results(join=args.join)
+        frame = gb.Run.open(args.target).results(join=args.join)
     if args.output:
         print(export(frame, args.output))
     else:
@@ -148,12 +103,10 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from gembatch.runs.run import Run
-
-    run = Run.open(args.run_dir)
+    run = gb.Run.open(args.run_dir)
     run.cancel()
     run.step()
-    print(run)
+    _show(run)
     return 0
 
 

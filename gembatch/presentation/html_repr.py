@@ -1,32 +1,46 @@
-"""Pure, escaped, bounded HTML and text builders for rich reprs (no Jupyter imports).
-
-Every public object that wants a ``_repr_html_`` (Plan, Estimate, a run summary, the widget snapshots)
-builds it from these small functions, so they share one look: scoped CSS under ``.gb-repr``, all
-user text escaped, tables and strings cut to a bounded size, and a plain-text twin.
+"""Rich reprs: the HTML building blocks (:mod:`.html_blocks`) and a run summary's text and HTML.
 
 >>> from gembatch.presentation import html_repr
->>> html = html_repr.render("Plan", fields={"model": "gemini-2.5-flash-lite", "cost": html_repr.usd(1.5)})
+>>> html = html_repr.render("Plan", fields={"cost": html_repr.usd(1.5)})
 >>> "gb-repr" in html and "$1.50" in html
 True
 """
 
 from __future__ import annotations
 
-import base64
-import html as _stdhtml
-import math
-import numbers
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+from gembatch.presentation.html_blocks import (
+    MAX_CELL,
+    MAX_COLS,
+    MAX_IMAGE_BYTES,
+    MAX_ROWS,
+    STATE_COLORS,
+    STYLE,
+    Html,
+    count,
+    esc,
+    frame_table,
+    frame_text,
+    kv_table,
+    pct,
+    png_img,
+    progress_bar,
+    render,
+    render_text,
+    state_badge,
+    tokens,
+    usd,
+)
+from gembatch.presentation.summary_view import summary_html, summary_text
+from gembatch.runs.summary import RunSummary
 
 __all__ = [
     "MAX_CELL",
     "MAX_COLS",
     "MAX_IMAGE_BYTES",
     "MAX_ROWS",
+    "STATE_COLORS",
     "STYLE",
     "Html",
     "count",
@@ -46,357 +60,16 @@ __all__ = [
     "usd",
 ]
 
-MAX_ROWS = 12  # table rows shown (head and tail halves) before "… n more rows"
-MAX_COLS = 12
-MAX_CELL = 80  # characters of one cell or field value
-MAX_IMAGE_BYTES = 400_000  # an inline PNG larger than this is left out (notebooks stay small)
 
-# State colours: one palette for chunk states, article outcomes and the charts.
-STATE_COLORS: dict[str, str] = {
-    "planned": "#9e9e9e",
-    "pending": "#9e9e9e",
-    "submitting": "#64b5f6",
-    "submitted": "#1e88e5",
-    "running": "#1e88e5",
-    "paused": "#fb8c00",
-    "succeeded": "#43a047",
-    "collected": "#2e7d32",
-    "done": "#2e7d32",
-    "failed": "#e53935",
-    "expired": "#fb8c00",
-    "cancelled": "#616161",
-}
-
-STYLE = """<style>
-.gb-repr{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;
- color:var(--jp-content-font-color1,inherit);line-height:1.45;max-width:960px}
-.gb-repr .gb-title{font-weight:600;font-size:14px}
-.gb-repr .gb-sub{color:var(--jp-content-font-color2,#666);margin-left:.5em}
-.gb-repr table{border-collapse:collapse;margin:.3em 0}
-.gb-repr th,.gb-repr td{padding:2px 8px;text-align:right;
- border-bottom:1px solid var(--jp-border-color2,#e0e0e0);white-space:nowrap}
-.gb-repr th{font-weight:600}
-.gb-repr td.gb-txt{text-align:left}
-.gb-repr .gb-kv th{text-align:left;color:var(--jp-content-font-color2,#555);font-weight:normal}
-.gb-repr .gb-kv td{text-align:left}
-.gb-repr .gb-section{margin-top:.5em}
-.gb-repr .gb-section>.gb-h{font-weight:600;color:var(--jp-content-font-color2,#555)}
-.gb-repr .gb-badge{display:inline-block;padding:0 6px;border-radius:8px;color:#fff;font-size:11px}
-.gb-repr .gb-bar{display:flex;height:10px;width:100%;max-width:480px;border-radius:3px;overflow:hidden;
- background:var(--jp-layout-color3,#eee)}
-.gb-repr .gb-legend span{margin-right:.9em;white-space:nowrap}
-.gb-repr .gb-dot{display:inline-block;width:8px;height:8px;border-radius:4px;margin-right:3px}
-.gb-repr .gb-more{color:var(--jp-content-font-color2,#666);font-style:italic}
-.gb-repr .gb-foot{color:var(--jp-content-font-color2,#666);font-size:12px;margin-top:.3em}
-.gb-repr img{max-width:100%}
-</style>"""
+def _typed(summary: RunSummary | dict[str, Any]) -> RunSummary:
+    return summary if isinstance(summary, RunSummary) else RunSummary(**summary)
 
 
-class Html(str):
-    """A string of HTML that is already safe (built by these helpers); :func:`render` inserts it as is."""
-
-    __slots__ = ()
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+def run_summary_html(summary: RunSummary | dict[str, Any], *, run_dir: str | None = None) -> Html:
+    """:func:`~gembatch.presentation.summary_view.summary_html` of a summary or its ``to_dict()``."""
+    return Html(summary_html(_typed(summary), run_dir or ""))
 
 
-def _is_missing(value: object) -> bool:
-    if value is None or type(value).__name__ == "NAType":  # pandas.NA, without importing pandas
-        return True
-    try:
-        return isinstance(value, float) and math.isnan(value)
-    except TypeError:  # pragma: no cover - exotic numbers
-        return False
-
-
-def esc(value: object, limit: int = MAX_CELL) -> Html:
-    """``value`` as escaped HTML text, cut to ``limit`` characters; ``Html`` passes through."""
-    if isinstance(value, Html):
-        return value
-    text = "—" if _is_missing(value) else str(value)
-    return Html(_stdhtml.escape(_clip(text, limit), quote=True))
-
-
-def usd(value: float | None) -> str:
-    """Dollars: ``$1,234.56``; sub-cent amounts keep two significant digits (``$0.0042``)."""
-    if _is_missing(value):
-        return "—"
-    assert value is not None
-    if value != 0 and abs(value) < 0.01:
-        return f"${value:.2g}" if abs(value) >= 1e-4 else f"${value:.1e}"
-    return f"${value:,.2f}"
-
-
-def count(value: float | None) -> str:
-    """An integer count with thousands separators (``12,000``)."""
-    return "—" if _is_missing(value) else f"{int(value or 0):,}"
-
-
-def tokens(value: float | None) -> str:
-    """A token count, compact: ``950``, ``12.3k``, ``4.56M``, ``1.2B``."""
-    if _is_missing(value):
-        return "—"
-    n = float(value or 0)
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{int(n)}"
-
-
-def pct(part: float | None, whole: float | None) -> str:
-    """``part / whole`` as a percentage (``42%``), or ``—`` when undefined."""
-    if _is_missing(part) or _is_missing(whole) or not whole:
-        return "—"
-    return f"{100.0 * float(part or 0) / float(whole):.0f}%"
-
-
-def _color(state: str) -> str:
-    return STATE_COLORS.get(state.lower(), "#757575")
-
-
-def state_badge(state: object) -> Html:
-    """A coloured pill naming a state (``succeeded``, ``failed``, ``running`` …)."""
-    text = "—" if _is_missing(state) else str(state)
-    return Html(
-        f'<span class="gb-badge gb-state-{esc(text.lower(), 24)}" '
-        f'style="background:{_color(text)}">{esc(text, 24)}</span>'
-    )
-
-
-def progress_bar(counts: Mapping[str, float], total: float | None = None) -> Html:
-    """A stacked bar of ``counts`` by state plus a legend; the rest of ``total`` stays blank."""
-    shown = {str(k): float(v) for k, v in counts.items() if not _is_missing(v) and float(v) > 0}
-    whole = float(total) if total else sum(shown.values())
-    segs = []
-    legend = []
-    for state, n in shown.items():
-        width = 100.0 * n / whole if whole else 0.0
-        segs.append(
-            f'<div title="{esc(state, 24)}: {count(n)}" '
-            f'style="width:{min(width, 100.0):.2f}%;background:{_color(state)}"></div>'
-        )
-    for state, n in ((str(k), v) for k, v in counts.items()):
-        legend.append(
-            f'<span><span class="gb-dot" style="background:{_color(state)}"></span>'
-            f"{esc(state, 24)} {count(n)}</span>"
-        )
-    return Html(
-        f'<div class="gb-bar">{"".join(segs)}</div><div class="gb-legend">{"".join(legend[:MAX_COLS])}</div>'
-    )
-
-
-def kv_table(mapping: Mapping[str, object]) -> Html:
-    """A two-column table of labelled values (values that are ``Html`` are inserted unescaped)."""
-    items = list(mapping.items())
-    rows = [f"<tr><th>{esc(k, 40)}</th><td>{esc(v)}</td></tr>" for k, v in items[: MAX_ROWS * 3]]
-    more = len(items) - MAX_ROWS * 3
-    if more > 0:
-        rows.append(f'<tr><td colspan="2" class="gb-more">… {more} more</td></tr>')
-    return Html(f'<table class="gb-kv">{"".join(rows)}</table>')
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float) and not math.isnan(value) and value != int(value):
-        return f"{value:,.4g}"
-    if isinstance(value, int | float) and not isinstance(value, bool) and not _is_missing(value):
-        return f"{int(value):,}" if float(value) == int(value) else str(value)
-    return "—" if _is_missing(value) else str(value)
-
-
-def _numeric(value: object) -> bool:
-    return isinstance(value, int | float | numbers.Number) and not isinstance(value, bool)
-
-
-def _frame_rows(df: pd.DataFrame, max_rows: int) -> tuple[list[tuple[object, list[object]]], int]:
-    n = len(df)
-    if n <= max_rows:
-        picks = list(range(n))
-    else:
-        head = (max_rows + 1) // 2
-        picks = [*range(head), *range(n - (max_rows - head), n)]
-    rows = [(df.index[i], list(df.iloc[i])) for i in picks]
-    return rows, n - len(picks)
-
-
-def frame_table(
-    df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS, max_cell: int = MAX_CELL
-) -> Html:
-    """A bounded HTML table of a DataFrame: head and tail rows, first ``max_cols`` columns."""
-    cols = list(df.columns[:max_cols])
-    sub = df[cols]
-    rows, hidden = _frame_rows(sub, max_rows)
-    head = (max_rows + 1) // 2
-    index_name = df.index.name or ""
-    out = [f"<tr><th>{esc(index_name, 30)}</th>{''.join(f'<th>{esc(c, 30)}</th>' for c in cols)}</tr>"]
-    for i, (key, values) in enumerate(rows):
-        if hidden and i == head:
-            span = len(cols) + 1
-            out.append(f'<tr><td colspan="{span}" class="gb-more">… {count(hidden)} more rows</td></tr>')
-        cells = "".join(
-            f"<td>{esc(_cell(v), max_cell)}</td>"
-            if _numeric(v)
-            else f'<td class="gb-txt">{esc(_cell(v), max_cell)}</td>'
-            for v in values
-        )
-        out.append(f"<tr><th>{esc(key, 30)}</th>{cells}</tr>")
-    extra = len(df.columns) - len(cols)
-    note = f'<div class="gb-more">… {extra} more columns</div>' if extra > 0 else ""
-    return Html(f"<table>{''.join(out)}</table>{note}")
-
-
-def frame_text(df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
-    """A bounded plain-text table of a DataFrame (same cuts as :func:`frame_table`)."""
-    cols = list(df.columns[:max_cols])
-    rows, hidden = _frame_rows(df[cols], max_rows)
-    grid = [[str(df.index.name or ""), *(str(c) for c in cols)]]
-    grid += [[_clip(str(k), 30), *(_clip(_cell(v), 30) for v in vals)] for k, vals in rows]
-    widths = [max(len(r[j]) for r in grid) for j in range(len(grid[0]))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True)) for r in grid]
-    if hidden:
-        lines.insert(1 + (max_rows + 1) // 2, f"… {hidden:,} more rows")
-    return "\n".join(lines)
-
-
-def png_img(data: bytes | None, alt: str, max_bytes: int = MAX_IMAGE_BYTES) -> Html:
-    """An inline ``<img>`` of PNG bytes (a data URI); too large or empty images become a note."""
-    if not data:
-        return Html(f'<div class="gb-more">({esc(alt)}: no chart yet)</div>')
-    if len(data) > max_bytes:
-        return Html(f'<div class="gb-more">({esc(alt)}: chart left out, {count(len(data))} bytes)</div>')
-    b64 = base64.b64encode(data).decode("ascii")
-    return Html(f'<img src="data:image/png;base64,{b64}" alt="{esc(alt)}"/>')
-
-
-def _section(title: str, body: str) -> str:
-    return f'<div class="gb-section"><div class="gb-h">{esc(title, 60)}</div>{body}</div>'
-
-
-def render(
-    title: str,
-    *,
-    subtitle: str | None = None,
-    badges: Iterable[object] = (),
-    fields: Mapping[str, object] | None = None,
-    tables: Mapping[str, pd.DataFrame] | None = None,
-    sections: Mapping[str, Html] | None = None,
-    footer: str | None = None,
-    max_rows: int = MAX_ROWS,
-    max_cell: int = MAX_CELL,
-) -> Html:
-    """One self-contained repr block: a title line, a field table, bounded tables, free sections.
-
-    ``badges`` are state names shown as pills; ``sections`` values must be ``Html`` from these
-    helpers (e.g. :func:`progress_bar`, :func:`png_img`); everything else is escaped here.
-    """
-    parts = [STYLE, '<div class="gb-repr">', f'<div><span class="gb-title">{esc(title, 80)}</span>']
-    if subtitle:
-        parts.append(f'<span class="gb-sub">{esc(subtitle, 120)}</span>')
-    parts.extend(f" {state_badge(b)}" for b in badges)
-    parts.append("</div>")
-    if fields:
-        parts.append(kv_table(fields))
-    for name, body in (sections or {}).items():
-        parts.append(_section(name, esc(body)))
-    for name, df in (tables or {}).items():
-        parts.append(
-            _section(f"{name} ({count(len(df))})", frame_table(df, max_rows=max_rows, max_cell=max_cell))
-        )
-    if footer:
-        parts.append(f'<div class="gb-foot">{esc(footer, 300)}</div>')
-    parts.append("</div>")
-    return Html("".join(parts))
-
-
-def render_text(
-    title: str,
-    *,
-    subtitle: str | None = None,
-    fields: Mapping[str, object] | None = None,
-    tables: Mapping[str, pd.DataFrame] | None = None,
-    max_rows: int = 6,
-) -> str:
-    """The plain-text twin of :func:`render` (for ``__repr__`` and ``text/plain``)."""
-    lines = [f"{title}" + (f" — {subtitle}" if subtitle else "")]
-    if fields:
-        width = max((len(str(k)) for k in fields), default=0)
-        lines += [f"  {str(k).ljust(width)}  {_clip(str(v), 100)}" for k, v in fields.items()]
-    for name, df in (tables or {}).items():
-        lines.append(f"  {name} ({len(df):,}):")
-        lines += ["    " + line for line in frame_text(df, max_rows=max_rows).splitlines()]
-    return "\n".join(lines)
-
-
-def _pick(summary: Mapping[str, Any], *names: str) -> Any:
-    return next((summary[n] for n in names if summary.get(n) is not None), None)
-
-
-def _summary_figures(summary: Mapping[str, Any]) -> tuple[str, dict[str, object], dict[str, float]]:
-    counts = {k: float(summary.get(k) or 0) for k in ("succeeded", "failed", "pending")}
-    total = summary.get("articles")
-    total = float(total) if isinstance(total, int | float) else sum(counts.values())
-    done = counts["succeeded"] + counts["failed"]
-    state = "done" if summary.get("done") else str(summary.get("state") or "running")
-    failed = count(counts["failed"])
-    fields: dict[str, object] = {
-        "articles": f"{count(done)} / {count(total)} done ({pct(done, total)}), {failed} failed"
-    }
-    if "jobs_in_flight" in summary or "enqueued_tokens" in summary:
-        cap = _pick(summary, "enqueued_cap", "cap_tokens", "quota_tokens")
-        fields["in flight"] = (
-            f"{count(summary.get('jobs_in_flight'))} jobs · {tokens(summary.get('enqueued_tokens'))} of "
-            f"{tokens(cap)} enqueued tokens"
-        )
-    if "input_tokens" in summary:
-        t = {k: tokens(summary.get(k)) for k in ("input_tokens", "output_tokens", "thoughts_tokens")}
-        est_in, est_out = tokens(summary.get("est_input_tokens")), tokens(summary.get("est_output_tokens"))
-        fields["tokens"] = (
-            f"{t['input_tokens']} in, {t['output_tokens']} out, {t['thoughts_tokens']} thinking "
-            f"(estimated {est_in} in, {est_out} out)"
-        )
-    actual = _pick(summary, "cost_actual_usd", "cost_usd")
-    committed = _pick(summary, "cost_committed_usd", "committed_usd")
-    estimated = _pick(summary, "cost_estimated_usd", "est_cost_usd")
-    fields["cost"] = f"{usd(actual)} actual · {usd(committed)} committed · {usd(estimated)} estimated"
-    if summary.get("budget_usd") is not None:
-        fields["budget"] = usd(summary.get("budget_usd"))
-    eta = summary.get("eta_s")
-    if eta:
-        fields["ETA"] = f"{float(eta) / 60:.1f} min"
-    if summary.get("done") and not isinstance(summary.get("done"), bool):
-        fields["finished"] = str(summary["done"])
-    return state, fields, counts
-
-
-def run_summary_html(
-    summary: Mapping[str, Any], *, run_dir: str | None = None, title: str = "gembatch run"
-) -> Html:
-    """A run's ``summary()`` dict as a repr block (for ``Run._repr_html_``).
-
-    Reads the keys gembatch's run summary has (``run_id``, ``model``, ``policy``, ``articles``,
-    ``succeeded``/``failed``/``pending``, ``chunks``, ``enqueued_tokens``, ``enqueued_cap``,
-    ``cost_usd``, ``committed_usd``, ``est_cost_usd``, ``budget_usd``, ``eta_s``, ``done``);
-    missing keys are left out.
-    """
-    state, fields, counts = _summary_figures(summary)
-    total = summary.get("articles")
-    sections = {"articles": progress_bar(counts, float(total) if isinstance(total, int | float) else None)}
-    chunks = summary.get("chunks")
-    if isinstance(chunks, Mapping) and chunks:
-        sections["chunks"] = progress_bar(chunks)
-    subtitle = " · ".join(str(summary[k]) for k in ("run_id", "model", "policy") if summary.get(k))
-    return render(title, subtitle=subtitle, badges=[state], fields=fields, sections=sections, footer=run_dir)
-
-
-def run_summary_text(
-    summary: Mapping[str, Any], *, run_dir: str | None = None, title: str = "gembatch run"
-) -> str:
-    """The plain-text twin of :func:`run_summary_html`."""
-    state, fields, _ = _summary_figures(summary)
-    chunks = summary.get("chunks")
-    if isinstance(chunks, Mapping) and chunks:
-        fields["chunks"] = ", ".join(f"{k} {v}" for k, v in sorted(chunks.items()))
-    subtitle = " · ".join(str(summary[k]) for k in ("run_id", "model", "policy") if summary.get(k))
-    text = render_text(title, subtitle=f"{subtitle} · {state}" if subtitle else state, fields=fields)
-    return f"{text}\n  {run_dir}" if run_dir else text
+def run_summary_text(summary: RunSummary | dict[str, Any], *, run_dir: str | None = None) -> str:
+    """:func:`~gembatch.presentation.summary_view.summary_text` of a summary or its ``to_dict()``."""
+    return summary_text(_typed(summary), run_dir or "")

@@ -13,6 +13,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from gembatch.runs.run import Run
+    from gembatch.runs.summary import RunSummary
 
 __all__ = ["SUMMARY_FILE", "failures_by_reason", "report", "tokens_table", "write_report"]
 
@@ -49,15 +50,13 @@ def failures_by_reason(results: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("articles", ascending=False)
 
 
-def tokens_table(summary: dict[str, Any]) -> pd.DataFrame:
-    """Estimated vs actual tokens and cost, one row per figure (from :meth:`gembatch.Run.summary`)."""
+def tokens_table(summary: RunSummary) -> pd.DataFrame:
+    """Estimated vs actual tokens and cost, one row per figure (of :meth:`gembatch.Run.summary`)."""
+    s = summary
     rows = {
-        "input tokens": (summary.get("est_input_tokens"), summary.get("input_tokens")),
-        "output tokens (incl. thinking)": (
-            summary.get("est_output_tokens"),
-            (summary.get("output_tokens") or 0) + (summary.get("thoughts_tokens") or 0),
-        ),
-        "cost (USD)": (summary.get("cost_estimated_usd"), summary.get("cost_actual_usd")),
+        "input tokens": (s.est_input_tokens, s.input_tokens),
+        "output tokens (incl. thinking)": (s.est_output_tokens, s.output_tokens + s.thoughts_tokens),
+        "cost (USD)": (s.cost_estimated_usd, s.cost_actual_usd),
     }
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=["estimated", "actual"]).astype("Float64")
     frame["actual / estimated"] = (frame["actual"] / frame["estimated"]).round(3)
@@ -74,15 +73,15 @@ def report(run: Run, results: pd.DataFrame | None = None) -> dict[str, Any]:
     ``cost_per_article_usd`` and ``written_at`` (UTC, ISO 8601).
     """
     res = run.results() if results is None else results
-    summary = run.summary().to_dict()
+    summary = run.summary()
     counts = res["status"].astype("string").value_counts().to_dict()
-    total = int(summary.get("articles") or len(res))
+    total = summary.articles or len(res)
     known = sum(int(counts.get(s, 0)) for s in ("succeeded", "failed", "pending"))
     settled = int(counts.get("succeeded", 0)) + int(counts.get("failed", 0))
-    actual = float(summary.get("cost_actual_usd") or 0.0)
+    actual = summary.cost_actual_usd
     table = tokens_table(summary)
     return {
-        **summary,
+        **summary.to_dict(),
         "run_dir": str(run.run_dir),
         "result_rows": len(res),
         "accounted": bool(len(res) == total and res.index.is_unique and known == total),
@@ -95,8 +94,8 @@ def report(run: Run, results: pd.DataFrame | None = None) -> dict[str, Any]:
             "output": {"estimated": _int(table.iat[1, 0]), "actual": _int(table.iat[1, 1])},
         },
         "cost": {
-            "estimated_usd": float(summary.get("cost_estimated_usd") or 0.0),
-            "committed_usd": float(summary.get("cost_committed_usd") or 0.0),
+            "estimated_usd": summary.cost_estimated_usd,
+            "committed_usd": summary.cost_committed_usd,
             "actual_usd": actual,
         },
         "cost_per_article_usd": actual / settled if settled else None,

@@ -23,7 +23,7 @@ from gembatch.runs.results import results_frame
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
-from gembatch.runs.summarize import summarize, text_repr
+from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
 from gembatch.transport.connect import as_transport
@@ -305,9 +305,11 @@ class Run:
         return summarize(self.store, self._ctx.refresh())
 
     def __repr__(self) -> str:
-        return text_repr(self.run_dir, self.summary())
+        from gembatch.presentation.summary_view import summary_text
+
+        return summary_text(self.summary(), str(self.run_dir))
 
     def _repr_html_(self) -> str:
-        from gembatch.presentation import html_repr as _html
+        from gembatch.presentation.summary_view import summary_html
 
-        return str(_html.run_summary_html(self.summary().to_dict(), run_dir=str(self.run_dir)))
+        return summary_html(self.summary(), str(self.run_dir))

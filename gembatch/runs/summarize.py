@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from gembatch.runs.config import RunConfig
 from gembatch.runs.store import RunStore
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["summarize", "text_repr"]
+__all__ = ["summarize"]
 
 
 def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
@@ -76,21 +75,4 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         last_error=None if problem is None else f"{problem[0]}: {problem[1]}",
         last_error_at=None if problem is None else problem[2],
         failure_reasons=ledger.failure_reasons(),
-    )
-
-
-def text_repr(run_dir: Path, s: RunSummary) -> str:
-    """A few lines that read well in a notebook cell or a terminal."""
-    chunks = ", ".join(f"{k} {v}" for k, v in sorted(s["chunks"].items()))
-    eta = f" · ETA {s['eta_s'] / 60:.1f} min" if s["eta_s"] else ""
-    budget = f" (budget ${s['budget_usd']:.2f})" if s["budget_usd"] is not None else ""
-    state = s["state"]
-    return (
-        f"<gembatch.Run {str(run_dir)!r} {s['run_id']} · {s['model']} · {s['policy']} · {state}>\n"
-        f"  articles: {s['articles']:,} — {s['succeeded']:,} succeeded, {s['failed']:,} failed, "
-        f"{s['pending']:,} pending{eta}\n"
-        f"  jobs: {s['jobs_in_flight']} in flight, "
-        f"{s['enqueued_tokens']:,}/{s['enqueued_cap']:,} enqueued tokens; chunks: {chunks}\n"
-        f"  cost: ${s['cost_actual_usd']:.4f} actual, ${s['cost_committed_usd']:.4f} committed, "
-        f"${s['cost_estimated_usd']:.4f} estimated{budget}"
     )

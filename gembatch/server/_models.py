@@ -1,36 +1,59 @@
-"""Request bodies of the REST API, validated by pydantic (4xx answers say what is wrong)."""
+"""Request bodies of the REST API: each field is a :class:`~gembatch.RunRequest` field of the same name.
+
+pydantic checks shapes and sizes (422 on a wrong type); the rules (ranges, known policies and
+modes, budgets) are the request's own, so every face refuses the same things the same way.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gembatch.planning.catalog import DEFAULT_MODEL
+
 MAX_ARTICLES_JSON = 50_000
+# RunRequest fields a request body cannot set: the articles come as ``articles`` or a file part;
+# server-side paths (prompt/system files, catalogue) and Python objects stay with the operator.
+NOT_IN_BODY = ("inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options")
 
 
 class RunParams(BaseModel):
-    """How to turn articles into requests and how to schedule them."""
+    """How to turn articles into requests and how to schedule them (unset: the RunRequest default)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
-    tier: Literal["tier1", "tier2", "tier3"] = "tier1"
-    prompt: str = Field("{text}", min_length=1, max_length=100_000)
+    model: str | None = Field(None, min_length=1, max_length=200, description=f"default {DEFAULT_MODEL}")
+    tier: str | None = Field(None, max_length=20, description="tier1 (default), tier2, tier3")
+    prompt: str | None = Field(None, min_length=1, max_length=100_000, description="default {text}")
     system_instruction: str | None = Field(None, max_length=100_000)
     output_schema: dict[str, Any] | None = Field(
         None, alias="schema", description="JSON schema (Gemini Schema) of the structured output"
     )
-    policy: Literal["rolling", "waves"] = "rolling"
-    mode: Literal["batch", "realtime"] = "batch"
-    budget_usd: float | None = Field(None, gt=0)
-    headroom: float = Field(0.9, gt=0, le=1)
-    max_attempts: int = Field(3, ge=1, le=10)
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_output_tokens: int | None = Field(None, ge=1)
-    thinking_budget: int | None = Field(None, ge=-1)
-    id_col: str | None = None
-    text_col: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    thinking_budget: int | None = None
+    expected_output_tokens: int | None = None
+    expected_thinking_tokens: int | None = None
+    chunk_tokens: int | None = None
+    inline: bool | None = None
+    billing_date: str | None = Field(
+        None, max_length=40, description="price date, YYYY-MM-DD (default today)"
+    )
+    budget_usd: float | None = Field(None, description="dollars; checked against the cost of the mode")
+    policy: str | None = Field(None, max_length=20, description="rolling (default) or waves")
+    headroom: float | None = Field(None, description="fraction of the quota to use (default 0.9)")
+    mode: str | None = Field(None, max_length=20, description="batch (default) or realtime")
+    realtime: dict[str, Any] | None = Field(None, description="real-time options: rpm, tpm, ...")
+    max_attempts: int | None = None
+    pending_limit_s: float | None = None
+    cancel_stale: bool | None = None
+    id_col: str | None = Field(None, max_length=200)
+    text_col: str | None = Field(None, max_length=200)
+
+    def request_fields(self) -> dict[str, Any]:
+        """The RunRequest keyword arguments this body sets (unset ones keep the request's defaults)."""
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"articles"})
 
 
 class CreateParams(RunParams):
@@ -59,7 +82,7 @@ class CreateRunBody(CreateParams):
 
 
 class JobBody(BaseModel):
-    """One batch job without a run directory (the seed's simple API)."""
+    """One batch job without a run directory (the simple single-job API)."""
 
     model_config = ConfigDict(extra="forbid")
 

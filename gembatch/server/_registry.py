@@ -8,14 +8,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from gembatch.errors import GembatchError
-from gembatch.runs.context import LEDGER_FILE
 from gembatch.runs.run import Run
-from gembatch.server._models import RunParams
+from gembatch.workflow.request import RunRequest
 
 log = logging.getLogger("gembatch.server")
+LEDGER_FILE = "ledger.sqlite"  # what makes a directory a run (Run.create writes it)
 
 
 class UnknownRun(GembatchError):
@@ -45,39 +43,16 @@ class RunRegistry:
             run_id = ledger.parent.name
             try:
                 run = self.get_run(run_id, ledger.parent)
-                if not run.summary()["done"]:
+                if not run.summary().done:
                     run.start()
                     resumed.append(run_id)
             except GembatchError as exc:  # one broken run must not stop the server
                 log.warning("cannot resume run %s: %s", run_id, exc)
         return resumed
 
-    def create(self, run_dir: Path, articles: pd.DataFrame, params: RunParams) -> Run:
-        import gembatch as gb
-
-        plan = gb.plan(
-            articles,
-            params.model,
-            tier=params.tier,
-            prompt=params.prompt,
-            system_instruction=params.system_instruction,
-            schema=params.output_schema,
-            budget_usd=params.budget_usd,
-            headroom=params.headroom,
-            policy=params.policy,
-            temperature=params.temperature,
-            max_output_tokens=params.max_output_tokens,
-            thinking_budget=params.thinking_budget,
-        )
-        run = Run.create(
-            run_dir,
-            articles,
-            plan,
-            client=self.client,
-            max_attempts=params.max_attempts,
-            run_id=run_dir.name,
-            mode=params.mode,
-        )
+    def create(self, run_dir: Path, request: RunRequest) -> Run:
+        """Create (or reopen) the run ``request`` describes in ``run_dir`` and drive it."""
+        run = request.plan_and_create(run_dir, client=self.client)
         with self._lock:
             self._runs[run_dir.name] = run
         run.start()

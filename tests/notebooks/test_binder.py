@@ -24,9 +24,13 @@ def _python_for_runtime() -> str:
 
 
 def _checkout(dest: Path) -> Path:
-    ignore = shutil.ignore_patterns(
-        "__pycache__", "*.pyc", "*.egg-info", "runs", "data", ".ipynb_checkpoints"
-    )
+    build_files = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        # notebooks/runs and notebooks/data are outputs of executed notebooks; gembatch/runs is code
+        outputs = {"runs", "data"} if Path(directory).name == "notebooks" else set()
+        return set(build_files(directory, names)) | (outputs & set(names))
+
     dest.mkdir(parents=True)
     for name in COPIED:
         src = ROOT / name

@@ -1,4 +1,4 @@
-"""The library helpers the notebooks call: gembatch.runbook, gembatch.presentation.report, gembatch.planning.forecast."""
+"""The helpers the notebooks call: gembatch.runbook, presentation.report, planning.forecast."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import gembatch as gb
 from gembatch import runbook
 from gembatch.planning import forecast
 from gembatch.presentation import report
+from gembatch.runs.summary import RunSummary
+
 MODEL = "gemini-2.5-flash-lite"
 
 
@@ -65,10 +67,13 @@ def test_failures_by_reason_groups_and_counts():
 
 
 def test_tokens_table_estimated_vs_actual():
-    table = report.tokens_table(
-        {"est_input_tokens": 1000, "input_tokens": 800, "est_output_tokens": 300, "output_tokens": 100,
-         "thoughts_tokens": 50, "cost_estimated_usd": 0.01, "cost_actual_usd": 0.008}
+    summary = RunSummary(
+        run_id="r", model=MODEL, tier="tier1", policy="rolling", mode="batch", state="done", done=True,
+        articles=1, succeeded=1, failed=0, pending=0, est_input_tokens=1000, input_tokens=800,
+        est_output_tokens=300, output_tokens=100, thoughts_tokens=50, cost_estimated_usd=0.01,
+        cost_actual_usd=0.008,
     )  # fmt: skip
+    table = report.tokens_table(summary)
     assert table.loc["output tokens (incl. thinking)", "actual"] == 150
     assert table.loc["input tokens", "actual / estimated"] == pytest.approx(0.8)
 

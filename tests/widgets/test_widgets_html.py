@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from typing import Any
 
 import pandas as pd
 
 from gembatch.presentation import html_repr as _html
+from gembatch.presentation.summary_view import summary_html, summary_line, summary_text
+from gembatch.runs.summary import RunSummary
 
 
 def _frame(n: int) -> pd.DataFrame:
@@ -91,11 +95,13 @@ def test_html_helpers_import_no_jupyter():
     assert out.stdout.strip() == "False"
 
 
-def test_run_summary_repr_reads_the_run_summary_keys():
-    summary = {
+def _summary(**changes: object) -> RunSummary:
+    fields: dict[str, Any] = {
         "run_id": "<b>r1</b>",
         "model": "gemini-2.5-flash-lite",
+        "tier": "tier1",
         "policy": "rolling",
+        "mode": "batch",
         "articles": 12,
         "succeeded": 9,
         "failed": 1,
@@ -111,13 +117,48 @@ def test_run_summary_repr_reads_the_run_summary_keys():
         "state": "running",
         "done": False,
     }
-    html = _html.run_summary_html(summary, run_dir="runs/x")
+    return RunSummary(**{**fields, **changes})
+
+
+def test_run_summary_views_read_every_figure_of_the_typed_summary():
+    summary = _summary()
+    html = summary_html(summary, "runs/x")
     assert "&lt;b&gt;r1&lt;/b&gt;" in html
     assert "10 / 12 done (83%), 1 failed" in html
     assert "gb-state-running" in html
     assert "$0.0004 actual" in html
-    text = _html.run_summary_text(summary, run_dir="runs/x")
+    assert "runs/x" in html
+    text = summary_text(summary, "runs/x")
     assert "1 jobs · 1.5k of 9M enqueued tokens" in text
     assert "collected 3, submitted 1" in text
-    finished = _html.run_summary_text({**summary, "done": "complete", "pending": 0})
-    assert finished.splitlines()[0].endswith("done")
+    assert "$0.0006 committed, $0.001 estimated (budget $1.00)" in text
+    # the dict form (summary.to_dict(), as JSON carries it) renders the same
+    assert _html.run_summary_text(summary.to_dict(), run_dir="runs/x") == text
+    assert _html.run_summary_html(summary.to_dict(), run_dir="runs/x") == html
+    finished = summary_text(_summary(done=True, state="done", pending=0, succeeded=11), "runs/x")
+    assert finished.splitlines()[0].endswith("· done · 1 failed>")
+
+
+def test_run_summary_views_show_failures_the_last_error_and_the_back_off():
+    now = time.time()
+    summary = _summary(
+        failure_reasons={"400 INVALID_ARGUMENT": 1},
+        last_error="429 RESOURCE_EXHAUSTED: quota",
+        last_error_at=now,
+        backoff_until=now + 60,
+        elapsed_s=30.0,
+        eta_s=120.0,
+    )
+    for view in (summary_text(summary, "runs/x"), summary_html(summary, "runs/x")):
+        assert "400 INVALID_ARGUMENT 1" in view
+        assert "429 RESOURCE_EXHAUSTED: quota" in view
+        assert "submitting again at" in view
+        assert "backing off" in view
+        assert "elapsed 30 s" in view
+        assert "ETA 2.0 min" in view
+    assert "backing off" in summary_line(summary)
+
+
+def test_summary_to_dict_round_trips_every_field_the_views_read():
+    summary = _summary(last_error="boom", failure_reasons={"x": 1})
+    assert RunSummary(**summary.to_dict()) == summary

@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 from gembatch_widgets import MonitorPanel, SubmitPanel
-from gembatch_widgets._monitor import run_class
 
 import gembatch as gb
+from gembatch import Run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -24,7 +24,7 @@ def _monitor_threads() -> list[threading.Thread]:
 def _create_run(tmp_path: Path, articles: pd.DataFrame, emulator: Any) -> Any:
     plan = gb.plan(articles, model="gemini-2.5-flash-lite", chunk_tokens=1500)
     assert len(plan.chunks) > 2
-    return run_class().create(tmp_path / "run", articles, plan, client=emulator.client())
+    return Run.create(tmp_path / "run", articles, plan, client=emulator.client())
 
 
 def _wait_until(predicate: Any, timeout: float = 120.0) -> bool:
@@ -44,7 +44,7 @@ def test_click_submit_creates_a_run_on_the_emulator_and_monitors_it_to_done(
         run_dir=tmp_path / "run",
         client=emulator.client(),
         monitor_interval=0.1,
-        plan_options={"chunk_tokens": 1500},
+        chunk_tokens=1500,
     )
     panel.submit_button.click()
     assert panel.run is not None, panel.status.value
@@ -159,7 +159,7 @@ def test_pause_and_resume_buttons(tmp_path: Path, articles: pd.DataFrame, emulat
 
 def test_retry_failed_button_requeues_and_finishes(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
     plan = gb.plan(articles, model="gemini-2.5-flash-lite")
-    run = run_class().create(tmp_path / "run", articles, plan, client=emulator.client(), max_attempts=1)
+    run = Run.create(tmp_path / "run", articles, plan, client=emulator.client(), max_attempts=1)
     (chunk_id,) = plan.chunks.index
     emulator.inject_fault("batch", display_name=f"gembatch/{run.run_id}/{chunk_id}/1", outcome="FAILED")
     assert run.wait(timeout=120, progress=False)
@@ -205,7 +205,7 @@ def test_submitting_again_to_the_same_directory_reopens_the_run(
         run_dir=tmp_path / "run",
         model="gemini-2.5-flash-lite",
         client=emulator.client(),
-        plan_options={"chunk_tokens": 1500},
+        chunk_tokens=1500,
     )
     monitor = panel.submit()
     try:

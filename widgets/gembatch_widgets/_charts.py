@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,27 +11,23 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from gembatch.presentation.html_repr import STATE_COLORS, tokens, usd
+from gembatch.presentation.formatters import tokens, usd
+from gembatch.presentation.html_repr import STATE_COLORS
 
 __all__ = ["column", "elapsed", "render_run_chart"]
 
-# Accepted spellings of the events columns (CONTRACTS.md asks for the first of each).
-ENQUEUED = ("enqueued_tokens", "enqueued")
-# gembatch's ledger records ``spend_usd`` as committed spend (actual + in-flight estimates).
-COMMITTED = ("committed_usd", "cost_committed_usd", "spend_usd", "estimated_usd")
-ACTUAL = ("actual_usd", "cost_actual_usd", "settled_usd", "cost_usd")
-DONE = ("articles_done", "done", "done_articles", "articles_finished")
+
+def column(events: pd.DataFrame, name: str) -> pd.Series | None:
+    """``events[name]`` as floats (NaN for blanks), or ``None`` when the column is absent."""
+    if name not in events.columns:
+        return None
+    return pd.to_numeric(events[name], errors="coerce").astype(float)
 
 
-def column(events: pd.DataFrame, names: Sequence[str]) -> pd.Series | None:
-    """The first of ``names`` present in ``events`` as floats (NaN for blanks), else ``None``."""
-    for name in names:
-        if name in events.columns:
-            return pd.to_numeric(events[name], errors="coerce").astype(float)
-    if names == DONE and {"succeeded", "failed"} <= set(events.columns):
-        parts = [pd.to_numeric(events[c], errors="coerce").astype(float) for c in ("succeeded", "failed")]
-        return parts[0] + parts[1]
-    return None
+def _done(events: pd.DataFrame) -> pd.Series | None:
+    """Articles with a final outcome: ``succeeded`` plus ``failed`` (columns of ``Run.events()``)."""
+    succeeded, failed = column(events, "succeeded"), column(events, "failed")
+    return None if succeeded is None or failed is None else succeeded + failed
 
 
 def elapsed(events: pd.DataFrame) -> tuple[np.ndarray, str]:
@@ -117,7 +112,7 @@ def render_run_chart(
     if cap_tokens and not quota_tokens:
         quota_tokens, headroom, quota_label = cap_tokens, None, "cap"
     _style(ax_tok, "enqueued tokens")
-    drew = _step(ax_tok, x, column(ev, ENQUEUED), "enqueued", STATE_COLORS["submitted"])
+    drew = _step(ax_tok, x, column(ev, "enqueued_tokens"), "enqueued", STATE_COLORS["submitted"])
     if quota_tokens:
         ax_tok.axhline(
             quota_tokens, color=STATE_COLORS["failed"], linewidth=1, linestyle="--", label=quota_label
@@ -126,7 +121,7 @@ def render_run_chart(
             ax_tok.axhline(
                 quota_tokens * headroom, color=STATE_COLORS["expired"], linewidth=0.8, linestyle=":"
             )
-        enq = column(ev, ENQUEUED)
+        enq = column(ev, "enqueued_tokens")
         peak = float(enq.max()) if enq is not None and enq.notna().any() else 0.0
         if peak >= 0.05 * quota_tokens:
             ax_tok.set_ylim(0, quota_tokens * 1.1)
@@ -141,8 +136,8 @@ def render_run_chart(
         _waiting(ax_tok)
 
     _style(ax_cost, "cumulative cost (USD)")
-    drew = _step(ax_cost, x, column(ev, COMMITTED), "estimated", STATE_COLORS["submitting"])
-    drew = _step(ax_cost, x, column(ev, ACTUAL), "actual", STATE_COLORS["succeeded"]) or drew
+    drew = _step(ax_cost, x, column(ev, "spend_usd"), "estimated", STATE_COLORS["submitting"])
+    drew = _step(ax_cost, x, column(ev, "actual_usd"), "actual", STATE_COLORS["succeeded"]) or drew
     if estimated_cost_usd:
         ax_cost.axhline(estimated_cost_usd, color="#9e9e9e", linewidth=0.8, linestyle=":", label="plan")
     if budget_usd:
@@ -153,7 +148,7 @@ def render_run_chart(
     ax_cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: usd(v)))
 
     _style(ax_done, "articles done")
-    drew = _step(ax_done, x, column(ev, DONE), "done", STATE_COLORS["collected"])
+    drew = _step(ax_done, x, _done(ev), "done", STATE_COLORS["collected"])
     if total_articles:
         ax_done.axhline(total_articles, color="#9e9e9e", linewidth=0.8, linestyle="--", label="total")
         ax_done.set_ylim(0, total_articles * 1.08)

@@ -110,10 +110,8 @@ class SnapshotDisplay:
     def _install_hook(self) -> None:
         if self._hook is not None:
             return
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover - IPython is an ipywidgets dependency
-            return
+        from IPython import get_ipython  # an ipywidgets dependency
+
         shell = get_ipython()
         if shell is None:
             return

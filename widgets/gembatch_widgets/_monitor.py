@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
 import gembatch
 from gembatch.presentation import html_repr as _html
+from gembatch.presentation.summary_view import badge
 from gembatch_widgets._charts import render_run_chart
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._view import RunView, jobs_frame, read_run, view_fields, view_html, view_text
@@ -19,30 +20,9 @@ from gembatch_widgets._view import RunView, jobs_frame, read_run, view_fields, v
 __all__ = ["MonitorPanel"]
 
 
-def run_class() -> Any:
-    """``gembatch.Run`` (read at call time, so a newer gembatch is picked up)."""
-    cls = getattr(gembatch, "Run", None)
-    if cls is None:
-        try:
-            cls = importlib.import_module("gembatch.runs.run").Run
-        except (ImportError, AttributeError):
-            cls = None
-    if cls is None:
-        raise gembatch.BackendError("this gembatch has no Run yet; upgrade gembatch (pip install -e .)")
-    return cls
-
-
-def _flag(obj: Any, name: str) -> bool | None:
-    """``obj.name`` as a bool whether it is a property or a method; ``None`` when absent."""
-    value = getattr(obj, name, None)
-    if value is None:
-        return None
-    return bool(value() if callable(value) else value)
-
-
-def _open_run(run: Any, client: Any) -> Any:
+def _open_run(run: gembatch.Run | str | os.PathLike[str], client: Any) -> gembatch.Run:
     if isinstance(run, str | os.PathLike):
-        return run_class().open(run, client=client)
+        return gembatch.Run.open(run, client=client)
     return run
 
 
@@ -70,7 +50,7 @@ class MonitorPanel(SnapshotDisplay):
 
     def __init__(
         self,
-        run: Any,
+        run: gembatch.Run | str | os.PathLike[str],
         *,
         display: str | None = None,
         interval: float = 1.0,
@@ -104,13 +84,6 @@ class MonitorPanel(SnapshotDisplay):
         self.pause_button.on_click(self._on_pause)
         self.cancel_button.on_click(self._on_cancel)
         self.retry_button.on_click(self._on_retry)
-        for button, method in (
-            (self.pause_button, "pause"),
-            (self.cancel_button, "cancel"),
-            (self.retry_button, "retry_failed"),
-        ):
-            if not callable(getattr(self.run, method, None)):
-                button.layout.display = "none"
         controls = widgets.HBox([self.pause_button, self.cancel_button, self.retry_button])
         self.widget = widgets.VBox(
             [
@@ -147,15 +120,16 @@ class MonitorPanel(SnapshotDisplay):
                 return self.view
             events = view.events
             key = (len(events), tuple(events.iloc[-1].astype(str)) if len(events) else (), view.key())
-            if key != self._events_key or not self.chart_png:
+            s = view.summary
+            if s is not None and (key != self._events_key or not self.chart_png):
                 self.chart_png = render_run_chart(
                     events,
-                    quota_tokens=view.quota_tokens,
-                    headroom=view.headroom,
-                    cap_tokens=view.cap_tokens,
-                    estimated_cost_usd=view.estimated_usd,
-                    budget_usd=view.budget_usd,
-                    total_articles=view.total_articles or None,
+                    quota_tokens=s.quota_tokens,
+                    headroom=s.headroom,
+                    cap_tokens=s.enqueued_cap,
+                    estimated_cost_usd=s.cost_estimated_usd,
+                    budget_usd=s.budget_usd,
+                    total_articles=s.articles or None,
                 )
                 self._events_key = key
                 self.chart.value = self.chart_png
@@ -164,14 +138,18 @@ class MonitorPanel(SnapshotDisplay):
             return view
 
     def _set_traits(self, view: RunView) -> None:
-        subtitle = " · ".join(x for x in (view.run_id, view.model) if x)
+        s = view.summary
+        if s is None:
+            return
+        subtitle = " · ".join(x for x in (s.run_id, s.model) if x)
         self.header.value = (
             f'<div class="gb-repr">{_html.STYLE}<span class="gb-title">gembatch run</span>'
-            f'<span class="gb-sub">{_html.esc(subtitle, 120)}</span> {_html.state_badge(view.state)}</div>'
+            f'<span class="gb-sub">{_html.esc(subtitle, 120)}</span> {_html.state_badge(badge(s))}</div>'
         )
         self.articles_bar.value = (
-            f'<div class="gb-repr">{_html.progress_bar(view.articles, view.total_articles)}</div>'
+            f'<div class="gb-repr">{_html.progress_bar(view.articles, s.articles)}</div>'
         )
+
         self.chunks_bar.value = f'<div class="gb-repr">{_html.progress_bar(view.chunks_by_state)}</div>'
         self.figures.value = f'<div class="gb-repr">{_html.kv_table(view_fields(view))}</div>'
         jobs = jobs_frame(view.chunks)
@@ -185,7 +163,7 @@ class MonitorPanel(SnapshotDisplay):
         self.pause_button.icon = "play" if paused else "pause"
         for button in (self.pause_button, self.cancel_button):
             button.disabled = view.done
-        self.retry_button.disabled = not view.articles.get("failed")
+        self.retry_button.disabled = not s.failed
         moment = time.strftime("%H:%M:%S")
         self.status.value = f"<small>{_html.esc(view.state)} · updated {moment}</small>"
 
@@ -238,7 +216,7 @@ class MonitorPanel(SnapshotDisplay):
         Returns whether the run is done.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        if _flag(self.run, "is_running") is False and callable(getattr(self.run, "wait", None)):
+        if not self.run.is_running:
             self.run.wait(timeout=timeout, progress=False)
         while not self.refresh().done:
             if deadline is not None and time.monotonic() >= deadline:
@@ -254,14 +232,15 @@ class MonitorPanel(SnapshotDisplay):
         self.widget.close()
 
     # --- controls -----------------------------------------------------------------------------
-    def _call(self, method: str, label: str) -> None:
+    def _call(self, action: Callable[[], object], label: str, *, drive: bool = False) -> None:
+        """Run one control; ``drive``: the run must be driven again afterwards (retry, resume)."""
         try:
-            out = getattr(self.run, method)()
+            out = action()
         except Exception as exc:
             self.status.value = f'<span style="color:#e53935">{label} failed: {_html.esc(exc, 300)}</span>'
             return
-        if method in ("retry_failed", "resume") and callable(getattr(self.run, "start", None)):
-            if not _flag(self.run, "is_running"):
+        if drive:
+            if not self.run.is_running:
                 self.run.start()  # a finished run's driver has stopped: retried articles need it again
             self.start()
         self.refresh()
@@ -270,13 +249,16 @@ class MonitorPanel(SnapshotDisplay):
         self.refresh_display()
 
     def _on_pause(self, _button: widgets.Button) -> None:
-        self._call("resume" if self.view.state == "paused" else "pause", "resume/pause")
+        if self.view.state == "paused":
+            self._call(self.run.resume, "resume/pause", drive=True)
+        else:
+            self._call(self.run.pause, "resume/pause")
 
     def _on_cancel(self, _button: widgets.Button) -> None:
-        self._call("cancel", "cancel")
+        self._call(self.run.cancel, "cancel")
 
     def _on_retry(self, _button: widgets.Button) -> None:
-        self._call("retry_failed", "retry")
+        self._call(self.run.retry_failed, "retry", drive=True)
 
     def __repr__(self) -> str:
         return self.snapshot_text()

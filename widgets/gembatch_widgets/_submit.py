@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import os
 from typing import Any
@@ -12,25 +10,18 @@ import ipywidgets as widgets
 import pandas as pd
 
 import gembatch
-from gembatch.planning.catalog import TIERS, Catalog, default_catalog
+from gembatch.planning.catalog import TIERS
+from gembatch.presentation import formatters as fmt
 from gembatch.presentation import html_repr as _html
+from gembatch.workflow import DEFAULT_MODEL, MODES
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._estimate import PlanSummary, summarize
-from gembatch_widgets._monitor import MonitorPanel, run_class
+from gembatch_widgets._monitor import MonitorPanel
 
 __all__ = ["SubmitPanel"]
 
-_DEFAULT_MODEL = "gemini-3.5-flash-lite"
 _WIDE = widgets.Layout(width="100%", max_width="720px")
 _STYLE = {"description_width": "110px"}
-
-
-def _load_articles(source: Any) -> pd.DataFrame:
-    from gembatch.inputs.articles import is_articles_frame, read_articles
-
-    if isinstance(source, pd.DataFrame) and is_articles_frame(source):
-        return source
-    return read_articles(source)
 
 
 class SubmitPanel(SnapshotDisplay):
@@ -46,13 +37,15 @@ class SubmitPanel(SnapshotDisplay):
         Initial values of the inputs (``schema``: a JSON-schema dict or a pydantic model).
     client
         The ``genai.Client`` (default ``gb.connect()``: the emulator when no API key is set).
+    catalog
+        A catalogue override (a :class:`gembatch.Catalog`, a TOML/JSON path or a dict).
     display
         ``"auto"`` | ``"widget"`` | ``"static"`` (default ``$GEMBATCH_DISPLAY`` or auto).
     monitor_interval
         Refresh interval (s) of the MonitorPanel shown after Submit.
-    plan_options, run_options
-        Further keyword arguments for ``gb.plan`` (e.g. ``headroom``, ``chunk_tokens``) and
-        ``gb.Run.create`` (e.g. ``max_attempts``).
+    options
+        Further :class:`gembatch.RunRequest` fields (e.g. ``chunk_tokens``, ``headroom``,
+        ``max_attempts``, ``thinking_budget``); the form's inputs set the others.
 
     Examples
     --------
@@ -75,26 +68,24 @@ class SubmitPanel(SnapshotDisplay):
         policy: str = "rolling",
         mode: str = "batch",
         client: Any = None,
-        catalog: Catalog | None = None,
+        catalog: Any = None,
         display: str | None = None,
         monitor_interval: float = 1.0,
-        plan_options: dict[str, Any] | None = None,
-        run_options: dict[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         self._init_display(display)
         self.client = client
-        self.catalog = catalog or default_catalog()
+        self.catalog = catalog if isinstance(catalog, gembatch.Catalog) else gembatch.load_catalog(catalog)
         self.monitor_interval = monitor_interval
-        self.plan_options = dict(plan_options or {})
-        self.run_options = dict(run_options or {})
+        self.options = options
         self.articles: pd.DataFrame | None = None
         self.summary = PlanSummary()
-        self.plan: Any = None
-        self.run: Any = None
+        self.plan: gembatch.Plan | None = None
+        self.run: gembatch.Run | None = None
         self.monitor: MonitorPanel | None = None
 
         ids = self.catalog.ids()
-        model = model or (_DEFAULT_MODEL if _DEFAULT_MODEL in ids else ids[0])
+        model = model or (DEFAULT_MODEL if DEFAULT_MODEL in ids else ids[0])
         self.source = widgets.Text(
             value="" if articles is None or isinstance(articles, pd.DataFrame) else str(articles),
             description="input file",
@@ -133,9 +124,7 @@ class SubmitPanel(SnapshotDisplay):
         self.policy = widgets.Dropdown(
             options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
         )
-        self.mode = widgets.ToggleButtons(
-            options=["batch", "realtime"], value=mode, description="mode", style=_STYLE
-        )
+        self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="mode", style=_STYLE)
         self.run_dir = widgets.Text(
             value=str(run_dir),
             description="run directory",
@@ -187,13 +176,14 @@ class SubmitPanel(SnapshotDisplay):
     # --- inputs -------------------------------------------------------------------------------
     def _set_articles(self, source: Any) -> None:
         try:
-            self.articles = _load_articles(source)
+            self.articles = gembatch.RunRequest(
+                inputs=source, model=self.model.value, catalog=self.catalog
+            ).articles
         except gembatch.GembatchError as exc:
             self.articles = None
             self.preview.value = _error(f"input: {exc}")
         else:
-            cols = [c for c in ("text", "chars", "est_tokens") if c in self.articles.columns]
-            table = _html.frame_table(self.articles[cols], max_rows=4)
+            table = _html.frame_table(self.articles[["text", "chars", "est_tokens"]], max_rows=4)
             self.preview.value = f'<div class="gb-repr">{table}</div>'
         self.update_estimate()
 
@@ -217,38 +207,38 @@ class SubmitPanel(SnapshotDisplay):
             raise gembatch.InputError("output schema must be a JSON object")
         return value
 
-    def plan_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of ``gb.plan`` as the inputs say now."""
-        return {
-            "model": self.model.value,
-            "tier": self.tier.value,
-            "prompt": self.prompt.value,
-            "system_instruction": self.system_instruction.value.strip() or None,
-            "schema": self._schema_value(),
-            "budget_usd": self.budget.value or None,
-            "policy": self.policy.value,
-            **self.plan_options,
-        }
+    def request(self) -> gembatch.RunRequest:
+        """The :class:`gembatch.RunRequest` the inputs describe now (budget 0 means none)."""
+        if self.articles is None:
+            raise gembatch.InputError("choose an input file (or pass a DataFrame)", field="inputs")
+        return gembatch.RunRequest(
+            inputs=self.articles,
+            model=self.model.value,
+            tier=self.tier.value,
+            prompt=self.prompt.value,
+            system_instruction=self.system_instruction.value,
+            schema=self._schema_value(),
+            budget_usd=self.budget.value or None,
+            policy=self.policy.value,
+            mode=self.mode.value,
+            catalog=self.catalog,
+            **self.options,
+        )
 
     # --- estimate -----------------------------------------------------------------------------
     def update_estimate(self) -> PlanSummary:
         """Recompute the plan and estimate from the inputs; enable Submit only within budget."""
         self.plan = None
-        if self.articles is None:
-            self.summary = PlanSummary(error="choose an input file (or pass a DataFrame)")
-        else:
-            try:
-                self.plan, self.summary = summarize(self.articles, self.plan_kwargs(), self.mode.value)
-            except gembatch.GembatchError as exc:
-                self.summary = PlanSummary(error=str(exc))
+        try:
+            self.plan, self.summary = summarize(self.request())
+        except gembatch.GembatchError as exc:
+            self.summary = PlanSummary(mode=self.mode.value, error=str(exc))
         self.estimate_html.value = self.summary.html()
         self._update_button()
         return self.summary
 
     def _update_button(self) -> None:
         reason = self.summary.blocker()
-        if reason is None and self.mode.value == "realtime" and not _run_supports("mode"):
-            reason = "real-time runs are not available in this gembatch version; use batch"
         if self.run is not None:
             reason = reason or "submitted"
         self.submit_button.disabled = reason is not None
@@ -273,16 +263,10 @@ class SubmitPanel(SnapshotDisplay):
             raise gembatch.BudgetExceeded(f"cannot submit: {blocker}")
         if blocker is not None or self.plan is None:
             raise gembatch.InputError(f"cannot submit: {blocker or 'no plan for these inputs'}")
-        kwargs: dict[str, Any] = {"client": self.client, **self.run_options}
-        if _run_supports("mode"):
-            kwargs["mode"] = self.mode.value
-        elif self.mode.value != "batch":
-            raise gembatch.InputError("this gembatch runs batch mode only; set mode to batch")
         self.status.value = "<small>creating the run…</small>"
-        run = run_class().create(self.run_dir.value, self.articles, self.plan, **kwargs)
+        run = self.request().create(self.run_dir.value, self.plan, client=self.client)
         self.run = run
-        if callable(getattr(run, "start", None)):
-            run.start()
+        run.start()
         self.monitor = MonitorPanel(run, display="widget", interval=self.monitor_interval)
         self.monitor_box.children = (self.monitor.widget,)
         self._update_button()
@@ -315,11 +299,10 @@ class SubmitPanel(SnapshotDisplay):
     def _input_fields(self) -> dict[str, object]:
         n = len(self.articles) if self.articles is not None else None
         return {
-            "input": f"{_html.count(n)} articles"
-            + (f" from {self.source.value}" if self.source.value else ""),
+            "input": f"{fmt.count(n)} articles" + (f" from {self.source.value}" if self.source.value else ""),
             "model": f"{self.model.value} · {self.tier.value} · {self.policy.value} · {self.mode.value}",
             "prompt": self.prompt.value,
-            "budget": _html.usd(self.budget.value) if self.budget.value else "none",
+            "budget": fmt.usd(self.budget.value) if self.budget.value else "none",
             "run directory": self.run_dir.value,
         }
 
@@ -354,24 +337,6 @@ def _schema_dict(schema: Any) -> dict[str, Any]:
     from gembatch.inputs.request_lines import schema_from_model
 
     return schema_from_model(schema)
-
-
-def _run_supports(param: str) -> bool:
-    try:
-        run_cls = run_class()
-    except gembatch.GembatchError:
-        return False
-    create = getattr(run_cls, "create", None)
-    if create is None:
-        return False
-    try:
-        if param in inspect.signature(create).parameters:
-            return True
-    except (TypeError, ValueError):
-        pass
-    # Run.create(**knobs) accepts the run config's operational settings
-    config = getattr(importlib.import_module(run_cls.__module__), "RunConfig", None)
-    return param in getattr(config, "OPERATIONAL", ())
 
 
 def _error(message: str) -> str:

@@ -1,0 +1,70 @@
+"""The options of a run request, shared by ``gembatch run``, ``plan`` and ``estimate``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gembatch.workflow.request import DEFAULT_MODEL, MODES, RunRequest
+
+__all__ = ["add_request_options", "request_from_args"]
+
+# CLI flag dest → RunRequest field, where the names differ.
+_RENAMED = {
+    "file": "inputs",
+    "budget": "budget_usd",
+    "system": "system_instruction",
+    "pending_limit": "pending_limit_s",
+}
+_REALTIME = ("rpm", "tpm")
+
+
+def add_request_options(p: argparse.ArgumentParser) -> None:
+    """Every :class:`~gembatch.RunRequest` option a terminal can give (the same on every command)."""
+    p.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
+    p.add_argument("--tier", default="tier1", help="tier1 (default), tier2, tier3")
+    prompt = p.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", default=None, help="prompt template; {text}, {title} or any column")
+    prompt.add_argument("--prompt-file", default=None, help="read the prompt template from a file")
+    system = p.add_mutually_exclusive_group()
+    system.add_argument("--system", default=None, help="system instruction")
+    system.add_argument("--system-file", default=None, help="read a system instruction from a file")
+    p.add_argument("--schema", default=None, help="response schema: a .json file or package.module:Model")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--max-output-tokens", type=int, default=None)
+    p.add_argument("--thinking-budget", type=int, default=None, help="0 turns thinking off (2.5 Flash)")
+    p.add_argument("--expected-output-tokens", type=int, default=None, help="mean output tokens per article")
+    p.add_argument("--expected-thinking-tokens", type=int, default=None, help="mean thinking tokens")
+    p.add_argument("--chunk-tokens", type=int, default=None, help="max input tokens per batch job")
+    p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
+    p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
+    p.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
+    p.add_argument("--policy", choices=("rolling", "waves"), default="rolling")
+    p.add_argument("--headroom", type=float, default=0.9, help="fraction of the quota to use (default 0.9)")
+    p.add_argument(
+        "--mode", choices=MODES, default="batch",
+        help="batch (default, half price) or realtime (generateContent under the RPM/TPM limits)",
+    )  # fmt: skip
+    p.add_argument("--rpm", type=int, default=None, help="real-time requests/minute (default: catalogue)")
+    p.add_argument("--tpm", type=int, default=None, help="real-time input tokens/minute (catalogue)")
+    p.add_argument("--max-attempts", type=int, default=3)
+    p.add_argument("--run-id", default=None, help="prefix of the job display names (default: directory)")
+    p.add_argument("--pending-limit", type=float, default=None, metavar="S",
+                   help="cancel and re-queue a job still pending after S seconds")  # fmt: skip
+    p.add_argument("--id-col", default=None)
+    p.add_argument("--text-col", default=None)
+
+
+def request_from_args(args: argparse.Namespace) -> RunRequest:
+    """The :class:`~gembatch.RunRequest` the parsed options describe."""
+    names = set(RunRequest.field_names())
+    fields: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        name = _RENAMED.get(dest, dest)
+        if name in names and value is not None:
+            fields[name] = value
+    realtime = {k: getattr(args, k) for k in _REALTIME if getattr(args, k, None) is not None}
+    if realtime:
+        fields["realtime"] = realtime
+    return RunRequest(**fields)

@@ -1,0 +1,114 @@
+"""Text and HTML views of a :class:`~gembatch.runs.summary.RunSummary` (one look for every face).
+
+>>> from gembatch.runs.summary import RunSummary
+>>> s = RunSummary(run_id="r1", model="m", tier="tier1", policy="rolling", mode="batch",
+...                state="running", done=False, articles=10, succeeded=6, failed=1, pending=3)
+>>> print(summary_text(s, "runs/r1").splitlines()[1])
+  articles: 7 / 10 done (70%), 1 failed — 6 succeeded, 3 pending
+"""
+
+from __future__ import annotations
+
+import time
+
+from gembatch.presentation import formatters as fmt
+from gembatch.presentation import html_blocks as html_repr
+from gembatch.runs.summary import RunSummary
+
+__all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text"]
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def badge(summary: RunSummary) -> str:
+    """The run's state in a word or three: ``running``, ``done · 4 failed``, ``backing off``…"""
+    if summary.done and summary.failed:
+        return f"{summary.state} · {fmt.count(summary.failed)} failed"
+    if not summary.done and summary.backoff_until and summary.backoff_until > time.time():
+        return "backing off"
+    return summary.state
+
+
+def _progress(s: RunSummary) -> str:
+    return (
+        f"{fmt.count(s.finished)} / {fmt.count(s.articles)} done ({fmt.pct(s.finished, s.articles)}), "
+        f"{fmt.count(s.failed)} failed — {fmt.count(s.succeeded)} succeeded, {fmt.count(s.pending)} pending"
+    )
+
+
+def _timing(s: RunSummary) -> str | None:
+    parts = [] if s.elapsed_s is None else [f"elapsed {fmt.duration(s.elapsed_s)}"]
+    if s.eta_s and not s.done:
+        parts.append(f"ETA {fmt.duration(s.eta_s)}")
+    return " · ".join(parts) or None
+
+
+def summary_fields(summary: RunSummary) -> dict[str, str]:
+    """Labelled figures of a run (plain strings), in the order every view shows them."""
+    s = summary
+    fields = {
+        "articles": _progress(s),
+        "in flight": f"{fmt.count(s.jobs_in_flight)} jobs · {fmt.tokens(s.enqueued_tokens)} of "
+        f"{fmt.tokens(s.enqueued_cap)} enqueued tokens",
+        "chunks": ", ".join(f"{k} {v}" for k, v in sorted(s.chunks.items()) if v) or "none",
+        "tokens": f"{fmt.tokens(s.input_tokens)} in, {fmt.tokens(s.output_tokens)} out, "
+        f"{fmt.tokens(s.thoughts_tokens)} thinking (estimated {fmt.tokens(s.est_input_tokens)} in, "
+        f"{fmt.tokens(s.est_output_tokens)} out)",
+        "cost": f"{fmt.usd(s.cost_actual_usd)} actual, {fmt.usd(s.cost_committed_usd)} committed, "
+        f"{fmt.usd(s.cost_estimated_usd)} estimated"
+        + ("" if s.budget_usd is None else f" (budget {fmt.usd(s.budget_usd)})"),
+    }
+    timing = _timing(s)
+    if timing:
+        fields["time"] = timing
+    if s.failure_reasons:
+        reasons = sorted(s.failure_reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        fields["failures"] = ", ".join(f"{reason} {fmt.count(n)}" for reason, n in reasons)
+    if s.last_error:
+        when = f" ({_clock(s.last_error_at)})" if s.last_error_at else ""
+        fields["last error"] = f"{s.last_error}{when}"
+    if not s.done and s.backoff_until and s.backoff_until > time.time():
+        wait = s.backoff_until - time.time()
+        fields["back-off"] = f"submitting again at {_clock(s.backoff_until)} (in {fmt.duration(wait)})"
+    return fields
+
+
+def summary_line(summary: RunSummary) -> str:
+    """One progress line for logs: ``10/12 articles done (1 failed), 2 jobs in flight, $0.0004 spent``."""
+    s = summary
+    return (
+        f"{fmt.count(s.finished)}/{fmt.count(s.articles)} articles done ({fmt.count(s.failed)} failed), "
+        f"{fmt.count(s.jobs_in_flight)} jobs in flight, {fmt.usd(s.cost_actual_usd)} spent"
+        + (f" · {badge(s)}" if badge(s) not in ("running", "done") else "")
+    )
+
+
+def _subtitle(s: RunSummary) -> str:
+    return " · ".join(x for x in (s.run_id, s.model, s.policy, s.mode) if x)
+
+
+def summary_text(summary: RunSummary, run_dir: str) -> str:
+    """A few lines for a terminal or a notebook's ``text/plain``, first line ``<gembatch.Run …>``."""
+    head = f"<gembatch.Run {str(run_dir)!r} {_subtitle(summary)} · {badge(summary)}>"
+    return "\n".join([head, *(f"  {k}: {v}" for k, v in summary_fields(summary).items())])
+
+
+def summary_html(summary: RunSummary, run_dir: str) -> str:
+    """The same figures as :func:`summary_text` as an escaped HTML block with progress bars."""
+    s = summary
+    counts = {"succeeded": s.succeeded, "failed": s.failed, "pending": s.pending}
+    sections = {"articles": html_repr.progress_bar(counts, s.articles or None)}
+    if s.chunks:
+        sections["chunks"] = html_repr.progress_bar(s.chunks)
+    return str(
+        html_repr.render(
+            "gembatch run",
+            subtitle=_subtitle(s),
+            badges=[badge(s)],
+            fields=summary_fields(s),
+            sections=sections,
+            footer=str(run_dir),
+        )
+    )
