@@ -51,6 +51,8 @@ def emu() -> Iterator[Emulator]:
                 "output_price": 12.0,
                 "enqueued_tokens": {"tier1": 5_000_000},
             },
+            # a model without thinking, as the service served it before its retirement
+            "gemini-2.0-flash": {"retired": None},
         }
     )
     with running(catalog=catalog) as emulator:
