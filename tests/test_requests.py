@@ -190,7 +190,9 @@ def test_docstring_examples_run():
 
     import gembatch.inputs.articles
     import gembatch.inputs.datasets
+    import gembatch.inputs.prompts
     import gembatch.inputs.request_lines
+    import gembatch.inputs.schemas
     import gembatch.inputs.tokens
     import gembatch.planning.cost
 
@@ -199,6 +201,8 @@ def test_docstring_examples_run():
         gembatch.planning.cost,
         gembatch.inputs.datasets,
         gembatch.inputs.request_lines,
+        gembatch.inputs.prompts,
+        gembatch.inputs.schemas,
         gembatch.inputs.tokens,
     )
     for module in modules:

@@ -1,13 +1,11 @@
-"""Google batch request lines: the request spec, prompt templates and a streaming JSONL writer."""
+"""Google batch request lines: the request spec and a streaming JSONL writer."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import math
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,6 +14,8 @@ from typing import IO, TYPE_CHECKING, Any
 import pandas as pd
 
 from gembatch.errors import InputError
+from gembatch.inputs.prompts import PromptTemplate
+from gembatch.inputs.schemas import check_schema, schema_from_model
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -39,238 +39,6 @@ DYNAMIC_THINKING_TOKENS = 1024
 # Compact separators and raw UTF-8: the smallest lines, and what the byte estimates assume.
 _DUMPS = {"ensure_ascii": False, "separators": (",", ":")}
 _BLOCK = 512
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# What str.format users write and this template language does not take: {}, {0}, { text },
-# {text!r}, {text:>20}. A JSON example ({"a": 1}) starts with a quote and is left alone.
-_FORMAT_FIELD = re.compile(r"\{(\s*)(\d*|[A-Za-z_][A-Za-z0-9_]*)(\s*)([!:][^{}\"']*)?\}")
-
-
-@dataclass(frozen=True)
-class PromptTemplate:
-    """A prompt with ``{column}`` placeholders; ``{{`` and ``}}`` are literal braces.
-
-    Any other brace (a JSON example in the prompt, say) is left as it is, unlike ``str.format``.
-
-    >>> PromptTemplate("Summarise {title}: {text}").render({"title": "T", "text": "body"})
-    'Summarise T: body'
-    """
-
-    template: str
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """Column names used, in order of first use."""
-        names = [m.group(1) for m in _PLACEHOLDER.finditer(self.template) if m.group(1)]
-        return tuple(dict.fromkeys(names))
-
-    def counts(self) -> dict[str, int]:
-        """How often each column is used (its text is paid for every time)."""
-        out: dict[str, int] = {}
-        for m in _PLACEHOLDER.finditer(self.template):
-            if m.group(1):
-                out[m.group(1)] = out.get(m.group(1), 0) + 1
-        return out
-
-    @property
-    def static_text(self) -> str:
-        """The template with every placeholder removed (what every request carries)."""
-        return _PLACEHOLDER.sub(lambda m: "" if m.group(1) else m.group(0)[0], self.template)
-
-    def render(self, row: Mapping[str, Any]) -> str:
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if not name:
-                return m.group(0)[0]
-            try:
-                return as_text(row[name])
-            except KeyError:
-                raise InputError(
-                    f"prompt placeholder {{{name}}} has no matching article column; "
-                    f"available: {', '.join(sorted(map(str, row)))}",
-                    field=name,
-                ) from None
-
-        return _PLACEHOLDER.sub(sub, self.template)
-
-    def check(self) -> None:
-        """Refuse a template that cannot be what the user meant, naming the problem.
-
-        A template must be non-empty and use at least one ``{column}`` (otherwise every article
-        would become the same request and one answer would be copied to all); braces must balance
-        once ``{{``/``}}`` and placeholders are set aside; ``str.format`` fields such as ``{}``,
-        ``{0}``, ``{ text }`` or ``{text:>20}`` are refused with the spelling to use instead.
-        """
-        text = self.template
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(
-                "prompt must be a non-empty template, e.g. 'Summarise:\\n{text}'", field="prompt"
-            )
-        for m in _FORMAT_FIELD.finditer(text):
-            lead, name, trail, spec = m.groups()
-            if not (lead or trail or spec or not name or name.isdigit()):
-                continue  # a well-formed {column}
-            if _inside_double_braces(text, m.start()):
-                continue
-            hint = f"{{{name}}}" if name and not name.isdigit() else "{text}"
-            raise InputError(
-                f"prompt placeholder {m.group(0)!r} at character {m.start() + 1} is not a column name; "
-                f"write {hint} (no spaces, no format spec), or {{{{ and }}}} for literal braces",
-                field="prompt",
-            )
-        depth, opened = 0, -1
-        for m in re.finditer(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_]*\}|[{}]", text):
-            token = m.group(0)
-            if token in ("{", "}"):
-                if token == "{":
-                    depth, opened = depth + 1, (m.start() if depth == 0 else opened)
-                elif depth == 0:
-                    raise InputError(
-                        f"prompt has an unmatched '}}' at character {m.start() + 1} "
-                        f"({_around(text, m.start())}); write }}}} for a literal brace",
-                        field="prompt",
-                    )
-                else:
-                    depth -= 1
-        if depth:
-            raise InputError(
-                f"prompt has an unclosed '{{' at character {opened + 1} ({_around(text, opened)}); "
-                "close the placeholder, e.g. {text}, or write {{ for a literal brace",
-                field="prompt",
-            )
-        if not self.fields:
-            raise InputError(
-                "prompt uses no article column: every article would be sent the same request and get "
-                "the same answer; put {text} where the article goes, e.g. 'Summarise:\\n{text}'",
-                field="prompt",
-            )
-
-    def check_columns(self, columns: Iterable[str]) -> None:
-        """Raise :class:`InputError` when a placeholder names no column."""
-        have = set(columns)
-        missing = [f for f in self.fields if f not in have]
-        if missing:
-            raise InputError(
-                f"prompt placeholder {{{missing[0]}}} has no matching article column; available: "
-                f"{', '.join(sorted(have))}. Write {{{{ and }}}} for literal braces",
-                field=missing[0],
-            )
-
-
-def _inside_double_braces(text: str, pos: int) -> bool:
-    """True when ``pos`` is part of a ``{{``/``}}`` literal (so ``{{0}}`` is literal text)."""
-    return text.startswith("{{", max(pos - 1, 0)) and pos > 0 and text[pos - 1] == "{"
-
-
-def _around(text: str, pos: int, width: int = 12) -> str:
-    return repr(text[max(0, pos - width) : pos + width])
-
-
-def as_text(value: Any) -> str:
-    """How a column value is written into a prompt: missing values become empty text, and whole
-    floats (integer columns with gaps become floats) lose their ``.0``."""
-    if isinstance(value, str):
-        return value
-    if value is None or value is pd.NA:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer():
-            return str(int(value))
-    return str(value)
-
-
-def schema_from_model(schema: Any) -> dict[str, Any]:
-    """A Gemini ``responseSchema`` dict (camelCase) from a pydantic model, a type or a schema dict.
-
-    Uses google-genai's own conversion, so the schema is exactly what the SDK would send.
-    """
-    import copy
-    import warnings
-
-    if isinstance(schema, Mapping):
-        _check_shape(schema, "schema")
-
-    from google.genai import _transformers, types
-
-    try:
-        # The SDK rewrites a dict schema in place; the caller's dict stays as it was.
-        with warnings.catch_warnings():  # an unknown type is reported below, in one line
-            warnings.simplefilter("ignore")
-            converted = _transformers.t_schema(
-                None, copy.deepcopy(schema) if isinstance(schema, dict) else schema
-            )
-            if converted is None:
-                raise ValueError("empty schema")
-            if not isinstance(converted, types.Schema):
-                converted = types.Schema.model_validate(converted)
-    except Exception as exc:  # the SDK raises ValueError/TypeError/ValidationError alike
-        reason = " ".join(str(exc).split("For further information")[0].split())[:300]
-        raise InputError(f"response schema is not a Gemini schema: {reason}", field="schema") from None
-    out: dict[str, Any] = converted.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if out.get("title") == "Placeholder":  # the SDK's wrapper name for bare types such as list[str]
-        del out["title"]
-    check_schema(out)
-    return out
-
-
-def _check_shape(schema: Mapping[str, Any], where: str) -> None:
-    """Nested schemas must be objects: ``{"a": "string"}`` is a common slip for ``{"a": {"type": ...}}``."""
-    for key in ("items",):
-        if key in schema and not isinstance(schema[key], Mapping):
-            raise InputError(f"response schema: {where}.{key} must be a schema object, not {schema[key]!r}")
-    props = schema.get("properties")
-    if props is not None and not isinstance(props, Mapping):
-        raise InputError(f"response schema: {where}.properties must map names to schemas, not {props!r}")
-    for name, sub in (props or {}).items():
-        if not isinstance(sub, Mapping):
-            raise InputError(
-                f"response schema: {where}.properties.{name} must be a schema object such as "
-                f'{{"type": "string"}}, not {sub!r}',
-                field="schema",
-            )
-        _check_shape(sub, f"{where}.properties.{name}")
-    if isinstance(schema.get("items"), Mapping):
-        _check_shape(schema["items"], f"{where}.items")
-
-
-_SCHEMA_TYPES = ("STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL")
-
-
-def check_schema(schema: Mapping[str, Any], where: str = "schema") -> None:
-    """Refuse what the service would refuse for every article: unknown types, an ARRAY without
-    ``items``, an OBJECT without properties, ``required`` or ``propertyOrdering`` naming no property.
-
-    >>> check_schema({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, "required": ["a"]})
-    >>> check_schema({"type": "ARRAY"})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    gembatch.errors.InputError: response schema: schema is an ARRAY without items; ...
-    """
-
-    def fail(problem: str) -> InputError:
-        return InputError(f"response schema: {problem}", field="schema")
-
-    kind = schema.get("type")
-    if kind is not None:
-        if not isinstance(kind, str) or kind.upper() not in _SCHEMA_TYPES:
-            raise fail(f"{where}.type {kind!r} is not a Gemini type ({', '.join(_SCHEMA_TYPES)})")
-        kind = kind.upper()
-    props = schema.get("properties") or {}
-    if kind == "ARRAY" and not schema.get("items"):
-        raise fail(f"{where} is an ARRAY without items; say what it holds, e.g. items: {{type: STRING}}")
-    if kind == "OBJECT" and not props and not schema.get("anyOf"):
-        raise fail(f"{where} is an OBJECT without properties; name at least one")
-    for key in ("required", "propertyOrdering"):
-        unknown = [name for name in schema.get(key) or [] if name not in props]
-        if unknown:
-            raise fail(f"{where}.{key} names {unknown[0]!r}, which is not among its properties")
-    for name, sub in props.items():
-        check_schema(sub, f"{where}.properties.{name}")
-    if schema.get("items"):
-        check_schema(schema["items"], f"{where}.items")
-    for i, sub in enumerate(schema.get("anyOf") or []):
-        check_schema(sub, f"{where}.anyOf[{i}]")
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def request_chars(articles: pd.DataFrame, spec: RequestSpec) -> np.ndarray:
         if name == "text" and "chars" in articles.columns:
             lengths = articles["chars"].to_numpy(dtype=np.int64)
         else:
-            from gembatch.inputs.request_lines import as_text
+            from gembatch.inputs.prompts import as_text
 
             col = articles[name]
             texts = col if col.dtype == "str" and not col.hasnans else col.map(as_text).astype("str")

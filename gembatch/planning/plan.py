@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from gembatch.errors import BudgetExceeded, InputError, QuotaExceeded
-from gembatch.inputs.request_lines import RequestSpec, as_text, line_overhead_bytes
+from gembatch.inputs.prompts import as_text
+from gembatch.inputs.request_lines import RequestSpec, line_overhead_bytes
 from gembatch.inputs.tokens import TokenEstimator
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
 from gembatch.planning.cost import Estimate, estimate, make_spec, resolve_model
