@@ -125,3 +125,27 @@ def test_limits_cli_set_show_forget(capsys, limits_file):
     assert gb.plan(["x"], "gemini-3.5-flash").quota_tokens == 3_000_000
     assert main(["limits", "set", "gemini-3.5-flash"]) == 2
     assert "give at least one limit" in capsys.readouterr().err
+
+
+def test_limits_the_service_lists_are_learned_and_planned_with(limits_file):
+    """What models.list states (token limits, thinking) is recorded for the client's project and
+    used by the next plan for that project. The emulator stands in for a service whose figures
+    differ from the catalogue; the recording step is the one ``check_models`` takes on the real
+    service (it skips emulators, whose figures are gembatch's own)."""
+    from gembatch.planning.learned_limits import project_of
+    from gembatch.planning.lineup import _learn
+
+    served = gb.load_catalog({"gemini-2.5-flash": {"context_window": 2_000_000, "max_output_tokens": 4_096}})
+    with running(speed=600, catalog=served) as emu:
+        client = emu.client()
+        listed = {str(m.name).removeprefix("models/"): m for m in client.models.list()}
+        _learn(client, "gemini-2.5-flash", listed["gemini-2.5-flash"])
+    learned = known_limits()
+    row = learned[(learned["model"] == "gemini-2.5-flash") & (learned["limit"] == "context_window")]
+    assert int(row["value"].iloc[0]) == 2_000_000
+    articles = gb.read_articles(gb.synthetic_articles(3, seed=1), id_col="id")
+    project = project_of(client)
+    plan = gb.plan(articles, "gemini-2.5-flash", project=project)
+    assert plan.model_info.context_window == 2_000_000
+    assert plan.model_info.max_output_tokens == 4_096
+    assert gb.plan(articles, "gemini-2.5-flash", project=None).model_info.context_window == 1_048_576
