@@ -345,7 +345,7 @@ def classic_table(inp: Inputs) -> str:
         waves = inp.plans[(m, "waves", "classic")]
         today = inp.catalog.get(m, PRICE_DATE)
         per_wave = float(waves.waves["articles"].max())  # full waves; the last one takes the rest
-        row[2:4] = [row[2]]  # batch, real time and savings: the seed's columns
+        row[2:4] = [row[2]]  # batch, real time and savings: the classic table's columns
         del row[4]
         row += [
             _n(waves.quota_tokens),

@@ -58,7 +58,7 @@ def _field_column(name: str) -> str:
 def results_frame(
     ledger: RunStore, schema: Mapping[str, Any] | None = None, articles: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """One row per article (index ``article_id``) with DESIGN.md's columns, schema fields typed.
+    """One row per article (index ``article_id``) with the documented results columns, schema fields typed.
 
     Articles still pending have missing values (``<NA>``), never zeros pretending to be results.
     ``articles`` given → its columns are joined on the right (prefixed ``input_`` on a clash).
