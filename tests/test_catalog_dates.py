@@ -68,7 +68,9 @@ def test_estimate_on_2026_12_31_vs_2027_01_01(articles):
     assert after.batch_cost_usd == pytest.approx(2 * before.batch_cost_usd)
     assert after.realtime_cost_usd == pytest.approx(2 * before.realtime_cost_usd)
     tokens = before.per_article
-    expected = (tokens["input_tokens"].sum() * 0.375 + tokens["output_tokens"].sum() * 1.875) / 1e6
+    billed_out = tokens["output_tokens"].sum() + tokens["thinking_tokens"].sum()  # thinking bills as output
+    assert tokens["thinking_tokens"].sum() > 0  # 3.8 Flash thinks by default
+    expected = (tokens["input_tokens"].sum() * 0.375 + billed_out * 1.875) / 1e6
     assert before.batch_cost_usd == pytest.approx(expected)
     assert before.summary["next_prices_from"] == "2027-01-01"
     assert before.summary["batch_cost_usd_next"] == pytest.approx(after.batch_cost_usd)

@@ -61,10 +61,17 @@ def test_output_comes_from_the_expectation_not_max_output_tokens(articles):
 
 
 def test_thinking_tokens_are_billed_as_output(articles):
-    plain = gb.estimate(articles, model="gemini-2.5-flash")
+    plain = gb.estimate(articles, model="gemini-2.5-flash", thinking_budget=0)
     thinking = gb.estimate(articles, model="gemini-2.5-flash", thinking_budget=500)
+    assert plain.thinking_tokens == 0
     assert thinking.thinking_tokens == 40 * 500
     assert thinking.batch_cost_usd - plain.batch_cost_usd == pytest.approx(40 * 500 * 1.25 / 1e6)
+    # unasked, a model that thinks by default is expected to think (a dynamic budget), never 0
+    unasked = gb.estimate(articles, model="gemini-2.5-flash")
+    assert unasked.thinking_tokens == 40 * 1024
+    assert "thinks by default" in repr(unasked)
+    lite = gb.estimate(articles, model="gemini-2.5-flash-lite")
+    assert lite.thinking_tokens == 0
     dynamic = gb.estimate(articles, model="gemini-2.5-flash", thinking_budget=-1, expected_thinking_tokens=50)
     assert dynamic.thinking_tokens == 40 * 50
 
@@ -93,7 +100,7 @@ def test_catalogue_override_changes_prices(articles):
 
 def test_long_context_prices_apply_per_request():
     arts = gb.read_articles([{"id": "short", "text": "x" * 1000}, {"id": "long", "text": "x" * 700_000}])
-    est = gb.estimate(arts, model="gemini-2.5-pro", expected_output_tokens=0)
+    est = gb.estimate(arts, model="gemini-2.5-pro", expected_output_tokens=0, expected_thinking_tokens=0)
     per = est.per_article
     assert per.loc["short", "realtime_cost_usd"] == pytest.approx(
         per.loc["short", "input_tokens"] * 1.25 / 1e6

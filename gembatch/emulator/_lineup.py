@@ -7,6 +7,7 @@ model family, so a model added to the catalogue (``gemini-3.8-flash``) behaves l
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,6 +150,17 @@ def _display(model_id: str) -> str:
     return " ".join(w[:1].upper() + w[1:] if w.isalpha() else w for w in words)
 
 
+def _with_catalogue_default(thinking: Thinking, info: ModelInfo) -> Thinking:
+    """Whether a model thinks unasked is catalogue data: the estimates read it too, so a
+    rehearsal bills what the estimate expected (the tables above keep budgets and levels)."""
+    by_default = info.thinking_by_default
+    if not thinking.supported or not info.thinking or by_default == thinking.default_on:
+        return thinking
+    return dataclasses.replace(
+        thinking, default_on=by_default, can_disable=thinking.can_disable or not by_default
+    )
+
+
 def thinking_of(model_id: str) -> Thinking:
     for pattern, thinking in _THINKING:
         if pattern.match(model_id):
@@ -204,7 +216,7 @@ class Lineup:
             "generate",
             info.context_window,
             info.max_output_tokens,
-            thinking_of(info.id),
+            _with_catalogue_default(thinking_of(info.id), info),
             bool(_LOGPROBS.match(info.id)),
             info,
         )

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gembatch.errors import CatalogError, InputError, RetiredModel
-from gembatch.inputs.request_lines import RequestSpec
+from gembatch.inputs.request_lines import DYNAMIC_THINKING_TOKENS, RequestSpec
 from gembatch.inputs.tokens import TokenEstimator, request_chars
 from gembatch.planning.catalog import Catalog, ModelInfo, _check_tier, default_catalog
 from gembatch.planning.price_schedule import DateLike, as_date
@@ -99,13 +99,12 @@ class Estimate:
             *_duration_note(s),
             f"tokens: {self.estimator.source}",
             f"output: {fmt.num(self.spec.expected_output_tokens)} tokens expected per article "
-            f"(p90 ×{OUTPUT_P90_FACTOR}); thinking {fmt.num(self.spec.thinking_tokens)}"
+            f"(p90 ×{OUTPUT_P90_FACTOR}); thinking {fmt.num(s['expected_thinking_tokens'])}"
             + (
-                f" ({self.model} thinks by default and bills it as output, which this estimate "
-                "leaves out: set thinking_budget or expected_thinking_tokens)"
-                if self.model_info.thinking_by_default
-                and self.spec.thinking_budget is None
-                and self.spec.expected_thinking_tokens is None
+                f" ({self.model} thinks by default and bills it as output: estimated at "
+                f"{fmt.num(DYNAMIC_THINKING_TOKENS)} per request; set thinking_budget "
+                "(0 turns it off where the model allows) or expected_thinking_tokens)"
+                if _thinks_unasked(self.spec, self.model_info)
                 else ""
             ),
             *_price_notes(self.model_info, s),
@@ -145,6 +144,18 @@ def make_spec(
         raise InputError("model is required, e.g. model='gemini-3.5-flash-lite'")
     extra = {k: v for k, v in kwargs.items() if v is not None}
     return RequestSpec.create(model, prompt, system_instruction=system_instruction, schema=schema, **extra)
+
+
+def _thinks_unasked(spec: RequestSpec, info: ModelInfo) -> bool:
+    return (
+        info.thinking_by_default and spec.thinking_budget is None and spec.expected_thinking_tokens is None
+    )
+
+
+def expected_thinking(spec: RequestSpec, info: ModelInfo) -> int:
+    """Thinking tokens expected per request (billed as output): the spec's own figure, else, for a
+    model that thinks unasked, the expectation for a dynamic budget (never 0: that hid real cost)."""
+    return DYNAMIC_THINKING_TOKENS if _thinks_unasked(spec, info) else spec.thinking_tokens
 
 
 def estimate(
@@ -210,7 +221,8 @@ def estimate(
         )
     n = len(articles)
     out = np.full(n, spec.expected_output_tokens, dtype=np.int64)
-    think = np.full(n, spec.thinking_tokens, dtype=np.int64)
+    per_request_thinking = expected_thinking(spec, info)
+    think = np.full(n, per_request_thinking, dtype=np.int64)
     out_p90 = np.full(n, int(np.ceil(spec.expected_output_tokens * OUTPUT_P90_FACTOR)), dtype=np.int64)
     if spec.max_output_tokens is not None:
         out = np.minimum(out, spec.max_output_tokens)
@@ -261,7 +273,7 @@ def estimate(
         "chars_per_token": estimator.chars_per_token,
         "estimator": estimator.source,
         "expected_output_tokens": spec.expected_output_tokens,
-        "expected_thinking_tokens": spec.thinking_tokens,
+        "expected_thinking_tokens": per_request_thinking,
         "prices_as_of": info.as_of,
         "billing_date": info.billing_date,
         "prices_from": info.prices_from,
