@@ -13,6 +13,7 @@ from gembatch.errors import BudgetExceeded, InputError, QuotaExceeded
 from gembatch.inputs.prompts import as_text
 from gembatch.inputs.request_lines import RequestSpec, line_overhead_bytes
 from gembatch.inputs.tokens import TokenEstimator
+from gembatch.inputs.values import check_budget
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
 from gembatch.planning.cost import Estimate, estimate, make_spec, resolve_model
 from gembatch.planning.price_schedule import DateLike
@@ -251,6 +252,7 @@ def plan(
         articles = read_articles(articles, model=spec.model, catalog=catalog, estimator=estimator)
     est = estimate(articles, spec=spec, tier=tier, catalog=catalog, estimator=estimator, model_info=info)
     est.summary["limit_notes"] = limit_notes
+    budget_usd = check_budget(budget_usd)
     if budget_usd is not None and est.batch_cost_usd > budget_usd:
         raise BudgetExceeded(
             f"estimated batch cost {fmt.usd(est.batch_cost_usd)} for {len(articles):,} articles is over "

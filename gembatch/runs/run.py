@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import GembatchError
+from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
 from gembatch.runs.drivers import StepReport, driver_for
@@ -93,6 +94,7 @@ class Run:
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
         """
         _check_knobs(knobs)
+        max_attempts, budget_usd = check_attempts(max_attempts), check_budget(budget_usd)
         path = Path(run_dir)
         path.mkdir(parents=True, exist_ok=True)
         transport = as_transport(client)
@@ -230,7 +232,7 @@ class Run:
         ctx, store = self._ctx, self.store
         with self._lock, store.transaction():
             cfg = ctx.refresh()
-            old, cfg.budget_usd = cfg.budget_usd, None if budget_usd is None else float(budget_usd)
+            old, cfg.budget_usd = cfg.budget_usd, check_budget(budget_usd)
             ctx.save_config()
             store.unblock_budget()
             if store.get_meta("done") == "budget":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gembatch.errors import BudgetExceeded, GembatchError, InputError
+from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.planning.catalog import DEFAULT_MODEL
 from gembatch.planning.plan import POLICIES
 from gembatch.presentation import formatters as fmt
@@ -139,15 +140,9 @@ class RunRequest:
             )
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
-        if self.budget_usd is not None:
-            b = self.budget_usd
-            if isinstance(b, bool) or not isinstance(b, int | float) or not math.isfinite(b) or b <= 0:
-                raise InputError(
-                    f"budget_usd must be a positive number of dollars (None for no budget), not {b!r}",
-                    field="budget_usd",
-                )
+        check_budget(self.budget_usd)
         _number("headroom", self.headroom, low=0.0, high=1.0, low_open=True)
-        _integer("max_attempts", self.max_attempts, low=1)
+        check_attempts(self.max_attempts)
         for name in ("max_output_tokens", "chunk_tokens", "expected_output_tokens"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), low=1)
