@@ -43,6 +43,14 @@ class RunMismatch(GembatchError):
     """A run directory already holds a run with different inputs, prompt, model or config."""
 
 
+class LedgerDamaged(GembatchError):
+    """A run directory shows earlier work but its ledger is missing, empty or unreadable.
+
+    Starting afresh there could submit (and pay for) everything again, so gembatch refuses; the
+    message names the old run and how to go on.
+    """
+
+
 class BackendError(GembatchError):
     """The Gemini service (or the emulator) could not be reached or configured."""
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from gembatch.transport.base import Timings
 
-__all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "RunConfig"]
+__all__ = ["ARTICLES_FILE", "LEDGER_FILE", "MARKER_FILE", "RESULTS_FILE", "RunConfig"]
 
 ARTICLES_FILE = "articles.parquet"
 LEDGER_FILE = "ledger.sqlite"
 RESULTS_FILE = "results.parquet"
+# written once the ledger is committed: proof that a run (and maybe paid work) exists here
+MARKER_FILE = "run.json"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.errors import GembatchError
+from gembatch.errors import GembatchError, LedgerDamaged
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
@@ -19,6 +19,7 @@ from gembatch.runs.drivers import StepReport, driver_for
 from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
+from gembatch.runs.guard import open_existing, set_aside, write_marker
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
@@ -80,9 +81,14 @@ class Run:
         max_attempts: int = 3,
         budget_usd: float | None = None,
         run_id: str | None = None,
+        force: bool = False,
         **knobs: Any,
     ) -> Run:
         """Create the run, or reopen it when ``run_dir`` already holds the same one.
+
+        A directory that shows earlier work (``run.json`` or ``results.parquet``) but whose ledger
+        is missing, empty or unreadable raises :class:`~gembatch.LedgerDamaged` instead of starting
+        afresh; ``force=True`` moves the old files into ``damaged-<time>/`` and starts a new run.
 
         ``knobs`` are operational settings (:attr:`RunConfig.OPERATIONAL`, e.g. ``pending_limit_s``,
         ``cancel_stale``, ``delete_output_files``, ``poll_min_s``); they may change on reopen.
@@ -99,22 +105,26 @@ class Run:
         path.mkdir(parents=True, exist_ok=True)
         transport = as_transport(client)
         knobs = {**_timing_knobs(transport), **knobs}
-        ledger_path = path / LEDGER_FILE
-        if ledger_path.exists():
-            ledger = RunStore(ledger_path)
-            stored = ledger.get_meta("config")
-            if stored is not None:
-                config = RunConfig.from_dict(stored)
-                defining = defining_config(plan, max_attempts, budget_usd)
-                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
-                if knobs:
-                    ledger.set_meta("config", {**stored, **knobs})
-                return cls(path, ledger, transport)
-            ledger.close()
-            ledger_path.unlink()  # a create that crashed before committing: start afresh
+        try:
+            existing = open_existing(path, discard_unfinished=True)
+        except LedgerDamaged:
+            if not force:
+                raise
+            set_aside(path)
+            existing = None
+        if existing is not None:
+            ledger, stored = existing
+            config = RunConfig.from_dict(stored)
+            defining = defining_config(plan, max_attempts, budget_usd)
+            check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+            if knobs:
+                ledger.set_meta("config", {**stored, **knobs})
+            return cls(path, ledger, transport)
         ledger = new_ledger(
             path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
         )
+        config = RunConfig.from_dict(ledger.get_meta("config"))
+        write_marker(path, config.run_id, config.model)
         return cls(path, ledger, transport)
 
     @classmethod
@@ -125,14 +135,15 @@ class Run:
         """
         _check_knobs(knobs)
         path = Path(run_dir)
-        if not (path / LEDGER_FILE).exists():
-            raise GembatchError(
-                f"{path} holds no gembatch run; create one with gb.Run.create(run_dir, articles, plan)"
-            )
-        ledger = RunStore(path / LEDGER_FILE)
-        stored = ledger.get_meta("config")
-        if stored is None:
-            raise GembatchError(f"{path}: the run was never fully created; call gb.Run.create again")
+        had_ledger = (path / LEDGER_FILE).exists()
+        existing = open_existing(path)  # a damaged ledger beside earlier work: LedgerDamaged
+        if existing is None:
+            if not had_ledger:
+                raise GembatchError(
+                    f"{path} holds no gembatch run; create one with gb.Run.create(run_dir, articles, plan)"
+                )
+            raise GembatchError(f"{path}: the run was never fully created; create it again")
+        ledger, stored = existing
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
         return cls(path, ledger, client)
