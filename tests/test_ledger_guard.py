@@ -98,3 +98,33 @@ def test_a_create_that_crashed_before_its_commit_starts_afresh(tmp_path):
         run = gb.Run.create(run_dir, arts, plan, client=emu.client(), **FAST)
         assert run.wait(timeout=60, progress=False)
     assert (run_dir / "run.json").exists()
+
+
+def test_the_cli_refuses_in_one_line_and_force_goes_on(finished, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from gembatch.cli import main
+
+    src, arts, _plan, run_id = finished
+    run_dir = tmp_path / "run"
+    shutil.copytree(src, run_dir)
+    _damage(run_dir / "ledger.sqlite", "empty")
+    data = tmp_path / "a.jsonl"
+    arts.reset_index().rename(columns={"article_id": "id"})[["id", "text"]].to_json(
+        data, orient="records", lines=True
+    )
+    with running(speed=20_000, catalog=small_catalog()) as emu:
+        monkeypatch.setenv("GEMBATCH_EMULATOR_URL", emu.base_url)
+        args = ["run", str(data), "--run-dir", str(run_dir), "--id-col", "id"]
+        args += ["--model", "gemini-2.5-flash-lite"]
+        assert main([*args, "--no-wait"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("gembatch: error:")
+        assert run_id in err
+        assert "--force" in err
+        assert len(err.strip().splitlines()) == 1
+        assert main(["status", str(run_dir)]) == 2
+        assert "ledger is empty" in capsys.readouterr().err
+        assert not emu.stats()["batches_created_by_display_name"]
+        assert main([*args, "--force", "--no-wait"]) == 0
+    assert any(p.name.startswith("damaged-") for p in run_dir.iterdir())

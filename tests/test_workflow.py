@@ -161,5 +161,5 @@ def test_the_guide_lists_every_request_flag() -> None:
         opt for action in build_parser()._subparsers._group_actions[0].choices["run"]._actions  # type: ignore[union-attr]
         for opt in action.option_strings if opt.startswith("--")
     }  # fmt: skip
-    run_only = {"--run-dir", "--no-wait", "--max-wait", "--help"}
+    run_only = {"--run-dir", "--no-wait", "--max-wait", "--force", "--help"}
     assert listed == parser_flags - run_only

@@ -20,6 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--run-dir", required=True, help="directory holding the run's ledger and results")
     run.add_argument("--no-wait", action="store_true", help="submit what fits and return")
     run.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="start a new run over a run dir whose ledger is damaged (old files are set aside)",
+    )
     run.set_defaults(func=_run)
 
     st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID)")
@@ -54,7 +59,7 @@ def _show(run: gb.Run) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    run = request_from_args(args).plan_and_create(args.run_dir)
+    run = request_from_args(args).plan_and_create(args.run_dir, force=args.force)
     print(gb.describe(run.client), file=sys.stderr)
     if args.no_wait:
         run.step()

@@ -283,19 +283,32 @@ class RunRequest:
             **knobs,
         }
 
-    def create(self, run_dir: str | os.PathLike[str], plan: Plan | None = None, client: Any = None) -> Run:
-        """Create the run in ``run_dir`` from ``plan`` (default: :meth:`plan`), or reopen the same one."""
+    def create(
+        self,
+        run_dir: str | os.PathLike[str],
+        plan: Plan | None = None,
+        client: Any = None,
+        *,
+        force: bool = False,
+    ) -> Run:
+        """Create the run in ``run_dir`` from ``plan`` (default: :meth:`plan`), or reopen the same one.
+
+        ``force`` starts a new run over a directory whose ledger is damaged (see
+        :class:`~gembatch.LedgerDamaged`), setting the old files aside first.
+        """
         from gembatch.runs.run import Run
 
         work = plan if plan is not None else self.plan()
         try:
-            return Run.create(run_dir, self.articles, work, client=client, **self.run_kwargs())
+            return Run.create(run_dir, self.articles, work, client=client, force=force, **self.run_kwargs())
         except TypeError as exc:  # an unknown name in run_options
             raise InputError(str(exc), field="run_options") from None
 
-    def plan_and_create(self, run_dir: str | os.PathLike[str], client: Any = None) -> Run:
+    def plan_and_create(
+        self, run_dir: str | os.PathLike[str], client: Any = None, *, force: bool = False
+    ) -> Run:
         """Plan, check the budget, and create (or reopen) the :class:`~gembatch.Run` in ``run_dir``."""
-        return self.create(run_dir, self.plan(), client)
+        return self.create(run_dir, self.plan(), client, force=force)
 
     def replace(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (validated again); articles already read are kept."""
