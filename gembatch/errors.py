@@ -20,6 +20,10 @@ class InputError(GembatchError, ValueError):
         self.field = field
 
 
+class JobNotFound(InputError):
+    """No batch job of that name in the API key's project."""
+
+
 class CatalogError(GembatchError, ValueError):
     """A model catalogue entry or override is malformed, or a tier is unknown."""
 
@@ -69,3 +73,7 @@ class SpendCapWarning(GembatchWarning):
 
 class PriceChangeWarning(GembatchWarning):
     """The model's prices change while the planned work may still be billed."""
+
+
+class ServiceUnreachable(BackendError):
+    """The service (or the emulator) did not answer: network, proxy or DNS trouble."""

@@ -82,7 +82,7 @@ def test_every_face_stores_the_same_run(tmp_path: Path, emu: Any, files: dict[st
     args = ["run", str(files["data"]), "--run-dir", str(cli_dir), "--id-col", "id", "--model", MODEL,
             "--prompt-file", str(files["prompt"]), "--system-file", str(files["system"]),
             "--schema", str(files["schema"]), *_flags(SETTINGS), "--no-wait"]  # fmt: skip
-    assert main(args) == 0
+    assert main(args) in (0, 3)  # done, or still in flight after one step
 
     # REST: the same file uploaded, the texts in the body
     params = {"run_id": "rest", "id_col": "id", "model": MODEL, "prompt": PROMPT,

@@ -30,7 +30,8 @@ def data(tmp_path):
 
 def test_run_status_results_and_resume(emu_env, data, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--no-wait"]) == 0
+    # submitted, not finished: exit code 3
+    assert main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--no-wait"]) == 3
     assert main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--max-wait", "60"]) == 0
     assert "30 succeeded" in capsys.readouterr().out
     assert main(["status", str(run_dir), "--json"]) == 0
@@ -50,7 +51,7 @@ def test_run_status_results_and_resume(emu_env, data, tmp_path, capsys):
 
 def test_cancel(emu_env, data, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--no-wait"]) == 0
+    assert main(["run", str(data), "--run-dir", str(run_dir), "--id-col", "id", "--no-wait"]) == 3
     assert main(["cancel", str(run_dir)]) == 0
     assert "<gembatch.Run" in capsys.readouterr().out
     run = gb.Run.open(run_dir)

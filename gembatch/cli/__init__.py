@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,13 +48,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
+        return code
     except GembatchError as exc:
         print(f"gembatch: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gembatch: interrupted; the run directory keeps all progress", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gembatch status RUN | head -3`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except OSError as exc:  # the file system said no (a file where a directory goes, permissions...)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"gembatch: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

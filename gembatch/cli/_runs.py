@@ -58,6 +58,20 @@ def _show(run: gb.Run) -> None:
     print(summary_text(run.summary(), str(run.run_dir)))
 
 
+# Exit codes of `gembatch run` (documented in the guide): a script can tell the outcomes apart.
+EXIT_OK = 0  # every article succeeded
+EXIT_FAILED_ARTICLES = 1  # the run finished, and some articles failed (see `gembatch results`)
+EXIT_ERROR = 2  # an expected mistake or a refusal: one line on stderr, nothing submitted
+EXIT_NOT_FINISHED = 3  # stopped early: still in flight (--no-wait, --max-wait) or stopped by the budget
+
+
+def run_exit_code(summary: Any) -> int:
+    """The exit code that says how a run stands (see the constants above)."""
+    if not summary.done or summary.state == "budget" or summary.pending:
+        return EXIT_NOT_FINISHED
+    return EXIT_FAILED_ARTICLES if summary.failed else EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     run = request_from_args(args).plan_and_create(args.run_dir, force=args.force)
     print(gb.describe(run.client), file=sys.stderr)
@@ -71,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     _show(run)
-    return 0
+    return run_exit_code(run.summary())
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from gembatch.errors import BackendError, JobNotFound, ServiceUnreachable
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
 from gembatch.transport.connect import as_transport
 from gembatch.transport.names import batch_name
@@ -54,10 +55,30 @@ def submit_job(
     return job.name
 
 
+def _get(transport: Any, name: str) -> Any:
+    """The job, or one clear error: unknown to this project, refused, or the service out of reach."""
+    try:
+        return transport.get(name)
+    except Exception as exc:
+        failure = transport.classify(exc)
+        if failure.not_found:
+            raise JobNotFound(
+                f"no batch job {name} in this project: check the name (a job is visible only to the "
+                "project of the API key that created it)",
+                field="job",
+            ) from None
+        if failure.answered:
+            raise BackendError(f"the service refused to read {name}: {failure.summary()}") from None
+        raise ServiceUnreachable(
+            f"cannot reach the service to read {name}: {failure.summary()} "
+            "(a proxy in the way? NO_PROXY=127.0.0.1,localhost for a local emulator)"
+        ) from None
+
+
 def job_status(client: Any, name: str) -> dict[str, Any]:
     """State, request counts (raw ``batchStats``, which the SDK drops) and times of one job."""
     name = batch_name(name)  # checked before any request carries it
-    job = as_transport(client).get(name)
+    job = _get(as_transport(client), name)
     return {
         "name": job.name or name,
         "display_name": job.display_name,
@@ -90,7 +111,7 @@ def job_results(client: Any, name: str, schema: Any = None) -> pd.DataFrame:
     """The finished job's lines keyed by request key (never by position), classified."""
     transport = as_transport(client)
     name = batch_name(name)
-    job = transport.get(name)
+    job = _get(transport, name)
     if job.output_file:
         records = iter_jsonl(transport.download(job.output_file))
         return _frame(list(parse_lines(records, schema)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.errors import GembatchError, LedgerDamaged
+from gembatch.errors import GembatchError, InputError, LedgerDamaged
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
@@ -102,7 +102,12 @@ class Run:
         _check_knobs(knobs)
         max_attempts, budget_usd = check_attempts(max_attempts), check_budget(budget_usd)
         path = Path(run_dir)
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise InputError(f"run_dir {path} is a file, not a directory; pick another path", field="run_dir")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
         transport = as_transport(client)
         knobs = {**_timing_knobs(transport), **knobs}
         try:

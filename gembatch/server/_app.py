@@ -18,7 +18,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from gembatch._version import __version__
-from gembatch.errors import BudgetExceeded, GembatchError, InputError, QuotaExceeded, RunMismatch
+from gembatch.errors import (
+    BackendError,
+    BudgetExceeded,
+    GembatchError,
+    InputError,
+    JobNotFound,
+    QuotaExceeded,
+    RunMismatch,
+    ServiceUnreachable,
+)
 from gembatch.server._auth import BearerAuth, run_path
 from gembatch.server._limits import BodyLimit
 from gembatch.server._models import ArticlesBody, CreateParams, CreateRunBody, JobBody, RunParams
@@ -133,6 +142,9 @@ def create_app(
     @app.exception_handler(GembatchError)
     async def _gembatch_error(_: Request, exc: GembatchError) -> JSONResponse:
         code = {
+            JobNotFound: 404,
+            BackendError: 502,
+            ServiceUnreachable: 503,
             InputError: 400,
             BudgetExceeded: 402,
             QuotaExceeded: 400,

@@ -34,7 +34,7 @@ def batch_name(value: str) -> str:
     if not _BATCH.fullmatch(full):
         raise InputError(
             f"{text!r} is not a batch job name: expected batches/ID or a bare ID of lowercase letters, "
-            "digits and hyphens (gembatch jobs lists them)",
+            "digits and hyphens (gembatch status RUN_DIR shows a run's jobs)",
             field="job",
         )
     return full
