@@ -126,5 +126,5 @@ def test_the_cli_refuses_in_one_line_and_force_goes_on(finished, tmp_path, capsy
         assert main(["status", str(run_dir)]) == 2
         assert "ledger is empty" in capsys.readouterr().err
         assert not emu.stats()["batches_created_by_display_name"]
-        assert main([*args, "--force", "--no-wait"]) == 0
+        assert main([*args, "--force", "--no-wait"]) == 3  # a new run, submitted, not finished
     assert any(p.name.startswith("damaged-") for p in run_dir.iterdir())

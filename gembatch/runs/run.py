@@ -20,6 +20,7 @@ from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.guard import open_existing, set_aside, write_marker
+from gembatch.runs.lock import create_lock
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
@@ -110,27 +111,28 @@ class Run:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
         transport = as_transport(client)
         knobs = {**_timing_knobs(transport), **knobs}
-        try:
-            existing = open_existing(path, discard_unfinished=True)
-        except LedgerDamaged:
-            if not force:
-                raise
-            set_aside(path)
-            existing = None
-        if existing is not None:
-            ledger, stored = existing
-            config = RunConfig.from_dict(stored)
-            defining = defining_config(plan, max_attempts, budget_usd)
-            check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
-            if knobs:
-                ledger.set_meta("config", {**stored, **knobs})
+        with create_lock(path):  # one creator at a time: the second reopens the first's run
+            try:
+                existing = open_existing(path, discard_unfinished=True)
+            except LedgerDamaged:
+                if not force:
+                    raise
+                set_aside(path)
+                existing = None
+            if existing is not None:
+                ledger, stored = existing
+                config = RunConfig.from_dict(stored)
+                defining = defining_config(plan, max_attempts, budget_usd)
+                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                if knobs:
+                    ledger.set_meta("config", {**stored, **knobs})
+                return cls(path, ledger, transport)
+            ledger = new_ledger(
+                path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
+            )
+            config = RunConfig.from_dict(ledger.get_meta("config"))
+            write_marker(path, config.run_id, config.model)
             return cls(path, ledger, transport)
-        ledger = new_ledger(
-            path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
-        )
-        config = RunConfig.from_dict(ledger.get_meta("config"))
-        write_marker(path, config.run_id, config.model)
-        return cls(path, ledger, transport)
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike[str], client: Any = None, **knobs: Any) -> Run:

@@ -1,0 +1,55 @@
+"""Three `gembatch run` processes on one fresh run directory: one run, no traceback, no duplicate job."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gembatch as gb
+from gembatch.runs.lock import create_lock
+
+
+def test_three_processes_make_one_run(tmp_path):
+    data = tmp_path / "a.jsonl"
+    gb.synthetic_articles(12, mean_chars=500, seed=8).to_json(data, orient="records", lines=True)
+    run_dir = tmp_path / "run"
+    with gb.emulator.running(speed=20_000) as emu:
+        env = {"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": ""}
+        args = [sys.executable, "-m", "gembatch", "run", str(data), "--run-dir", str(run_dir),
+                "--model", "gemini-2.5-flash-lite", "--chunk-tokens", "1500", "--max-wait", "90"]  # fmt: skip
+        procs = [
+            subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(3)
+        ]
+        outs = [p.communicate(timeout=180) for p in procs]
+        created = {k: v for k, v in emu.stats()["batches_created_by_display_name"].items() if k}
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert "Traceback" not in err
+        assert proc.returncode == 0, err
+    run = gb.Run.open(run_dir)
+    assert run.summary().succeeded == 12
+    assert created, "jobs reached the emulator"
+    assert all(n == 1 for n in created.values()), f"duplicate jobs: {created}"
+    assert {name.split("/")[1] for name in created} == {run.run_id}, "one run, not three"
+
+
+def test_the_create_lock_is_taken_in_turns(tmp_path):
+    import threading
+    import time
+
+    order: list[str] = []
+
+    def hold(tag: str) -> None:
+        with create_lock(tmp_path):
+            order.append(f"{tag} in")
+            time.sleep(0.2)
+            order.append(f"{tag} out")
+
+    threads = [threading.Thread(target=hold, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order[1].endswith("out")
+    assert order[3].endswith("out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no lock file is left in the directory"
