@@ -140,3 +140,10 @@ def test_rest_maps_job_errors_to_4xx_and_5xx(emu, tmp_path):
         assert answer.status_code == 503, answer.text
         assert "cannot reach the service" in answer.json()["detail"]
         assert "Traceback" not in answer.text
+
+
+def test_status_of_a_directory_without_a_run_says_how_to_start_one(emu, tmp_path):
+    proc = _cli(["status", str(tmp_path)], emu)
+    assert proc.returncode == 2
+    assert "holds no gembatch run; start one with `gembatch run FILE --run-dir" in proc.stderr
+    assert "Traceback" not in proc.stderr

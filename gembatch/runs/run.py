@@ -147,7 +147,8 @@ class Run:
         if existing is None:
             if not had_ledger:
                 raise GembatchError(
-                    f"{path} holds no gembatch run; create one with gb.Run.create(run_dir, articles, plan)"
+                    f"{path} holds no gembatch run; start one with `gembatch run FILE --run-dir {path}` "
+                    "(or gb.Run.create in Python)"
                 )
             raise GembatchError(f"{path}: the run was never fully created; create it again")
         ledger, stored = existing
