@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "gembatch.cli._prepare",  # datasets, estimate, plan
     "gembatch.cli._emulator",  # emulator start|stop|status
     "gembatch.cli._runs",  # run, status, results, cancel, submit
+    "gembatch.cli._operate",  # resume, pause, retry, set-budget, events, finish-realtime
     "gembatch.cli._serve",  # serve
     "gembatch.cli._models",  # models, limits
 )

@@ -1,0 +1,112 @@
+"""CLI: operate a run by its directory alone (its stored request is the default): ``resume``,
+``pause``, ``retry``, ``set-budget``, ``events``, ``finish-realtime``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import gembatch as gb
+from gembatch.cli._runs import run_exit_code
+from gembatch.inputs.values import check_budget
+from gembatch.presentation.summary_view import summary_text
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    res = sub.add_parser("resume", help="go on with a run from its directory alone (undoes pause)")
+    res.add_argument("run_dir")
+    res.add_argument("--no-wait", action="store_true", help="one step, then return")
+    res.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
+    res.set_defaults(func=_resume)
+
+    pause = sub.add_parser("pause", help="submit nothing new (jobs in flight are still collected)")
+    pause.add_argument("run_dir")
+    pause.set_defaults(func=_pause)
+
+    retry = sub.add_parser("retry", help="give every failed article one more attempt")
+    retry.add_argument("run_dir")
+    retry.set_defaults(func=_retry)
+
+    budget = sub.add_parser("set-budget", help="raise, lower or remove (none) a run's budget")
+    budget.add_argument("run_dir")
+    budget.add_argument("usd", help="dollars, or 'none' for no budget")
+    budget.set_defaults(func=_set_budget)
+
+    events = sub.add_parser("events", help="the run's history, newest last")
+    events.add_argument("run_dir")
+    events.add_argument("--tail", type=int, default=20, metavar="N", help="last N events (0: all)")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(func=_events)
+
+    rt = sub.add_parser("finish-realtime", help="send what is still pending through real time")
+    rt.add_argument("run_dir")
+    rt.add_argument("--max-wait", type=float, default=None, metavar="S", help="return after S seconds")
+    rt.set_defaults(func=_finish_realtime)
+
+
+def _show(run: gb.Run) -> None:
+    print(summary_text(run.summary(), str(run.run_dir)))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    run = gb.Run.open(args.run_dir)
+    if run.summary().state == "paused":
+        run.resume()
+    print(gb.describe(run.client), file=sys.stderr)
+    if args.no_wait:
+        run.step()
+    elif not run.wait(timeout=args.max_wait, progress=True):
+        print(f"still in flight: `gembatch resume {args.run_dir}` goes on", file=sys.stderr)
+    _show(run)
+    return run_exit_code(run.summary())
+
+
+def _pause(args: argparse.Namespace) -> int:
+    run = gb.Run.open(args.run_dir)
+    run.pause()
+    print(f"paused: nothing new is submitted until `gembatch resume {args.run_dir}`")
+    return 0
+
+
+def _retry(args: argparse.Namespace) -> int:
+    n = gb.Run.open(args.run_dir).retry_failed()
+    print(f"{n} failed article(s) re-queued; `gembatch resume {args.run_dir}` sends them")
+    return 0
+
+
+def _set_budget(args: argparse.Namespace) -> int:
+    raw = args.usd.strip().lower()
+    try:
+        value = None if raw in ("none", "off") else float(raw)
+    except ValueError:
+        value = args.usd  # refused below, naming the value
+    budget = check_budget(value, field="budget")
+    gb.Run.open(args.run_dir).set_budget(budget)
+    print("budget removed" if budget is None else f"budget set to ${budget:,.2f}")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    frame = gb.Run.open(args.run_dir).events()
+    if args.tail:
+        frame = frame.tail(args.tail)
+    if args.json:
+        print(frame.to_json(orient="records", date_format="iso"))
+        return 0
+    times = frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    for when, kind, chunk, message in zip(
+        times, frame["kind"].tolist(), frame["chunk_id"].tolist(), frame["message"].tolist(), strict=True
+    ):
+        where = f" {chunk}" if isinstance(chunk, str) and chunk else ""
+        text = message if isinstance(message, str) else ""
+        print(f"{when} {kind}{where}: {text}"[:200])
+    return 0
+
+
+def _finish_realtime(args: argparse.Namespace) -> int:
+    run = gb.Run.open(args.run_dir)
+    run.finish_realtime(timeout=args.max_wait, progress=True)
+    _show(run)
+    return run_exit_code(run.summary())
