@@ -6,7 +6,7 @@ user text escaped, tables and strings cut to a bounded size, and a plain-text tw
 
 >>> from gembatch.presentation import html_blocks as hb
 >>> html = hb.render("Plan", fields={"model": "gemini-2.5-flash-lite", "cost": hb.usd(1.5)})
->>> "gb-repr" in html and "$1.50" in html
+>>> "gb-repr" in html and "&#36;1.50" in html  # "$" escaped: MathJax never pairs two amounts
 True
 """
 
@@ -30,8 +30,10 @@ __all__ = [
     "MAX_COLS",
     "MAX_IMAGE_BYTES",
     "MAX_ROWS",
+    "NO_MATH",
     "STATE_COLORS",
     "STYLE",
+    "TONES",
     "Html",
     "count",
     "esc",
@@ -44,6 +46,7 @@ __all__ = [
     "render",
     "render_text",
     "state_badge",
+    "style",
     "tokens",
     "usd",
 ]
@@ -69,29 +72,51 @@ STATE_COLORS: dict[str, str] = {
     "cancelled": "#616161",
 }
 
-STYLE = """<style>
-.gb-repr{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;
- color:var(--jp-content-font-color1,inherit);line-height:1.45;max-width:960px}
-.gb-repr .gb-title{font-weight:600;font-size:14px}
-.gb-repr .gb-sub{color:var(--jp-content-font-color2,#666);margin-left:.5em}
-.gb-repr table{border-collapse:collapse;margin:.3em 0}
-.gb-repr th,.gb-repr td{padding:2px 8px;text-align:right;
- border-bottom:1px solid var(--jp-border-color2,#e0e0e0);white-space:nowrap}
-.gb-repr th{font-weight:600}
-.gb-repr td.gb-txt{text-align:left}
-.gb-repr .gb-kv th{text-align:left;color:var(--jp-content-font-color2,#555);font-weight:normal}
-.gb-repr .gb-kv td{text-align:left}
-.gb-repr .gb-section{margin-top:.5em}
-.gb-repr .gb-section>.gb-h{font-weight:600;color:var(--jp-content-font-color2,#555)}
-.gb-repr .gb-badge{display:inline-block;padding:0 6px;border-radius:8px;color:#fff;font-size:11px}
-.gb-repr .gb-bar{display:flex;height:10px;width:100%;max-width:480px;border-radius:3px;overflow:hidden;
- background:var(--jp-layout-color3,#eee)}
-.gb-repr .gb-legend span{margin-right:.9em;white-space:nowrap}
-.gb-repr .gb-dot{display:inline-block;width:8px;height:8px;border-radius:4px;margin-right:3px}
-.gb-repr .gb-more{color:var(--jp-content-font-color2,#666);font-style:italic}
-.gb-repr .gb-foot{color:var(--jp-content-font-color2,#666);font-size:12px;margin-top:.3em}
-.gb-repr img{max-width:100%}
-</style>"""
+# Badge colours by meaning (white text reads on each in light and dark themes).
+TONES: dict[str, str] = {
+    "ok": "#2e7d32",
+    "bad": "#c62828",
+    "warn": "#e65100",
+    "info": "#1565c0",
+    "muted": "#616161",
+}
+
+# Every element carries its look in an inline ``style`` attribute: a notebook that is not trusted
+# (and nbviewer) drops ``<style>`` blocks but keeps these; GitHub drops both, and what is left is
+# plain tables and text that still say everything. Colours are neutral (inherit, translucent grey)
+# so the same HTML reads in light and dark themes.
+_RULE = "border-bottom:1px solid rgba(128,128,128,.3)"
+CSS: dict[str, str] = {
+    "root": "font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;line-height:1.45;"
+    "max-width:960px;color:inherit",
+    "title": "font-weight:600;font-size:14px",
+    "sub": "opacity:.7;margin-left:.5em",
+    "table": "border-collapse:collapse;margin:.3em 0",
+    "th": "padding:2px 8px;text-align:right;font-weight:600;white-space:nowrap;"
+    "border-bottom:1px solid rgba(128,128,128,.3)",
+    "td": "padding:2px 8px;text-align:right;white-space:nowrap;" + _RULE,
+    "td_txt": "padding:2px 8px;text-align:left;white-space:nowrap;" + _RULE,
+    "kv_th": "padding:2px 8px;text-align:left;font-weight:normal;opacity:.75;white-space:nowrap;"
+    "vertical-align:top",
+    "kv_td": "padding:2px 8px;text-align:left",
+    "section": "margin-top:.5em",
+    "h": "font-weight:600;opacity:.8",
+    "badge": "display:inline-block;padding:0 7px;border-radius:8px;color:#fff;font-size:11px;"
+    "font-weight:600;vertical-align:middle",
+    "bar": "display:flex;height:10px;width:100%;max-width:480px;border-radius:3px;overflow:hidden;"
+    "background:rgba(128,128,128,.25)",
+    "legend": "white-space:nowrap;margin-right:.9em",
+    "dot": "display:inline-block;width:8px;height:8px;border-radius:4px;margin-right:3px",
+    "more": "opacity:.7;font-style:italic",
+    "foot": "opacity:.7;font-size:12px;margin-top:.3em",
+    "img": "max-width:100%;height:auto",
+}
+
+#: Classes that keep MathJax (Jupyter, nbconvert, nbviewer) from typesetting ``$…$`` amounts as maths.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
+
+#: A stylesheet for the ``gb-*`` classes, for pages that want one; :func:`render` does not need it.
+STYLE = "<style>.gb-repr img{max-width:100%}</style>"
 
 
 class Html(str):
@@ -105,23 +130,37 @@ def _clip(text: str, limit: int) -> str:
 
 
 def esc(value: object, limit: int = MAX_CELL) -> Html:
-    """``value`` as escaped HTML text, cut to ``limit`` characters; ``Html`` passes through."""
+    """``value`` as escaped HTML text, cut to ``limit`` characters; ``Html`` passes through.
+
+    ``$`` becomes ``&#36;`` too, so renderers that look for TeX in the source never pair two amounts.
+    """
     if isinstance(value, Html):
         return value
     text = "—" if _is_missing(value) else str(value)
-    return Html(_stdhtml.escape(_clip(text, limit), quote=True))
+    return Html(_stdhtml.escape(_clip(text, limit), quote=True).replace("$", "&#36;"))
+
+
+def style(name: str) -> str:
+    """`` style="…"`` for one of the :data:`CSS` entries (with its leading space)."""
+    return f' style="{CSS[name]}"'
 
 
 def _color(state: str) -> str:
     return STATE_COLORS.get(state.lower(), "#757575")
 
 
-def state_badge(state: object) -> Html:
-    """A coloured pill naming a state (``succeeded``, ``failed``, ``running`` …)."""
+def state_badge(state: object, tone: str | None = None) -> Html:
+    """A coloured pill naming a state (``succeeded``, ``done · 4 failed``, ``backing off …``).
+
+    ``tone`` (a :data:`TONES` key) sets the colour by meaning; without it the first word's
+    :data:`STATE_COLORS` entry does. The text says it all where colours are stripped.
+    """
     text = "—" if _is_missing(state) else str(state)
+    word = text.split()[0].lower() if text.split() else "unknown"
+    color = TONES.get(tone or "", _color(word))
     return Html(
-        f'<span class="gb-badge gb-state-{esc(text.lower(), 24)}" '
-        f'style="background:{_color(text)}">{esc(text, 24)}</span>'
+        f'<span class="gb-badge gb-state-{esc(word, 24)}" title="state"'
+        f' style="{CSS["badge"]};background:{color}">{esc(text, 80)}</span>'
     )
 
 
@@ -139,22 +178,26 @@ def progress_bar(counts: Mapping[str, float], total: float | None = None) -> Htm
         )
     for state, n in ((str(k), v) for k, v in counts.items()):
         legend.append(
-            f'<span><span class="gb-dot" style="background:{_color(state)}"></span>'
-            f"{esc(state, 24)} {count(n)}</span>"
+            f'<span{style("legend")}><span class="gb-dot" style="{CSS["dot"]};background:{_color(state)}">'
+            f"</span>{esc(state, 24)} {count(n)}</span> "
         )
     return Html(
-        f'<div class="gb-bar">{"".join(segs)}</div><div class="gb-legend">{"".join(legend[:MAX_COLS])}</div>'
+        f'<div class="gb-bar"{style("bar")}>{"".join(segs)}</div>'
+        f'<div class="gb-legend">{"".join(legend[:MAX_COLS])}</div>'
     )
 
 
 def kv_table(mapping: Mapping[str, object]) -> Html:
     """A two-column table of labelled values (values that are ``Html`` are inserted unescaped)."""
     items = list(mapping.items())
-    rows = [f"<tr><th>{esc(k, 40)}</th><td>{esc(v)}</td></tr>" for k, v in items[: MAX_ROWS * 3]]
+    rows = [
+        f'<tr><th scope="row"{style("kv_th")}>{esc(k, 40)}</th><td{style("kv_td")}>{esc(v)}</td></tr>'
+        for k, v in items[: MAX_ROWS * 3]
+    ]
     more = len(items) - MAX_ROWS * 3
     if more > 0:
-        rows.append(f'<tr><td colspan="2" class="gb-more">… {more} more</td></tr>')
-    return Html(f'<table class="gb-kv">{"".join(rows)}</table>')
+        rows.append(f'<tr><td colspan="2" class="gb-more"{style("more")}>… {more} more</td></tr>')
+    return Html(f'<table class="gb-kv"{style("table")}>{"".join(rows)}</table>')
 
 
 def _cell(value: object) -> str:
@@ -189,21 +232,25 @@ def frame_table(
     rows, hidden = _frame_rows(sub, max_rows)
     head = (max_rows + 1) // 2
     index_name = df.index.name or ""
-    out = [f"<tr><th>{esc(index_name, 30)}</th>{''.join(f'<th>{esc(c, 30)}</th>' for c in cols)}</tr>"]
+    th = style("th")
+    out = [
+        f"<tr><th{th}>{esc(index_name, 30)}</th>{''.join(f'<th{th}>{esc(c, 30)}</th>' for c in cols)}</tr>"
+    ]
     for i, (key, values) in enumerate(rows):
         if hidden and i == head:
             span = len(cols) + 1
-            out.append(f'<tr><td colspan="{span}" class="gb-more">… {count(hidden)} more rows</td></tr>')
+            more = f'<td colspan="{span}" class="gb-more"{style("more")}>… {count(hidden)} more rows</td>'
+            out.append(f"<tr>{more}</tr>")
         cells = "".join(
-            f"<td>{esc(_cell(v), max_cell)}</td>"
+            f"<td{style('td')}>{esc(_cell(v), max_cell)}</td>"
             if _numeric(v)
-            else f'<td class="gb-txt">{esc(_cell(v), max_cell)}</td>'
+            else f'<td class="gb-txt"{style("td_txt")}>{esc(_cell(v), max_cell)}</td>'
             for v in values
         )
-        out.append(f"<tr><th>{esc(key, 30)}</th>{cells}</tr>")
+        out.append(f"<tr><th{th}>{esc(key, 30)}</th>{cells}</tr>")
     extra = len(df.columns) - len(cols)
-    note = f'<div class="gb-more">… {extra} more columns</div>' if extra > 0 else ""
-    return Html(f"<table>{''.join(out)}</table>{note}")
+    note = f'<div class="gb-more"{style("more")}>… {extra} more columns</div>' if extra > 0 else ""
+    return Html(f"<table{style('table')}>{''.join(out)}</table>{note}")
 
 
 def frame_text(df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_COLS) -> str:
@@ -219,18 +266,26 @@ def frame_text(df: pd.DataFrame, max_rows: int = MAX_ROWS, max_cols: int = MAX_C
     return "\n".join(lines)
 
 
-def png_img(data: bytes | None, alt: str, max_bytes: int = MAX_IMAGE_BYTES) -> Html:
-    """An inline ``<img>`` of PNG bytes (a data URI); too large or empty images become a note."""
+def png_img(
+    data: bytes | None, alt: str, max_bytes: int = MAX_IMAGE_BYTES, width: float | None = None
+) -> Html:
+    """An inline ``<img>`` of PNG bytes (a data URI); too large or empty images become a note.
+
+    ``width``: the CSS width in pixels (a chart drawn at 2× shows sharp at its real size).
+    """
     if not data:
-        return Html(f'<div class="gb-more">({esc(alt)}: no chart yet)</div>')
+        return Html(f'<div class="gb-more"{style("more")}>({esc(alt)}: no chart yet)</div>')
     if len(data) > max_bytes:
-        return Html(f'<div class="gb-more">({esc(alt)}: chart left out, {count(len(data))} bytes)</div>')
+        note = f"({esc(alt)}: chart left out, {count(len(data))} bytes)"
+        return Html(f'<div class="gb-more"{style("more")}>{note}</div>')
     b64 = base64.b64encode(data).decode("ascii")
-    return Html(f'<img src="data:image/png;base64,{b64}" alt="{esc(alt)}"/>')
+    size = "" if width is None else f' width="{int(width)}"'
+    return Html(f'<img src="data:image/png;base64,{b64}" alt="{esc(alt)}"{size}{style("img")}/>')
 
 
 def _section(title: str, body: str) -> str:
-    return f'<div class="gb-section"><div class="gb-h">{esc(title, 60)}</div>{body}</div>'
+    head = f'<div class="gb-h"{style("h")}>{esc(title, 60)}</div>' if title else ""
+    return f'<div class="gb-section"{style("section")}>{head}{body}</div>'
 
 
 def render(
@@ -247,13 +302,17 @@ def render(
 ) -> Html:
     """One self-contained repr block: a title line, a field table, bounded tables, free sections.
 
-    ``badges`` are state names shown as pills; ``sections`` values must be ``Html`` from these
-    helpers (e.g. :func:`progress_bar`, :func:`png_img`); everything else is escaped here.
+    ``badges`` are state names shown as pills (or ready pills from :func:`state_badge`);
+    ``sections`` values must be ``Html`` from these helpers (e.g. :func:`progress_bar`,
+    :func:`png_img`); everything else is escaped here.
     """
-    parts = [STYLE, '<div class="gb-repr">', f'<div><span class="gb-title">{esc(title, 80)}</span>']
+    parts = [
+        f'<div class="gb-repr {NO_MATH}"{style("root")}>',
+        f'<div><strong class="gb-title"{style("title")}>{esc(title, 80)}</strong>',
+    ]
     if subtitle:
-        parts.append(f'<span class="gb-sub">{esc(subtitle, 120)}</span>')
-    parts.extend(f" {state_badge(b)}" for b in badges)
+        parts.append(f' <span class="gb-sub"{style("sub")}>{esc(subtitle, 120)}</span>')
+    parts.extend(f" {b if isinstance(b, Html) else state_badge(b)}" for b in badges)
     parts.append("</div>")
     if fields:
         parts.append(kv_table(fields))
@@ -264,7 +323,7 @@ def render(
             _section(f"{name} ({count(len(df))})", frame_table(df, max_rows=max_rows, max_cell=max_cell))
         )
     if footer:
-        parts.append(f'<div class="gb-foot">{esc(footer, 300)}</div>')
+        parts.append(f'<div class="gb-foot"{style("foot")}>{esc(footer, 300)}</div>')
     parts.append("</div>")
     return Html("".join(parts))
 

@@ -2,7 +2,7 @@
 
 >>> from gembatch.presentation import html_repr
 >>> html = html_repr.render("Plan", fields={"cost": html_repr.usd(1.5)})
->>> "gb-repr" in html and "$1.50" in html
+>>> "gb-repr" in html and "&#36;1.50" in html  # "$" escaped: MathJax never pairs two amounts
 True
 """
 
@@ -15,8 +15,10 @@ from gembatch.presentation.html_blocks import (
     MAX_COLS,
     MAX_IMAGE_BYTES,
     MAX_ROWS,
+    NO_MATH,
     STATE_COLORS,
     STYLE,
+    TONES,
     Html,
     count,
     esc,
@@ -40,8 +42,10 @@ __all__ = [
     "MAX_COLS",
     "MAX_IMAGE_BYTES",
     "MAX_ROWS",
+    "NO_MATH",
     "STATE_COLORS",
     "STYLE",
+    "TONES",
     "Html",
     "count",
     "esc",

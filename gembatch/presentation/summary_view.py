@@ -15,20 +15,95 @@ from gembatch.presentation import formatters as fmt
 from gembatch.presentation import html_blocks as html_repr
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text"]
+__all__ = [
+    "badge",
+    "badge_tone",
+    "eta_text",
+    "headline",
+    "summary_fields",
+    "summary_html",
+    "summary_line",
+    "summary_text",
+]
 
 
 def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
+def _backing_off(s: RunSummary) -> bool:
+    return not s.done and s.state == "running" and bool(s.backoff_until and s.backoff_until > time.time())
+
+
+def _refusal(s: RunSummary) -> str:
+    """Why submission backs off, in a word: ``quota`` for a 429, else the refusal's kind."""
+    text = s.last_error or ""
+    if any(k in text for k in ("429", "RESOURCE_EXHAUSTED", "quota")):
+        return "quota"
+    kind = text.split(":", 1)[0].strip()
+    return kind.replace("_", " ") if kind else "refused"
+
+
 def badge(summary: RunSummary) -> str:
-    """The run's state in a word or three: ``running``, ``done · 4 failed``, ``backing off``…"""
-    if summary.done and summary.failed:
-        return f"{summary.state} · {fmt.count(summary.failed)} failed"
-    if not summary.done and summary.backoff_until and summary.backoff_until > time.time():
-        return "backing off"
-    return summary.state
+    """What the run is doing, in a few words: ``running``, ``done · 4 failed``, ``paused``,
+    ``budget reached``, ``backing off until 13:44:55 — quota``…"""
+    s = summary
+    failed = f" · {fmt.count(s.failed)} failed" if s.failed else ""
+    if s.state == "budget":
+        return f"budget reached{failed}"
+    if s.done:
+        return f"{s.state}{failed}"
+    if _backing_off(s):
+        return f"backing off until {_clock(s.backoff_until or 0)} — {_refusal(s)}"
+    if s.state == "running" and s.stragglers:
+        return f"running · {fmt.count(s.stragglers)} straggling"
+    return s.state
+
+
+def badge_tone(summary: RunSummary) -> str:
+    """The badge's colour by meaning: ``ok`` (green), ``bad`` (red), ``warn`` (orange), ``info``
+    (blue) or ``muted`` (grey). Failures are never green."""
+    s = summary
+    if s.state == "cancelled":
+        return "muted"
+    if s.done:
+        return "bad" if s.failed or s.state == "budget" else "ok"
+    if s.state in ("paused", "budget") or _backing_off(s) or s.stragglers:
+        return "warn"
+    return "info"
+
+
+def eta_text(summary: RunSummary) -> str | None:
+    """``1.2–2.5 min`` (frozen while paused), ``after the first results``, or ``None`` when done."""
+    s = summary
+    if s.done or s.state == "cancelled":
+        return None
+    if s.eta_low_s is None or s.eta_high_s is None:
+        return "after the first results" if s.started_at else None
+    low, high = fmt.duration(s.eta_low_s), fmt.duration(s.eta_high_s)
+    text = low if low == high else f"{low} – {high}"
+    return text + (" (paused)" if s.state == "paused" else "")
+
+
+def headline(summary: RunSummary) -> dict[str, str]:
+    """The few numbers a user looks at first, labelled: done, failed, time, spend, tokens, jobs."""
+    s = summary
+    left = f"{fmt.count(s.pending)} to go" if s.pending else "none to go"
+    timing = f"{fmt.duration(s.elapsed_s)} elapsed" if s.elapsed_s is not None else "not started"
+    eta = eta_text(s)
+    budget = "no budget" if s.budget_usd is None else f"budget {fmt.usd(s.budget_usd)}"
+    return {
+        "done": f"{fmt.count(s.finished)} / {fmt.count(s.articles)} ({fmt.pct(s.finished, s.articles)})",
+        "failed": f"{fmt.count(s.failed)} failed" if s.failed else "0 failed",
+        "left": left,
+        "time": timing + (f" · ETA {eta}" if eta else ""),
+        "spend": f"{fmt.usd(s.cost_actual_usd)} spent · {fmt.usd(s.cost_committed_usd)} committed · "
+        f"plan {fmt.usd(s.cost_estimated_usd)} · {budget}",
+        "tokens": f"{fmt.tokens(s.enqueued_tokens)} enqueued of {fmt.tokens(s.enqueued_cap)} cap"
+        + (f" (quota {fmt.tokens(s.quota_tokens)})" if s.quota_tokens else ""),
+        "jobs": f"{fmt.count(s.jobs_in_flight)} in flight"
+        + (f" · {fmt.count(s.stragglers)} straggling" if s.stragglers else ""),
+    }
 
 
 def _progress(s: RunSummary) -> str:
@@ -40,8 +115,13 @@ def _progress(s: RunSummary) -> str:
 
 def _timing(s: RunSummary) -> str | None:
     parts = [] if s.elapsed_s is None else [f"elapsed {fmt.duration(s.elapsed_s)}"]
+    eta = eta_text(s)
     if s.eta_s and not s.done:
-        parts.append(f"ETA {fmt.duration(s.eta_s)}")
+        parts.append(f"ETA {fmt.duration(s.eta_s)}" + (f" (range {eta})" if s.eta_low_s is not None else ""))
+    elif eta:
+        parts.append(f"ETA {eta}")
+    if s.throughput_per_min:
+        parts.append(f"{s.throughput_per_min:,.1f} articles/min")
     return " · ".join(parts) or None
 
 
@@ -51,7 +131,12 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
     fields = {
         "articles": _progress(s),
         "in flight": f"{fmt.count(s.jobs_in_flight)} jobs · {fmt.tokens(s.enqueued_tokens)} of "
-        f"{fmt.tokens(s.enqueued_cap)} enqueued tokens",
+        f"{fmt.tokens(s.enqueued_cap)} enqueued tokens"
+        + (
+            f" (cap: {fmt.pct(s.enqueued_cap, s.quota_tokens)} of the {fmt.tokens(s.quota_tokens)} quota)"
+            if s.quota_tokens
+            else ""
+        ),
         "chunks": ", ".join(f"{k} {v}" for k, v in sorted(s.chunks.items()) if v) or "none",
         "tokens": f"{fmt.tokens(s.input_tokens)} in, {fmt.tokens(s.output_tokens)} out, "
         f"{fmt.tokens(s.thoughts_tokens)} thinking (estimated {fmt.tokens(s.est_input_tokens)} in, "
@@ -69,7 +154,10 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
     if s.last_error:
         when = f" ({_clock(s.last_error_at)})" if s.last_error_at else ""
         fields["last error"] = f"{s.last_error}{when}"
-    if not s.done and s.backoff_until and s.backoff_until > time.time():
+    if s.last_event:
+        when = f" ({_clock(s.last_event_at)})" if s.last_event_at else ""
+        fields["last event"] = f"{s.last_event}{when}"
+    if _backing_off(s) and s.backoff_until:
         wait = s.backoff_until - time.time()
         fields["back-off"] = f"submitting again at {_clock(s.backoff_until)} (in {fmt.duration(wait)})"
     return fields
@@ -106,7 +194,7 @@ def summary_html(summary: RunSummary, run_dir: str) -> str:
         html_repr.render(
             "gembatch run",
             subtitle=_subtitle(s),
-            badges=[badge(s)],
+            badges=[html_repr.state_badge(badge(s), tone=badge_tone(s))],
             fields=summary_fields(s),
             sections=sections,
             footer=str(run_dir),

@@ -212,6 +212,29 @@ class StoreFigures:
             return None
         return str(rows[0][0]), str(rows[0][1] or ""), float(rows[0][2])
 
+    def last_event(self) -> tuple[str, str, float] | None:
+        """(kind, message, time) of the newest event, if any."""
+        rows = self._rows("SELECT kind, message, time FROM events ORDER BY id DESC LIMIT 1")
+        return None if not rows else (str(rows[0][0]), str(rows[0][1] or ""), float(rows[0][2]))
+
+    def last_event_time(self, kind: str) -> float | None:
+        """When the newest event of ``kind`` was recorded (e.g. ``pause``), if ever."""
+        value = self._one("SELECT MAX(time) FROM events WHERE kind = ?", (kind,))
+        return None if value is None else float(value)
+
+    def job_timing(self) -> tuple[list[float], list[float]]:
+        """Turnarounds (submitted → finished, s) of finished jobs, and the submit times of jobs in flight."""
+        done = self._rows(
+            "SELECT finished_at - submitted_at FROM chunks WHERE submitted_at IS NOT NULL "
+            "AND finished_at IS NOT NULL AND finished_at >= submitted_at"
+        )
+        flying = self._rows(
+            f"SELECT COALESCE(submitted_at, intent_at) FROM chunks WHERE state IN ({_marks(_ACTIVE)}) "
+            "AND COALESCE(submitted_at, intent_at) IS NOT NULL",
+            _ACTIVE,
+        )
+        return [float(r[0]) for r in done], [float(r[0]) for r in flying]
+
     # -- frame rows -----------------------------------------------------------------------
     def chunk_rows(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
         """``columns`` (plus the raw ``stats`` JSON last) of every chunk, in plan order."""

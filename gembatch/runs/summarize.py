@@ -2,13 +2,76 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from dataclasses import dataclass
 
 from gembatch.runs.config import RunConfig
 from gembatch.runs.store import RunStore
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["summarize"]
+__all__ = ["EtaRange", "eta_range", "summarize"]
+
+
+@dataclass(frozen=True)
+class EtaRange:
+    """Time left, as a range, and the figures it comes from (see :func:`eta_range`)."""
+
+    eta_s: float | None = None
+    low_s: float | None = None
+    high_s: float | None = None
+    per_min: float | None = None
+    p50_s: float | None = None
+    p90_s: float | None = None
+    stragglers: int = 0
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def eta_range(
+    *,
+    total: int,
+    finished: int,
+    first: float | None,
+    now: float,
+    turnarounds: list[float],
+    flying: list[float],
+    running: bool = True,
+) -> EtaRange:
+    """An honest time left: throughput so far for the remaining articles, and the jobs in flight.
+
+    ``eta_s`` is remaining / throughput. The range widens it for what throughput alone misses:
+    articles arrive a whole job at a time, and the last jobs run late. Low: 0.8 × ``eta_s``, or
+    the soonest an in-flight job should finish at the median turnaround. High: 1.5 × ``eta_s``,
+    or the p90 turnaround of the oldest job in flight (a job already older than p90 — a
+    straggler — is given half its age again). ``now`` is the pause time while paused, so the ETA
+    stands still. No ETA before the first article finishes.
+
+    >>> r = eta_range(total=100, finished=50, first=0.0, now=100.0, turnarounds=[20.0], flying=[90.0])
+    >>> r.eta_s, r.low_s, r.high_s
+    (100.0, 80.0, 150.0)
+    """
+    p50 = _quantile(turnarounds, 0.5) if turnarounds else None
+    p90 = _quantile(turnarounds, 0.9) if turnarounds else None
+    ages = [max(0.0, now - t) for t in flying]
+    stragglers = sum(1 for age in ages if p90 is not None and age > p90)
+    active = None if first is None else max(now - first, 1e-9)
+    per_min = None if active is None or not finished else 60.0 * finished / active
+    base = EtaRange(per_min=per_min, p50_s=p50, p90_s=p90, stragglers=stragglers)
+    left = total - finished
+    if not running or left <= 0 or not per_min:
+        return base
+    eta = left / (per_min / 60.0)
+    low, high = 0.8 * eta, 1.5 * eta
+    if p50 is not None and ages:
+        low = max(low, min(max(p50 - age, 0.0) for age in ages))
+    if p90 is not None and ages:
+        oldest = max(ages)
+        high = max(high, p90 - oldest if oldest <= p90 else 0.5 * oldest)
+    return dataclasses.replace(base, eta_s=eta, low_s=low, high_s=max(high, low))
 
 
 def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
@@ -34,11 +97,19 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
     now = time.time()
     end = (ledger.last_event_at() or now) if finished is not None else now
     elapsed = None if first is None else max(0.0, end - first)
-    eta = None
-    if first and 0 < finished_n < total and finished is None:
-        rate = finished_n / max(now - first, 1e-9)
-        eta = (total - finished_n) / rate
+    paused_at = ledger.last_event_time("pause") if live == "paused" else None
+    turnarounds, flying = ledger.job_timing()
+    timing = eta_range(
+        total=total,
+        finished=finished_n,
+        first=first,
+        now=paused_at or now,  # paused: the clock of the ETA stops
+        turnarounds=turnarounds,
+        flying=flying,
+        running=finished is None and live != "cancelled",
+    )
     problem = ledger.last_problem()
+    last = ledger.last_event()
     backoff = ledger.get_meta("backoff_until")
     return RunSummary(
         run_id=config.run_id,
@@ -70,7 +141,16 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         budget_usd=config.budget_usd,
         started_at=first,
         elapsed_s=elapsed,
-        eta_s=eta,
+        eta_s=timing.eta_s,
+        eta_low_s=timing.low_s,
+        eta_high_s=timing.high_s,
+        paused_at=paused_at,
+        throughput_per_min=timing.per_min,
+        turnaround_p50_s=timing.p50_s,
+        turnaround_p90_s=timing.p90_s,
+        stragglers=timing.stragglers,
+        last_event=None if last is None else (f"{last[0]}: {last[1]}" if last[1] else last[0]),
+        last_event_at=None if last is None else last[2],
         backoff_until=float(backoff) if backoff and float(backoff) > now else None,
         last_error=None if problem is None else f"{problem[0]}: {problem[1]}",
         last_error_at=None if problem is None else problem[2],

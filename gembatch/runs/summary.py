@@ -62,6 +62,17 @@ class RunSummary:
     last_error: str | None = None  # the newest error or refusal, as recorded in the events
     last_error_at: float | None = None
     failure_reasons: dict[str, int] = field(default_factory=dict)  # failed articles by reason
+    # An honest ETA: a range from the observed throughput and the jobs still in flight (see
+    # ``gembatch.runs.summarize``); frozen while paused. ``None`` until the first results arrive.
+    eta_low_s: float | None = None
+    eta_high_s: float | None = None
+    paused_at: float | None = None  # epoch seconds of the pause, while paused
+    throughput_per_min: float | None = None  # articles finished per minute so far
+    turnaround_p50_s: float | None = None  # observed job turnaround (submitted → finished)
+    turnaround_p90_s: float | None = None
+    stragglers: int = 0  # jobs in flight for longer than the observed p90 turnaround
+    last_event: str | None = None  # the newest event, as "kind: message"
+    last_event_at: float | None = None
 
     @property
     def finished(self) -> int:

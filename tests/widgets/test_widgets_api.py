@@ -22,6 +22,7 @@ def test_docstring_examples_run():
     from gembatch_widgets import _charts
 
     from gembatch.presentation import html_repr as _html
+
     for module in (_html, _charts):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__

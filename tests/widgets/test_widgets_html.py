@@ -80,10 +80,23 @@ def test_png_img_inlines_small_pngs_and_drops_large_ones():
     assert "no chart yet" in _html.png_img(b"", "chart")
 
 
-def test_css_is_scoped_to_the_repr_block():
-    rules = [line for line in _html.STYLE.splitlines() if "{" in line]
-    assert rules
-    assert all(line.startswith(".gb-repr") for line in rules)
+def test_styling_is_inline_and_amounts_are_kept_from_mathjax():
+    html = _html.render(
+        "Plan", badges=["running"], fields={"cost": "$0.02 (p90 $0.03)"}, tables={"c": _frame(2)}
+    )
+    assert "<style" not in html  # sanitisers drop style blocks; inline attributes survive more of them
+    assert html.count('style="') > 5
+    assert 'class="gb-repr tex2jax_ignore mathjax_ignore"' in html
+    assert "$" not in html  # two amounts never pair into TeX, whatever renders the source
+    assert "&#36;0.02 (p90 &#36;0.03)" in html
+
+
+def test_state_badge_colours_by_tone_and_names_the_state_in_text():
+    red = _html.state_badge("done · 4 failed", tone="bad")
+    assert "done · 4 failed" in red
+    assert _html.TONES["bad"] in red
+    assert "gb-state-done" in red
+    assert _html.TONES["ok"] in _html.state_badge("done", tone="ok")
 
 
 def test_html_helpers_import_no_jupyter():
@@ -110,6 +123,7 @@ def _summary(**changes: object) -> RunSummary:
         "jobs_in_flight": 1,
         "enqueued_tokens": 1500,
         "enqueued_cap": 9_000_000,
+        "quota_tokens": 10_000_000,
         "cost_actual_usd": 0.0004,
         "cost_committed_usd": 0.0006,
         "cost_estimated_usd": 0.001,
@@ -126,10 +140,10 @@ def test_run_summary_views_read_every_figure_of_the_typed_summary():
     assert "&lt;b&gt;r1&lt;/b&gt;" in html
     assert "10 / 12 done (83%), 1 failed" in html
     assert "gb-state-running" in html
-    assert "$0.0004 actual" in html
+    assert "&#36;0.0004 actual" in html
     assert "runs/x" in html
     text = summary_text(summary, "runs/x")
-    assert "1 jobs · 1.5k of 9M enqueued tokens" in text
+    assert "1 jobs · 1.5k of 9M enqueued tokens (cap: 90% of the 10M quota)" in text
     assert "collected 3, submitted 1" in text
     assert "$0.0006 committed, $0.001 estimated (budget $1.00)" in text
     # the dict form (summary.to_dict(), as JSON carries it) renders the same

@@ -126,9 +126,17 @@ def test_cancel_button_cancels_the_run(tmp_path: Path, articles: pd.DataFrame, e
     run = _create_run(tmp_path, articles, emulator)
     monitor = MonitorPanel(run, autostart=False)
     assert monitor.cancel_button.layout.display != "none"
+    monitor.cancel_button.click()  # asks first: nothing is cancelled yet
+    assert monitor.confirm_box.layout.display == "flex"
+    assert monitor.run.summary().state != "cancelled"
+    monitor.keep_running.click()
+    assert monitor.confirm_box.layout.display == "none"
+    assert monitor.run.summary().state != "cancelled"
     monitor.cancel_button.click()
+    monitor.confirm_cancel.click()
     assert "cancel done" in monitor.status.value
     assert monitor.view.chunks_by_state.get("cancelled")
+    assert monitor.cancel_button.disabled
 
 
 def test_wait_drives_an_unstarted_run_and_returns_done(tmp_path: Path, articles: pd.DataFrame, emulator: Any):

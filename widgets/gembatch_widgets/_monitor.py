@@ -1,4 +1,4 @@
-"""MonitorPanel: a run's progress, jobs and live charts, refreshed by one daemon thread."""
+"""MonitorPanel: a run's headline, failures, events, jobs and live charts, refreshed by one daemon thread."""
 
 from __future__ import annotations
 
@@ -11,11 +11,21 @@ from typing import Any
 import ipywidgets as widgets
 
 import gembatch
-from gembatch.presentation import html_repr as _html
-from gembatch.presentation.summary_view import badge
-from gembatch_widgets._charts import render_run_chart
+from gembatch.presentation import html_blocks as _html
+from gembatch.presentation.summary_view import badge, badge_tone
+from gembatch_widgets import _sections as sections
+from gembatch_widgets._charts import CHART_CSS_WIDTH, render_run_chart
 from gembatch_widgets._display import SnapshotDisplay
-from gembatch_widgets._view import RunView, jobs_frame, read_run, view_fields, view_html, view_text
+from gembatch_widgets._view import (
+    RunView,
+    compact_line,
+    failure_table,
+    jobs_frame,
+    read_run,
+    view_fields,
+    view_html,
+    view_text,
+)
 
 __all__ = ["MonitorPanel"]
 
@@ -41,6 +51,8 @@ class MonitorPanel(SnapshotDisplay):
         Start the refresh thread now (it stops by itself when the run is done).
     client
         The ``genai.Client`` used when ``run`` is a directory.
+    compact
+        One tqdm-like line instead of the full panel (scripts, small screens).
 
     Examples
     --------
@@ -56,9 +68,11 @@ class MonitorPanel(SnapshotDisplay):
         interval: float = 1.0,
         autostart: bool = True,
         client: Any = None,
+        compact: bool = False,
     ) -> None:
         self._init_display(display)
         self.run = _open_run(run, client)
+        self.compact = bool(compact)
         self.interval = float(interval)
         self.view = RunView()
         self.chart_png = b""
@@ -68,35 +82,65 @@ class MonitorPanel(SnapshotDisplay):
         self._read_lock = threading.Lock()
 
         self.header = widgets.HTML()
+        self.headline = widgets.HTML()
+        self.headline.add_class("gb-monitor-headline")
+        self.last_event = widgets.HTML()
         self.articles_bar = widgets.HTML()
-        self.chunks_bar = widgets.HTML()
+        self.failures = widgets.HTML()
+        self.failures.add_class("gb-monitor-failures")
         self.figures = widgets.HTML()
-        self.chart = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="960px"))
+        self.chart = widgets.Image(
+            format="png", layout=widgets.Layout(width=f"{CHART_CSS_WIDTH}px", max_width="100%", height="auto")
+        )
         self.chart.add_class("gb-monitor-chart")
         self.jobs = widgets.HTML()
+        self.event_log = widgets.HTML()
         self.status = widgets.HTML()
         self.status.add_class("gb-monitor-status")
+        self.line = widgets.HTML()
+        self.line.add_class("gb-monitor-line")
         self.pause_button = widgets.Button(
-            description="Pause", icon="pause", tooltip="Stop submitting new jobs"
+            description="Pause", icon="pause", tooltip="Stop submitting new jobs (jobs in flight go on)"
         )
-        self.cancel_button = widgets.Button(description="Cancel", icon="stop", button_style="danger")
+        self.cancel_button = widgets.Button(
+            description="Cancel", icon="stop", button_style="danger", tooltip="Cancel the run (asks first)"
+        )
         self.retry_button = widgets.Button(description="Retry failed", icon="redo")
+        self.confirm_cancel = widgets.Button(description="Yes, cancel the run", button_style="danger")
+        self.keep_running = widgets.Button(description="No, keep it running")
+        self.confirm_box = widgets.HBox(
+            [widgets.HTML("<b>Cancel every job in flight and submit nothing more?</b>"),
+             self.confirm_cancel, self.keep_running],
+            layout=widgets.Layout(display="none"),
+        )  # fmt: skip
+        self.confirm_box.add_class("gb-monitor-confirm")
+        for button in (self.pause_button, self.cancel_button, self.retry_button):
+            button.layout = widgets.Layout(width="auto", min_width="110px")
         self.pause_button.on_click(self._on_pause)
         self.cancel_button.on_click(self._on_cancel)
         self.retry_button.on_click(self._on_retry)
+        self.confirm_cancel.on_click(self._on_confirm_cancel)
+        self.keep_running.on_click(self._on_keep_running)
         controls = widgets.HBox([self.pause_button, self.cancel_button, self.retry_button])
-        self.widget = widgets.VBox(
-            [
-                self.header,
-                self.articles_bar,
-                self.chunks_bar,
-                self.figures,
-                self.chart,
-                controls,
-                self.jobs,
-                self.status,
-            ]
-        )
+        details = widgets.Accordion(children=[self.figures, self.event_log])
+        details.set_title(0, "all figures")
+        details.set_title(1, "event log")
+        details.selected_index = None
+        self.details = details
+        children: list[widgets.Widget] = [
+            self.header,
+            self.headline,
+            self.last_event,
+            self.articles_bar,
+            self.failures,
+            self.chart,
+            controls,
+            self.confirm_box,
+            self.jobs,
+            details,
+            self.status,
+        ]
+        self.widget = widgets.VBox([self.line] if self.compact else children)
         self.widget.add_class("gb-monitor")
         self.refresh()
         if autostart and not self.done:
@@ -112,49 +156,80 @@ class MonitorPanel(SnapshotDisplay):
         """Read the run once and update every widget trait (safe from any thread)."""
         with self._read_lock:
             try:
-                view = read_run(self.run)
+                view = read_run(self.run, self.view)
             except Exception as exc:  # keep the panel alive; show what went wrong
                 self.status.value = (
                     f'<span style="color:#e53935">refresh failed: {_html.esc(exc, 300)}</span>'
                 )
                 return self.view
-            events = view.events
-            key = (len(events), tuple(events.iloc[-1].astype(str)) if len(events) else (), view.key())
-            s = view.summary
-            if s is not None and (key != self._events_key or not self.chart_png):
-                self.chart_png = render_run_chart(
-                    events,
-                    quota_tokens=s.quota_tokens,
-                    headroom=s.headroom,
-                    cap_tokens=s.enqueued_cap,
-                    estimated_cost_usd=s.cost_estimated_usd,
-                    budget_usd=s.budget_usd,
-                    total_articles=s.articles or None,
-                )
-                self._events_key = key
-                self.chart.value = self.chart_png
             self.view = view
+            s = view.summary
+            if s is not None and not self.compact:
+                self._update_chart(view)
             self._set_traits(view)
             return view
+
+    def _update_chart(self, view: RunView) -> None:
+        s = view.summary
+        assert s is not None
+        events, chunks = view.events, view.chunks
+        key = (
+            len(events),
+            tuple(events.iloc[-1].astype(str)) if len(events) else (),
+            view.key(),
+            int(s.jobs_in_flight and view.read_at // 5),  # bars of jobs in flight grow with time
+        )
+        if key == self._events_key and self.chart_png:
+            return
+        self.chart_png = render_run_chart(
+            events,
+            quota_tokens=s.quota_tokens,
+            headroom=s.headroom,
+            cap_tokens=s.enqueued_cap,
+            estimated_cost_usd=s.cost_estimated_usd,
+            budget_usd=s.budget_usd,
+            total_articles=s.articles or None,
+            chunks=chunks,
+        )
+        self._events_key = key
+        self.chart.value = self.chart_png
 
     def _set_traits(self, view: RunView) -> None:
         s = view.summary
         if s is None:
             return
+        shown = _html.state_badge(badge(s), tone=badge_tone(s))
+        self.line.value = (
+            f'<div class="{_html.NO_MATH}" style="font-family:monospace;white-space:pre;overflow-x:auto">'
+            f"{_html.esc(compact_line(view), 300)}</div>"
+        )
         subtitle = " · ".join(x for x in (s.run_id, s.model) if x)
         self.header.value = (
-            f'<div class="gb-repr">{_html.STYLE}<span class="gb-title">gembatch run</span>'
-            f'<span class="gb-sub">{_html.esc(subtitle, 120)}</span> {_html.state_badge(badge(s))}</div>'
+            f'<div class="gb-repr {_html.NO_MATH}"><strong style="font-size:14px">gembatch run</strong> '
+            f'<span style="opacity:.7">{_html.esc(subtitle, 120)}</span> {shown}</div>'
+        )
+        self.headline.value = f'<div class="{_html.NO_MATH}">{sections.headline_html(s)}</div>'
+        self.last_event.value = (
+            f'<div class="{_html.NO_MATH}">{sections.last_event_html(s)}</div>' if s.last_event else ""
         )
         self.articles_bar.value = (
-            f'<div class="gb-repr">{_html.progress_bar(view.articles, s.articles)}</div>'
+            f'<div class="gb-repr {_html.NO_MATH}">{_html.progress_bar(view.articles, s.articles)}</div>'
         )
-
-        self.chunks_bar.value = f'<div class="gb-repr">{_html.progress_bar(view.chunks_by_state)}</div>'
-        self.figures.value = f'<div class="gb-repr">{_html.kv_table(view_fields(view))}</div>'
-        jobs = jobs_frame(view.chunks)
+        failures = failure_table(view)
+        self.failures.value = (
+            f'<div class="gb-repr {_html.NO_MATH}"><b>failures by reason</b>'
+            f"{_html.frame_table(failures, max_rows=8, max_cell=120)}</div>"
+            if not failures.empty
+            else ""
+        )
+        self.figures.value = f'<div class="gb-repr {_html.NO_MATH}">{_html.kv_table(view_fields(view))}</div>'
+        self.event_log.value = (
+            f'<div class="gb-repr {_html.NO_MATH}">{sections.events_table(view.events)}</div>'
+        )
+        jobs = jobs_frame(view.chunks, s, view.read_at or None)
         self.jobs.value = (
-            f'<div class="gb-repr">{_html.frame_table(jobs, max_rows=8, max_cell=32)}</div>'
+            f'<div class="gb-repr {_html.NO_MATH}"><b>jobs</b> (in flight and straggling first)'
+            f"{_html.frame_table(jobs, max_rows=10, max_cell=60)}</div>"
             if not jobs.empty
             else ""
         )
@@ -162,19 +237,23 @@ class MonitorPanel(SnapshotDisplay):
         self.pause_button.description = "Resume" if paused else "Pause"
         self.pause_button.icon = "play" if paused else "pause"
         for button in (self.pause_button, self.cancel_button):
-            button.disabled = view.done
+            button.disabled = view.done or view.state == "cancelled"
         self.retry_button.disabled = not s.failed
         moment = time.strftime("%H:%M:%S")
-        self.status.value = f"<small>{_html.esc(view.state)} · updated {moment}</small>"
+        self.status.value = f"<small>{_html.esc(badge(s), 120)} · updated {moment}</small>"
 
     # --- snapshot -----------------------------------------------------------------------------
     def snapshot_html(self) -> str:
         """Static HTML of the current state (chart inline), as papermill and GitHub keep it."""
+        if self.compact:
+            return self.line.value
+        if not self.chart_png and self.view.summary is not None:
+            self._update_chart(self.view)
         return view_html(self.view, self.chart_png)
 
     def snapshot_text(self) -> str:
-        """Plain-text summary of the current state."""
-        return view_text(self.view)
+        """Plain-text summary of the current state (one line in compact mode)."""
+        return compact_line(self.view) if self.compact else view_text(self.view)
 
     def snapshot_key(self) -> object:
         """Changes on state transitions only (not on every refresh)."""
@@ -255,6 +334,17 @@ class MonitorPanel(SnapshotDisplay):
             self._call(self.run.pause, "resume/pause")
 
     def _on_cancel(self, _button: widgets.Button) -> None:
+        """Ask first: a cancelled run submits nothing more."""
+        self.confirm_box.layout.display = "flex"
+        self.cancel_button.disabled = True
+
+    def _on_keep_running(self, _button: widgets.Button) -> None:
+        self.confirm_box.layout.display = "none"
+        self.cancel_button.disabled = self.view.done
+        self.status.value = "<small>not cancelled</small>"
+
+    def _on_confirm_cancel(self, _button: widgets.Button) -> None:
+        self.confirm_box.layout.display = "none"
         self._call(self.run.cancel, "cancel")
 
     def _on_retry(self, _button: widgets.Button) -> None:
