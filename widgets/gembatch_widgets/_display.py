@@ -12,7 +12,7 @@ import ipywidgets as widgets
 
 from gembatch.errors import InputError
 
-__all__ = ["DISPLAY_ENV", "MODES", "DisplayMode", "SnapshotDisplay", "resolve_display"]
+__all__ = ["DISPLAY_ENV", "MODES", "DisplayMode", "SnapshotDisplay", "frontend_connected", "resolve_display"]
 
 DisplayMode = Literal["auto", "widget", "static"]
 MODES: tuple[DisplayMode, ...] = ("auto", "widget", "static")
@@ -23,9 +23,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 def resolve_display(display: str | None = None) -> DisplayMode:
     """The display mode: ``display`` if given, else ``$GEMBATCH_DISPLAY``, else ``"auto"``.
 
-    ``auto`` sends both the live widget and the static snapshot (JupyterLab shows the widget;
-    papermill, nbconvert and GitHub keep the snapshot). ``widget`` sends only the live view,
-    ``static`` only the snapshot (no comms at all in the output).
+    ``auto`` sends the static snapshot, plus the live widget when a widget front end is connected
+    to the kernel (JupyterLab shows the widget; papermill, nbconvert and GitHub keep the snapshot).
+    ``widget`` sends only the live view, ``static`` only the snapshot (no comms at all in the output).
     """
     source = "display="
     if display is None:
@@ -34,6 +34,17 @@ def resolve_display(display: str | None = None) -> DisplayMode:
     if mode not in MODES:
         raise InputError(f"{source}{display!r} is not a display mode; use one of {', '.join(MODES)}")
     return cast(DisplayMode, mode)
+
+
+def frontend_connected() -> bool:
+    """Whether a widget front end (JupyterLab, Notebook 7, …) has opened ipywidgets' control channel.
+
+    Front ends open it when they connect to the kernel, to restore widgets; papermill and nbclient
+    never do. Without one, a widget view in a saved notebook renders as an empty cell wherever the
+    widget manager's script cannot load (nbconvert offline, GitHub): ``auto`` then sends only the
+    snapshot.
+    """
+    return getattr(widgets.Widget, "_control_comm", None) is not None
 
 
 class SnapshotDisplay:
@@ -74,7 +85,7 @@ class SnapshotDisplay:
         bundle: dict[str, Any] = {"text/plain": self.snapshot_text()}
         if self.display_mode in ("auto", "static"):
             bundle["text/html"] = self.snapshot_html()
-        if self.display_mode in ("auto", "widget"):
+        if self.display_mode == "widget" or (self.display_mode == "auto" and frontend_connected()):
             view = self.widget._repr_mimebundle_() or {}
             if WIDGET_MIME in view:
                 bundle[WIDGET_MIME] = view[WIDGET_MIME]
