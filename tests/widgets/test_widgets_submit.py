@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -38,9 +39,17 @@ def test_submit_is_disabled_while_the_estimate_exceeds_the_budget(articles: pd.D
     panel.budget.value = 1e-6
     assert panel.submit_button.disabled
     assert "exceeds the budget" in panel.submit_button.tooltip
-    assert "exceeds the budget" in panel.estimate_html.value
+    # said once, next to the budget field, which is highlighted; nowhere else on the page
+    assert "exceeds the budget" in panel.messages["budget"].value
+    assert "gb-invalid" in panel.budget._dom_classes
+    assert "exceeds the budget" not in panel.estimate_html.value
+    assert "exceeds the budget" not in panel.status.value
+    assert "over budget" in panel.estimate_html.value  # the estimate's badge, in red
     panel.budget.value = 0.0  # no budget
     assert not panel.submit_button.disabled
+    assert "gb-invalid" not in panel.budget._dom_classes
+    assert not panel.messages["budget"].value
+    assert "0 = no budget" in panel.budget_hint.value
 
 
 def test_realtime_mode_prices_realtime(articles: pd.DataFrame):
@@ -56,7 +65,10 @@ def test_bad_schema_blocks_submit_with_a_reason(articles: pd.DataFrame):
     panel = SubmitPanel(articles)
     panel.schema.value = "{not json"
     assert panel.submit_button.disabled
-    assert "not valid JSON" in panel.status.value
+    assert "not valid JSON" in panel.messages["schema"].value
+    assert "gb-invalid" in panel.schema._dom_classes
+    shown = [m.value for m in panel.messages.values()] + [panel.status.value, panel.estimate_html.value]
+    assert sum("not valid JSON" in v for v in shown) == 1  # one message per problem
     panel.schema.value = json.dumps({"type": "object", "properties": {"topic": {"type": "string"}}})
     assert not panel.submit_button.disabled
 
@@ -82,3 +94,52 @@ def test_submit_from_code_refuses_a_plan_over_budget(articles: pd.DataFrame):
     assert panel.run is None
     panel.submit_button.click()  # the button reports instead of raising
     assert "exceeds the budget" in panel.status.value
+
+
+def test_a_prompt_problem_is_shown_once_under_the_prompt_without_pydantic_noise(articles: pd.DataFrame):
+    panel = SubmitPanel(articles)
+    panel.prompt.value = "Summarise {txt}"
+    message = panel.messages["prompt"].value
+    assert "{txt}" in message
+    assert "validation error" not in message
+    assert "[type=" not in message
+    assert "gb-invalid" in panel.prompt._dom_classes
+    assert all(not m.value for name, m in panel.messages.items() if name != "prompt")
+    panel.prompt.value = "Summarise {text}"
+    assert not panel.messages["prompt"].value
+    assert "gb-invalid" not in panel.prompt._dom_classes
+
+
+def test_expected_output_tokens_drive_the_estimate_and_the_preview_shows_the_request(articles: pd.DataFrame):
+    panel = SubmitPanel(articles, prompt="Headline for: {text}")
+    panel.expected_output.value = 10
+    small = panel.summary.output_tokens
+    panel.expected_output.value = 1000
+    assert panel.summary.output_tokens > small
+    assert panel.summary.output_tokens == 1000 * len(articles)
+    preview = panel.request_preview.value
+    assert "first request" in preview
+    assert "Headline for:" in preview
+    assert "batch duration" in panel.estimate_html.value
+    assert "p90" in str(panel.summary.fields()["batch duration"])
+
+
+def test_the_form_locks_after_submit_and_new_run_unlocks_it(
+    tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    panel = SubmitPanel(articles, run_dir=tmp_path / "run", client=emulator.client(), monitor_interval=0.2)
+    assert panel.submit_button.layout.width == "140px"  # a fixed width, never squeezed to "S…"
+    monitor = panel.submit()
+    try:
+        assert panel.prompt.disabled
+        assert panel.model.disabled
+        assert panel.budget.disabled
+        assert panel.new_run_button.layout.display != "none"
+        panel.new_run_button.click()
+        assert not panel.prompt.disabled
+        assert panel.run is None
+        assert panel.run_dir.value == f"{tmp_path / 'run'}-2"  # a new directory: not a reopen
+        assert not panel.submit_button.disabled
+    finally:
+        monitor.stop()
+        monitor.run.stop()

@@ -25,6 +25,10 @@ class PlanSummary:
     budget_usd: float | None = None
     budget_problem: str | None = None
     error: str | None = None
+    field: str | None = None  # the form field the error belongs to, when known
+    duration_p50_s: float | None = None  # the forecast of the chosen mode (planning.forecast)
+    duration_p90_s: float | None = None
+    duration_limit: str | None = None
 
     @property
     def estimate(self) -> Estimate | None:
@@ -68,8 +72,7 @@ class PlanSummary:
     def fields(self) -> dict[str, object]:
         """Labelled figures (plain strings)."""
         if self.plan is None:
-            return {"estimate": self.error or "—"}
-        bound = self._figure("realtime_bound")
+            return {"estimate": "— (fix the highlighted field)" if self.field else (self.error or "—")}
         out: dict[str, object] = {
             "articles": fmt.count(self.articles),
             "input tokens": f"{fmt.tokens(self.input_tokens)} (p50 {fmt.tokens(self.input_tokens_p50)}, "
@@ -83,18 +86,30 @@ class PlanSummary:
             f"p90 {fmt.usd(self.realtime_usd_p90)})",
         }
         if self.realtime_duration_s is not None:
-            out["real-time duration"] = (
-                f"{fmt.duration(self.realtime_duration_s)} ({str(bound).upper()}-bound)"
+            bound = str(self._figure("realtime_bound")).upper()
+            out["real-time duration"] = f"{fmt.duration(self.realtime_duration_s)} ({bound}-bound)"
+        if self.mode == "batch" and self.duration_p50_s is not None:
+            out["batch duration"] = (
+                f"~{fmt.duration(self.duration_p50_s)} (p90 {fmt.duration(self.duration_p90_s)}), "
+                f"bounded by {self.duration_limit}; the service allows up to 24 h per job"
             )
-        if self.mode == "batch":
-            out["batch duration"] = "minutes to 24 h per job"
-        out["budget"] = fmt.usd(self.budget_usd) if self.budget_usd else "none"
+        out["budget"] = fmt.usd(self.budget_usd) if self.budget_usd else "no budget (0 in the form)"
         return out
 
-    def html(self) -> str:
-        """The estimate block (escaped); a red line says why Submit is disabled."""
+    def tone(self) -> str:
+        """The badge colour: ``ok`` (green) when Submit is possible, ``bad`` (red) otherwise."""
+        return "bad" if self.blocker() else "ok"
+
+    def html(self, *, problems: bool = True) -> str:
+        """The estimate block (escaped); ``problems``: a red line says why Submit is disabled (the
+        live form shows it next to its field instead)."""
         badge = "over budget" if self.over_budget else ("error" if self.error else "ok")
-        return html_repr.render("estimate", badges=[badge], fields=self.fields(), footer=self.blocker())
+        return html_repr.render(
+            "estimate",
+            badges=[html_repr.state_badge(badge, tone=self.tone())],
+            fields=self.fields(),
+            footer=self.blocker() if problems else None,
+        )
 
     def key(self) -> tuple[object, ...]:
         """Changes whenever a shown figure does."""
@@ -107,7 +122,19 @@ def _plural(n: int | None, word: str) -> str:
 
 def summarize(request: RunRequest) -> tuple[Plan | None, PlanSummary]:
     """Plan ``request`` and collect its figures; the plan is ``None`` when the budget refuses it."""
+    from gembatch.planning.forecast import forecast
+
     plan = request.plan(check_budget=False)  # over budget: still show the figures, and why
     problem = request.budget_problem(plan.cost)
-    summary = PlanSummary(plan=plan, mode=request.mode, budget_usd=request.budget_usd, budget_problem=problem)
+    fc = forecast(plan, "batch") if request.mode == "batch" else None
+    summary = PlanSummary(
+        plan=plan,
+        mode=request.mode,
+        budget_usd=request.budget_usd,
+        budget_problem=problem,
+        field="budget" if problem else None,
+        duration_p50_s=None if fc is None else fc.p50_s,
+        duration_p90_s=None if fc is None else fc.p90_s,
+        duration_limit=None if fc is None else fc.limit,
+    )
     return (None if problem else plan), summary

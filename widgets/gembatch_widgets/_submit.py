@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,6 +17,8 @@ from gembatch.presentation import html_repr as _html
 from gembatch.workflow import DEFAULT_MODEL, MODES
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._estimate import PlanSummary, summarize
+from gembatch_widgets._form import INVALID_CSS, field_problem, request_preview, schema_dict
+from gembatch_widgets._form import error_html as _error
 from gembatch_widgets._monitor import MonitorPanel
 
 __all__ = ["SubmitPanel"]
@@ -33,8 +36,9 @@ class SubmitPanel(SnapshotDisplay):
         A DataFrame (from ``gb.read_articles`` or raw), a file path, or ``None`` to type a path.
     run_dir
         Where the run's ledger goes; submitting again with the same inputs reopens (resumes) it.
-    model, tier, prompt, system_instruction, schema, budget_usd, policy, mode
-        Initial values of the inputs (``schema``: a JSON-schema dict or a pydantic model).
+    model, tier, prompt, system_instruction, schema, budget_usd, policy, mode, expected_output_tokens
+        Initial values of the inputs (``schema``: a JSON-schema dict or a pydantic model;
+        ``expected_output_tokens``: per article, ``None`` to let the catalogue estimate it).
     client
         The ``genai.Client`` (default ``gb.connect()``: the emulator when no API key is set).
     catalog
@@ -67,6 +71,7 @@ class SubmitPanel(SnapshotDisplay):
         budget_usd: float | None = None,
         policy: str = "rolling",
         mode: str = "batch",
+        expected_output_tokens: int | None = None,
         client: Any = None,
         catalog: Any = None,
         display: str | None = None,
@@ -79,6 +84,7 @@ class SubmitPanel(SnapshotDisplay):
         self.monitor_interval = monitor_interval
         self.options = options
         self.articles: pd.DataFrame | None = None
+        self._input_problem: str | None = None
         self.summary = PlanSummary()
         self.plan: gembatch.Plan | None = None
         self.run: gembatch.Run | None = None
@@ -99,7 +105,13 @@ class SubmitPanel(SnapshotDisplay):
         self.model.add_class("gb-submit-model")
         self.tier = widgets.Dropdown(options=list(TIERS), value=tier, description="tier", style=_STYLE)
         self.prompt = widgets.Textarea(
-            value=prompt, description="prompt", layout=_WIDE, style=_STYLE, continuous_update=False
+            value=prompt,
+            description="prompt",
+            placeholder="a template: {text} is the article",
+            rows=6,
+            layout=widgets.Layout(width="100%", max_width="720px", height="130px"),
+            style=_STYLE,
+            continuous_update=False,
         )
         self.system_instruction = widgets.Textarea(
             value=system_instruction,
@@ -108,7 +120,7 @@ class SubmitPanel(SnapshotDisplay):
             style=_STYLE,
             continuous_update=False,
         )
-        schema_text = "" if schema is None else json.dumps(_schema_dict(schema), indent=1)
+        schema_text = "" if schema is None else json.dumps(schema_dict(schema), indent=1)
         self.schema = widgets.Textarea(
             value=schema_text,
             description="output schema",
@@ -121,6 +133,16 @@ class SubmitPanel(SnapshotDisplay):
             value=budget_usd or 0.0, min=0.0, max=1e9, description="budget USD", style=_STYLE
         )
         self.budget.tooltip = "0 means no budget"
+        self.budget_hint = widgets.HTML()
+        self.expected_output = widgets.BoundedIntText(
+            value=expected_output_tokens or 0,
+            min=0,
+            max=1_000_000,
+            description="output tokens",
+            tooltip="expected output tokens per article (0: estimate from the model's catalogue entry)",
+            style=_STYLE,
+        )
+        self.expected_output.add_class("gb-submit-output-tokens")
         self.policy = widgets.Dropdown(
             options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
         )
@@ -134,35 +156,74 @@ class SubmitPanel(SnapshotDisplay):
         )
         self.estimate_html = widgets.HTML()
         self.estimate_html.add_class("gb-submit-estimate")
-        self.submit_button = widgets.Button(description="Submit", icon="paper-plane", button_style="primary")
+        self.request_preview = widgets.HTML()
+        self.request_preview.add_class("gb-submit-preview")
+        self.submit_button = widgets.Button(
+            description="Submit",
+            icon="paper-plane",
+            button_style="primary",
+            layout=widgets.Layout(width="140px", min_width="140px", flex="0 0 140px"),
+        )
         self.submit_button.add_class("gb-submit")
         self.submit_button.on_click(lambda _b: self._on_submit())
-        self.status = widgets.HTML()
+        self.new_run_button = widgets.Button(
+            description="New run",
+            icon="plus",
+            tooltip="unlock the form to prepare another run (the submitted run goes on)",
+            layout=widgets.Layout(width="140px", min_width="140px", display="none"),
+        )
+        self.new_run_button.add_class("gb-submit-new-run")
+        self.new_run_button.on_click(lambda _b: self.new_run())
+        self.status = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
         self.status.add_class("gb-submit-status")
         self.monitor_box = widgets.VBox()
         self.monitor_box.add_class("gb-submit-monitor")
 
-        inputs = [self.source] if not isinstance(articles, pd.DataFrame) else []
+        # one message line under each field; a problem shows once, next to the field it is about
+        self.inputs: dict[str, widgets.Widget] = {
+            "source": self.source, "model": self.model, "tier": self.tier, "prompt": self.prompt,
+            "system_instruction": self.system_instruction, "schema": self.schema,
+            "budget": self.budget, "expected_output": self.expected_output, "run_dir": self.run_dir,
+        }  # fmt: skip
+        self.messages = {name: widgets.HTML() for name in self.inputs}
+        for name, message in self.messages.items():
+            message.add_class(f"gb-msg-{name}")
+
+        def row(*names: str) -> widgets.Widget:
+            boxes = [widgets.VBox([self.inputs[n], self.messages[n]]) for n in names]
+            return boxes[0] if len(boxes) == 1 else widgets.HBox(boxes)
+
+        inputs = [row("source")] if not isinstance(articles, pd.DataFrame) else []
         form = widgets.VBox(
             [
+                widgets.HTML(INVALID_CSS),
                 *inputs,
                 self.preview,
-                widgets.HBox([self.model, self.tier]),
-                self.prompt,
-                self.system_instruction,
-                self.schema,
-                widgets.HBox([self.budget, self.policy]),
+                row("model", "tier"),
+                row("prompt"),
+                self.request_preview,
+                row("system_instruction"),
+                row("schema"),
+                widgets.HBox([widgets.VBox([self.budget, self.budget_hint, self.messages["budget"]]),
+                              row("expected_output"), self.policy]),
                 self.mode,
-                self.run_dir,
+                row("run_dir"),
             ]
-        )
+        )  # fmt: skip
+        self.form = form
         self.widget = widgets.VBox(
-            [form, self.estimate_html, widgets.HBox([self.submit_button, self.status]), self.monitor_box]
+            [
+                form,
+                self.estimate_html,
+                widgets.HBox([self.submit_button, self.new_run_button, self.status]),
+                self.monitor_box,
+            ]
         )
         self.widget.add_class("gb-submit-panel")
 
         self.source.observe(self._on_source, names="value")
-        for w in (self.model, self.tier, self.prompt, self.system_instruction, self.schema, self.budget):
+        for w in (self.model, self.tier, self.prompt, self.system_instruction, self.schema, self.budget,
+                  self.expected_output):  # fmt: skip
             w.observe(self._on_change, names="value")
         for w in (self.policy, self.mode):
             w.observe(self._on_change, names="value")
@@ -175,13 +236,15 @@ class SubmitPanel(SnapshotDisplay):
 
     # --- inputs -------------------------------------------------------------------------------
     def _set_articles(self, source: Any) -> None:
+        self._input_problem = None
         try:
             self.articles = gembatch.RunRequest(
                 inputs=source, model=self.model.value, catalog=self.catalog
             ).articles
         except gembatch.GembatchError as exc:
             self.articles = None
-            self.preview.value = _error(f"input: {exc}")
+            self.preview.value = ""
+            self._input_problem = field_problem(exc)[1]
         else:
             table = _html.frame_table(self.articles[["text", "chars", "est_tokens"]], max_rows=4)
             self.preview.value = f'<div class="gb-repr">{table}</div>'
@@ -210,7 +273,9 @@ class SubmitPanel(SnapshotDisplay):
     def request(self) -> gembatch.RunRequest:
         """The :class:`gembatch.RunRequest` the inputs describe now (budget 0 means none)."""
         if self.articles is None:
-            raise gembatch.InputError("choose an input file (or pass a DataFrame)", field="inputs")
+            raise gembatch.InputError(
+                self._input_problem or "choose an input file (or pass a DataFrame)", field="inputs"
+            )
         return gembatch.RunRequest(
             inputs=self.articles,
             model=self.model.value,
@@ -219,6 +284,7 @@ class SubmitPanel(SnapshotDisplay):
             system_instruction=self.system_instruction.value,
             schema=self._schema_value(),
             budget_usd=self.budget.value or None,
+            expected_output_tokens=self.expected_output.value or None,
             policy=self.policy.value,
             mode=self.mode.value,
             catalog=self.catalog,
@@ -232,10 +298,32 @@ class SubmitPanel(SnapshotDisplay):
         try:
             self.plan, self.summary = summarize(self.request())
         except gembatch.GembatchError as exc:
-            self.summary = PlanSummary(mode=self.mode.value, error=str(exc))
-        self.estimate_html.value = self.summary.html()
+            field, message = field_problem(exc)
+            self.summary = PlanSummary(mode=self.mode.value, error=message, field=field)
+        self.estimate_html.value = self.summary.html(problems=self.summary.field is None)
+        shown = self.plan or self.summary.plan
+        self.request_preview.value = request_preview(self.articles, shown)
+        self.budget_hint.value = (
+            "<small>0 = no budget: the run may spend its whole estimate</small>"
+            if not self.budget.value
+            else f"<small>the run stops before spending more than {fmt.usd(self.budget.value)}</small>"
+        )
+        self._show_problem()
         self._update_button()
         return self.summary
+
+    def _show_problem(self) -> None:
+        """The one problem (if any) under its field, the field highlighted; every other field clear."""
+        problem = self.summary.blocker()
+        field = self.summary.field
+        for name, message in self.messages.items():
+            here = problem is not None and name == field
+            message.value = _error(problem) if here and problem else ""
+            widget = self.inputs[name]
+            if here:
+                widget.add_class("gb-invalid")
+            else:
+                widget.remove_class("gb-invalid")
 
     def _update_button(self) -> None:
         reason = self.summary.blocker()
@@ -244,7 +332,31 @@ class SubmitPanel(SnapshotDisplay):
         self.submit_button.disabled = reason is not None
         self.submit_button.tooltip = reason or "create the run and start submitting"
         if self.run is None:
-            self.status.value = _error(reason) if reason and reason != "submitted" else ""
+            # a problem with a field is shown under it; one without a field, here (once)
+            loose = reason if reason and self.summary.field is None else None
+            self.status.value = _error(loose) if loose else ""
+
+    def _lock(self, locked: bool) -> None:
+        """Lock the form after Submit, so the estimate always describes the submitted run."""
+        for widget in (*self.inputs.values(), self.policy, self.mode):
+            widget.disabled = locked
+        self.new_run_button.layout.display = "" if locked else "none"
+
+    def new_run(self) -> None:
+        """Unlock the form for another run (the submitted one goes on; its monitor stops refreshing)."""
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.run, self.monitor = None, None
+        self.monitor_box.children = ()
+        base = self.run_dir.value.rstrip("/")
+        stem = re.sub(r"-\d+$", "", base)
+        n = 2
+        while os.path.exists(f"{stem}-{n}"):
+            n += 1
+        self.run_dir.value = f"{stem}-{n}"  # the same directory would reopen the run just sent
+        self._lock(False)
+        self.update_estimate()
+        self.status.value = "<small>form unlocked: a new run directory is suggested</small>"
 
     # --- submit -------------------------------------------------------------------------------
     def _on_submit(self) -> None:
@@ -269,6 +381,7 @@ class SubmitPanel(SnapshotDisplay):
         run.start()
         self.monitor = MonitorPanel(run, display="widget", interval=self.monitor_interval)
         self.monitor_box.children = (self.monitor.widget,)
+        self._lock(True)
         self._update_button()
         self.status.value = f"<small>submitted to {_html.esc(self.run_dir.value)}</small>"
         self.refresh_display()
@@ -302,14 +415,17 @@ class SubmitPanel(SnapshotDisplay):
             "input": f"{fmt.count(n)} articles" + (f" from {self.source.value}" if self.source.value else ""),
             "model": f"{self.model.value} · {self.tier.value} · {self.policy.value} · {self.mode.value}",
             "prompt": self.prompt.value,
-            "budget": fmt.usd(self.budget.value) if self.budget.value else "none",
+            "budget": fmt.usd(self.budget.value) if self.budget.value else "no budget",
             "run directory": self.run_dir.value,
         }
 
     def snapshot_html(self) -> str:
         """Static HTML: the inputs, the estimate and (after Submit) the monitor's snapshot."""
         state = "submitted" if self.run is not None else ("blocked" if self.summary.blocker() else "ready")
-        head = _html.render("gembatch submit", badges=[state], fields=self._input_fields())
+        tone = {"submitted": "info", "blocked": "bad", "ready": "ok"}[state]
+        head = _html.render(
+            "gembatch submit", badges=[_html.state_badge(state, tone=tone)], fields=self._input_fields()
+        )
         body = head + self.summary.html()
         if self.monitor is not None:
             body += self.monitor.snapshot_html()
@@ -329,15 +445,3 @@ class SubmitPanel(SnapshotDisplay):
 
     def __repr__(self) -> str:
         return self.snapshot_text()
-
-
-def _schema_dict(schema: Any) -> dict[str, Any]:
-    if isinstance(schema, dict):
-        return schema
-    from gembatch.inputs.request_lines import schema_from_model
-
-    return schema_from_model(schema)
-
-
-def _error(message: str) -> str:
-    return f'<span style="color:#e53935">{_html.esc(message, 400)}</span>'
