@@ -217,10 +217,13 @@ class StoreFigures:
         rows = self._rows("SELECT kind, message, time FROM events ORDER BY id DESC LIMIT 1")
         return None if not rows else (str(rows[0][0]), str(rows[0][1] or ""), float(rows[0][2]))
 
-    def last_event_time(self, kind: str) -> float | None:
-        """When the newest event of ``kind`` was recorded (e.g. ``pause``), if ever."""
-        value = self._one("SELECT MAX(time) FROM events WHERE kind = ?", (kind,))
-        return None if value is None else float(value)
+    def pause_point(self) -> tuple[float, int] | None:
+        """(time, articles finished then) of the newest ``pause`` event, if any."""
+        rows = self._rows(
+            "SELECT time, COALESCE(succeeded, 0) + COALESCE(failed, 0) FROM events WHERE kind = 'pause' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        return None if not rows else (float(rows[0][0]), int(rows[0][1]))
 
     def job_timing(self) -> tuple[list[float], list[float]]:
         """Turnarounds (submitted → finished, s) of finished jobs, and the submit times of jobs in flight."""

@@ -97,13 +97,16 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
     now = time.time()
     end = (ledger.last_event_at() or now) if finished is not None else now
     elapsed = None if first is None else max(0.0, end - first)
-    paused_at = ledger.last_event_time("pause") if live == "paused" else None
+    pause = ledger.pause_point() if live == "paused" else None
+    paused_at = None if pause is None else pause[0]
     turnarounds, flying = ledger.job_timing()
+    if pause is not None:  # paused: the ETA stands as it was at the pause (jobs in flight still land)
+        turnarounds, flying = [], []
     timing = eta_range(
         total=total,
-        finished=finished_n,
+        finished=finished_n if pause is None else pause[1],
         first=first,
-        now=paused_at or now,  # paused: the clock of the ETA stops
+        now=paused_at or now,
         turnarounds=turnarounds,
         flying=flying,
         running=finished is None and live != "cancelled",
