@@ -31,8 +31,8 @@ def test_eta_range_widens_for_jobs_in_flight_and_stragglers():
 
 def _summary(**changes: Any) -> RunSummary:
     base: dict[str, Any] = {
-        "run_id": "r", "model": "m", "tier": "tier1", "policy": "rolling", "mode": "batch", "state": "running",
-        "done": False, "articles": 2000, "succeeded": 1996, "failed": 4, "pending": 0,
+        "run_id": "r", "model": "m", "tier": "tier1", "policy": "rolling", "mode": "batch",
+        "state": "running", "done": False, "articles": 2000, "succeeded": 1996, "failed": 4, "pending": 0,
     }  # fmt: skip
     return RunSummary(**{**base, **changes})
 
