@@ -22,6 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect, sync_playwright
 
 FIXTURE = Path(__file__).parent / "fixtures" / "panels.ipynb"
+MONITOR_FIXTURE = Path(__file__).parent / "fixtures" / "monitor.ipynb"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "widgets"
 CHROMIUM_PATHS = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 # Chromium's own background traffic is refused on this closed network; keep it quiet.
@@ -63,7 +64,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     """JupyterLab on a random loopback port with a token, serving a copy of the fixture notebook."""
     root = tmp_path / "lab"
     root.mkdir()
-    shutil.copy(FIXTURE, root / FIXTURE.name)
+    for notebook in (FIXTURE, MONITOR_FIXTURE):
+        shutil.copy(notebook, root / notebook.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
@@ -212,6 +214,139 @@ def test_jupyterlab_submit_click_runs_to_done_with_chart(chromium: str, lab: Lab
             _shot(page, "03-monitor-done.png")
         except Exception:
             _shot(page, "99-failure.png")
+            raise
+        finally:
+            browser.close()
+
+
+_HEAD_JS = """() => {
+  const cell = name => {
+    const td = document.querySelector('.gb-monitor .gb-head-' + name);
+    return td ? td.innerText.replace(/\\s+/g, ' ').trim() : '';
+  };
+  const badge = document.querySelector('.gb-monitor .gb-badge');
+  return {done: cell('done'), failed: cell('failed'), elapsed: cell('elapsed'),
+          badge: badge ? badge.innerText : ''};
+}"""
+
+_CHART_JS = """() => {
+  const img = document.querySelector('img.gb-monitor-chart');
+  const cell = img.closest('.jp-Cell');
+  return {shown: img.clientWidth, natural: img.naturalWidth, height: img.clientHeight,
+          cell: cell ? cell.clientWidth : 0};
+}"""
+
+
+def _open_and_run(page: Any, lab: Lab, name: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    for attempt in range(3):  # Run All sent while the kernel still connects can be lost: retry
+        _run_all(page)
+        try:
+            expect(page.locator(".gb-monitor").first).to_be_visible(timeout=60_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
+def _head(page: Any) -> dict[str, str]:
+    return dict(page.evaluate(_HEAD_JS))
+
+
+def _wait_head(page: Any, predicate: Any, timeout_s: float = 90.0) -> dict[str, str]:
+    deadline = time.monotonic() + timeout_s
+    head = _head(page)
+    while not predicate(head):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the headline never showed what was expected: {head}")
+        page.wait_for_timeout(150)
+        head = _head(page)
+    return head
+
+
+def _chart_is_readable(page: Any, min_width: int) -> dict[str, int]:
+    page.wait_for_function("document.querySelector('img.gb-monitor-chart').naturalWidth > 0")
+    size = dict(page.evaluate(_CHART_JS))
+    assert size["shown"] >= min_width, size  # real size, not a thumbnail
+    assert size["shown"] <= size["cell"], size  # never wider than its cell
+    assert size["natural"] >= 1.8 * size["shown"], size  # drawn at 2x: sharp on dense screens
+    return size
+
+
+def _theme(page: Any, name: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
+    page.get_by_role("menuitem", name="Theme", exact=True).hover()
+    page.get_by_role("menuitem", name=name, exact=True).click()
+    light = "true" if "Light" in name else "false"
+    page.wait_for_selector(f'body[data-jp-theme-light="{light}"]')
+
+
+def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: str, lab: Lab):
+    expect.set_options(timeout=TIMEOUT_MS)
+    (ARTIFACTS / "99-monitor-failure.png").unlink(missing_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            _open_and_run(page, lab, MONITOR_FIXTURE.name)
+            monitor = page.locator(".gb-monitor").first
+
+            # the stall: the first creation was refused; the badge says so, with the reason
+            head = _wait_head(page, lambda h: h["badge"].startswith("backing off"), 60)
+            assert "quota" in head["badge"], head
+            expect(monitor.locator(".gb-last-event")).to_contain_text("refused")
+            monitor.scroll_into_view_if_needed()
+            _shot(page, "10-monitor-backing-off.png")
+
+            # some articles done, an ETA range on screen: pause, and the ETA stands still
+            head = _wait_head(page, lambda h: "ETA" in h["elapsed"] and "first results" not in h["elapsed"])
+            monitor.get_by_role("button", name="Pause").click()
+            head = _wait_head(page, lambda h: h["badge"] == "paused" and "(paused)" in h["elapsed"], 30)
+            eta = head["elapsed"].split("ETA", 1)[1]
+            page.wait_for_timeout(3000)  # several refreshes; jobs in flight still land
+            later = _head(page)
+            assert later["elapsed"].split("ETA", 1)[1] == eta, (head, later)
+            _shot(page, "11-monitor-paused.png")
+            monitor.get_by_role("button", name="Resume").click()
+
+            # the end: failures counted apart, in red, with their reason
+            head = _wait_head(page, lambda h: h["badge"].startswith("done"), 120)
+            failed = int(head["failed"].split()[1].replace(",", ""))
+            assert failed > 0, head
+            assert head["badge"] == f"done · {failed} failed"
+            done, total = (int(x.replace(",", "")) for x in head["done"].split()[1:4:2])
+            assert done == total, head
+            failures = monitor.locator(".gb-monitor-failures")
+            expect(failures).to_contain_text("400")
+            expect(failures).to_contain_text("run.results()")
+            big = ".gb-monitor .gb-head-failed span:nth-of-type(2)"
+            red = page.evaluate(f"getComputedStyle(document.querySelector('{big}')).color")
+            assert red == "rgb(229, 57, 53)", red
+
+            # amounts stay amounts: MathJax touched nothing, in the widget or the static snapshot
+            assert page.locator("mjx-container, .MathJax, .MathJax_Display").count() == 0
+            texts = page.locator(".gb-repr").all_inner_texts()
+            assert any(re.search(r"\$\d", t) for t in texts)
+            assert not any("(p90" in t and "$" not in t for t in texts)
+            size = _chart_is_readable(page, 700)
+            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            _shot(page, "12-monitor-done-light.png")
+
+            _theme(page, "JupyterLab Dark")
+            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            assert _chart_is_readable(page, 700)["shown"] == size["shown"]
+            _shot(page, "13-monitor-done-dark.png")
+
+            page.set_viewport_size({"width": 900, "height": 1000})
+            page.wait_for_timeout(500)
+            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            _chart_is_readable(page, 450)
+            _shot(page, "14-monitor-900px-dark.png")
+            _theme(page, "JupyterLab Light")
+        except Exception:
+            _shot(page, "99-monitor-failure.png")
             raise
         finally:
             browser.close()

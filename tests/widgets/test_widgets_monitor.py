@@ -237,3 +237,28 @@ def test_a_different_prompt_in_the_same_directory_is_refused_with_the_reason(
     assert panel.run is None
     assert "submit failed" in panel.status.value
     assert "prompt" in panel.status.value  # RunMismatch names what differs
+
+
+def test_auto_display_ends_on_the_final_snapshot_alone(
+    monkeypatch, tmp_path: Path, articles: pd.DataFrame, emulator: Any
+):
+    bundles: list[dict[str, Any]] = []
+
+    class Handle:
+        def update(self, bundle: dict[str, Any], raw: bool = False) -> None:
+            bundles.append(bundle)
+
+    def fake_display(bundle: dict[str, Any], raw: bool = False, display_id: Any = None) -> Handle:
+        bundles.append(bundle)
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    run = _create_run(tmp_path, articles, emulator)
+    monitor = MonitorPanel(run, autostart=False)  # display="auto"
+    monitor._ipython_display_()
+    assert WIDGET_MIME in bundles[0]  # live in JupyterLab while the run goes on
+    assert monitor.wait(timeout=120)
+    # the output a saved notebook keeps: the snapshot, no widget view to render as an empty cell
+    assert WIDGET_MIME not in bundles[-1]
+    assert "gb-state-done" in bundles[-1]["text/html"]
+    assert WIDGET_MIME in monitor._repr_mimebundle_()  # displayed again: live again (Retry failed)

@@ -12,7 +12,7 @@ import ipywidgets as widgets
 
 from gembatch.errors import InputError
 
-__all__ = ["DISPLAY_ENV", "MODES", "DisplayMode", "SnapshotDisplay", "frontend_connected", "resolve_display"]
+__all__ = ["DISPLAY_ENV", "MODES", "DisplayMode", "SnapshotDisplay", "resolve_display"]
 
 DisplayMode = Literal["auto", "widget", "static"]
 MODES: tuple[DisplayMode, ...] = ("auto", "widget", "static")
@@ -23,9 +23,11 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 def resolve_display(display: str | None = None) -> DisplayMode:
     """The display mode: ``display`` if given, else ``$GEMBATCH_DISPLAY``, else ``"auto"``.
 
-    ``auto`` sends the static snapshot, plus the live widget when a widget front end is connected
-    to the kernel (JupyterLab shows the widget; papermill, nbconvert and GitHub keep the snapshot).
-    ``widget`` sends only the live view, ``static`` only the snapshot (no comms at all in the output).
+    ``auto`` sends both the live widget and the static snapshot (JupyterLab shows the widget);
+    once the panel has finished (its run is done), the displayed output is replaced by the final
+    snapshot alone, so papermill, nbconvert and GitHub keep it rather than a widget view that needs
+    a script to render. ``widget`` sends only the live view, ``static`` only the snapshot (no comms
+    at all in the output).
     """
     source = "display="
     if display is None:
@@ -34,17 +36,6 @@ def resolve_display(display: str | None = None) -> DisplayMode:
     if mode not in MODES:
         raise InputError(f"{source}{display!r} is not a display mode; use one of {', '.join(MODES)}")
     return cast(DisplayMode, mode)
-
-
-def frontend_connected() -> bool:
-    """Whether a widget front end (JupyterLab, Notebook 7, …) has opened ipywidgets' control channel.
-
-    Front ends open it when they connect to the kernel, to restore widgets; papermill and nbclient
-    never do. Without one, a widget view in a saved notebook renders as an empty cell wherever the
-    widget manager's script cannot load (nbconvert offline, GitHub): ``auto`` then sends only the
-    snapshot.
-    """
-    return getattr(widgets.Widget, "_control_comm", None) is not None
 
 
 class SnapshotDisplay:
@@ -80,12 +71,18 @@ class SnapshotDisplay:
         """A value that changes when the snapshot changes state (default: the HTML itself)."""
         return self.snapshot_html()
 
+    def finished(self) -> bool:
+        """Whether nothing live is left to show (``auto`` then keeps only the final snapshot)."""
+        return False
+
     # --- Jupyter protocol ----------------------------------------------------------------------
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, *, final: bool = False
+    ) -> dict[str, Any]:
         bundle: dict[str, Any] = {"text/plain": self.snapshot_text()}
         if self.display_mode in ("auto", "static"):
             bundle["text/html"] = self.snapshot_html()
-        if self.display_mode == "widget" or (self.display_mode == "auto" and frontend_connected()):
+        if self.display_mode == "widget" or (self.display_mode == "auto" and not final):
             view = self.widget._repr_mimebundle_() or {}
             if WIDGET_MIME in view:
                 bundle[WIDGET_MIME] = view[WIDGET_MIME]
@@ -113,7 +110,7 @@ class SnapshotDisplay:
             if not force and key == self._sent_key:
                 return False
             self._sent_key = key
-            bundle = self._repr_mimebundle_()
+            bundle = self._repr_mimebundle_(final=self.finished())
         for handle in self._handles:
             handle.update(bundle, raw=True)
         return True

@@ -257,7 +257,11 @@ class MonitorPanel(SnapshotDisplay):
 
     def snapshot_key(self) -> object:
         """Changes on state transitions only (not on every refresh)."""
-        return self.view.key()
+        return (self.view.key(), self.finished())
+
+    def finished(self) -> bool:
+        """The run is done and the panel no longer refreshes: only the final snapshot is left."""
+        return self.done and not self.refreshing
 
     # --- the refresh thread -------------------------------------------------------------------
     def start(self) -> None:

@@ -438,6 +438,10 @@ class SubmitPanel(SnapshotDisplay):
             text += "\n" + self.monitor.snapshot_text()
         return text
 
+    def finished(self) -> bool:
+        """The submitted run's monitor has finished."""
+        return self.monitor is not None and self.monitor.finished()
+
     def snapshot_key(self) -> object:
         """Changes when the estimate, the submission or the run's state changes."""
         monitor_key = self.monitor.snapshot_key() if self.monitor is not None else None
