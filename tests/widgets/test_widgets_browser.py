@@ -275,11 +275,25 @@ def _chart_is_readable(page: Any, min_width: int) -> dict[str, int]:
 
 
 def _theme(page: Any, name: str) -> None:
+    """Settings > Theme > ``name``, as a user picks it."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
-    page.get_by_role("menuitem", name="Theme", exact=True).hover()
-    page.get_by_role("menuitem", name=name, exact=True).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).first.click()
     light = "true" if "Light" in name else "false"
     page.wait_for_selector(f'body[data-jp-theme-light="{light}"]')
+    page.wait_for_timeout(500)
+
+
+def _scroll_to(page: Any, selector: str) -> None:
+    """Scroll ``selector`` into view; a display update may replace it meanwhile, so try again."""
+    for attempt in range(5):
+        try:
+            page.locator(selector).first.scroll_into_view_if_needed(timeout=5000)
+            return
+        except Exception:
+            if attempt == 4:
+                raise
+            page.wait_for_timeout(300)
 
 
 def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: str, lab: Lab):
@@ -297,7 +311,7 @@ def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: 
             head = _wait_head(page, lambda h: h["badge"].startswith("backing off"), 60)
             assert "quota" in head["badge"], head
             expect(monitor.locator(".gb-last-event")).to_contain_text("refused")
-            monitor.scroll_into_view_if_needed()
+            _scroll_to(page, ".gb-monitor")
             _shot(page, "10-monitor-backing-off.png")
 
             # some articles done, an ETA range on screen: pause, and the ETA stands still
@@ -321,6 +335,7 @@ def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: 
             failures = monitor.locator(".gb-monitor-failures")
             expect(failures).to_contain_text("400")
             expect(failures).to_contain_text("run.results()")
+            expect(failures).to_contain_text(f"{failed} article")
             big = ".gb-monitor .gb-head-failed span:nth-of-type(2)"
             red = page.evaluate(f"getComputedStyle(document.querySelector('{big}')).color")
             assert red == "rgb(229, 57, 53)", red
@@ -331,17 +346,17 @@ def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: 
             assert any(re.search(r"\$\d", t) for t in texts)
             assert not any("(p90" in t and "$" not in t for t in texts)
             size = _chart_is_readable(page, 700)
-            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            _scroll_to(page, "img.gb-monitor-chart")
             _shot(page, "12-monitor-done-light.png")
 
             _theme(page, "JupyterLab Dark")
-            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            _scroll_to(page, "img.gb-monitor-chart")
             assert _chart_is_readable(page, 700)["shown"] == size["shown"]
             _shot(page, "13-monitor-done-dark.png")
 
             page.set_viewport_size({"width": 900, "height": 1000})
             page.wait_for_timeout(500)
-            page.locator("img.gb-monitor-chart").scroll_into_view_if_needed()
+            _scroll_to(page, "img.gb-monitor-chart")
             _chart_is_readable(page, 450)
             _shot(page, "14-monitor-900px-dark.png")
             _theme(page, "JupyterLab Light")

@@ -30,6 +30,7 @@ _GRID = (0.55, 0.55, 0.55, 0.25)
 BLUE, GREEN, RED, ORANGE, PURPLE, GREY = "#1e88e5", "#43a047", "#e53935", "#fb8c00", "#8e24aa", "#9e9e9e"
 #: Jobs timeline colours by outcome.
 OUTCOME_COLORS = {
+    "waiting": "#bdbdbd",  # refused at creation, to be sent again
     "in flight": BLUE,
     "succeeded": GREEN,
     "some articles failed": ORANGE,
@@ -227,7 +228,9 @@ def _token_chart(ax: Axes, x: np.ndarray, ev: pd.DataFrame, quota: float | None,
 
 def _outcome(row: pd.Series) -> str:
     state = str(row.get("state", ""))
-    if state in ("planned", "submitting", "submitted"):
+    if state == "planned":
+        return "waiting"
+    if state in ("submitting", "submitted"):
         return "in flight"
     if state == "cancelled":
         return "cancelled"
@@ -274,7 +277,7 @@ def _jobs_chart(ax: Axes, chunks: pd.DataFrame | None, now: pd.Timestamp, limit:
             ax.barh([0], [0], left=left[:1], color=color, label=outcome)
     ax.set_ylim(-0.6, len(jobs) - 0.4)
     ax.invert_yaxis()
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5, min_n_ticks=1))
     ax.set_ylabel(f"job (newest {len(jobs)})" if len(chunks) > limit else "job", fontsize=7, color=_INK)
     _time_axis(ax)
 
@@ -289,6 +292,7 @@ def render_run_chart(
     budget_usd: float | None = None,
     total_articles: float | None = None,
     chunks: pd.DataFrame | None = None,
+    done_run: bool = False,
     width: float = 9.6,
     height: float = 4.6,
     scale: float = 2.0,
@@ -301,7 +305,8 @@ def render_run_chart(
     summed from its submission (priced at submit: never falls) and the actual, settled spend, with
     the plan and the budget (named when it is off scale); enqueued tokens against the scheduler's
     cap (quota × ``headroom``) and the quota.
-    The time axis is wall-clock (local time). Missing columns leave their chart blank.
+    The time axis is wall-clock (local time), up to now while the run goes on (``done_run``: up
+    to its last event). Missing columns leave their chart blank.
 
     >>> png = render_run_chart(None, quota_tokens=10_000_000)
     >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
@@ -326,13 +331,16 @@ def render_run_chart(
     now = pd.Timestamp(dt.datetime.now())
     _jobs_chart(ax_jobs, chunks, now)
     timed = bool(len(times)) and bool(times.notna().all())
+    span = None
+    if timed and len(x):
+        lo = float(np.min(x))
+        hi = max(float(np.max(x)), date2num(now.to_datetime64()) if not done_run else 0.0, lo + 30 / 86400)
+        span = (lo, hi)
     for ax in (ax_done, ax_rate, ax_cost, ax_tok, ax_jobs):
         _legend(ax)
-        if ax is not ax_jobs and timed:
+        if span is not None:  # one wall-clock axis for every chart
             _time_axis(ax)
-            if len(x):
-                lo, hi = float(np.min(x)), max(float(np.max(x)), float(np.min(x)) + 30 / 86400)
-                ax.set_xlim(lo, hi)
+            ax.set_xlim(*span)
     buf = io.BytesIO()
     # No timestamp in the PNG metadata: equal charts give equal bytes (cheap change detection).
     fig.savefig(buf, format="png", metadata={"Software": None}, transparent=True)

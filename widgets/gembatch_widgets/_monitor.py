@@ -190,6 +190,7 @@ class MonitorPanel(SnapshotDisplay):
             budget_usd=s.budget_usd,
             total_articles=s.articles or None,
             chunks=chunks,
+            done_run=view.done,
         )
         self._events_key = key
         self.chart.value = self.chart_png
@@ -218,7 +219,7 @@ class MonitorPanel(SnapshotDisplay):
         failures = failure_table(view)
         self.failures.value = (
             f'<div class="gb-repr {_html.NO_MATH}"><b>failures by reason</b>'
-            f"{_html.frame_table(failures, max_rows=8, max_cell=120)}</div>"
+            f"{sections.failures_html(failures)}</div>"
             if not failures.empty
             else ""
         )

@@ -11,7 +11,14 @@ from gembatch.presentation import html_repr
 from gembatch.presentation.summary_view import badge, eta_text, headline
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["compact_text", "details_html", "events_table", "headline_html", "last_event_html"]
+__all__ = [
+    "compact_text",
+    "details_html",
+    "events_table",
+    "failures_html",
+    "headline_html",
+    "last_event_html",
+]
 
 _RED = "#e53935"
 _CELL = "padding:2px 14px 2px 0;vertical-align:top;text-align:left;white-space:nowrap"
@@ -51,6 +58,25 @@ def headline_html(s: RunSummary) -> html_repr.Html:
     ]  # fmt: skip
     return html_repr.Html(
         f'<table class="gb-headline" style="border-collapse:collapse"><tr>{"".join(cells)}</tr></table>'
+    )
+
+
+def failures_html(failures: pd.DataFrame) -> html_repr.Html:
+    """One line per reason: how many articles, the reason in full, an example, and the code that
+    selects them (wrapping, never cut)."""
+    code_style = "font-size:11.5px;white-space:pre-wrap;word-break:break-all"
+    rows = []
+    for reason, row in failures.iterrows():
+        n = int(row["articles"])
+        many = f"{fmt.count(n)} article{'' if n == 1 else 's'}"
+        example = f'<span style="opacity:.75">(e.g. {html_repr.esc(row["example"], 60)})</span>'
+        code = f'<code style="{code_style}">{html_repr.esc(row["select them with"], 400)}</code>'
+        rows.append(
+            f'<li style="margin:.15em 0"><b style="color:{_RED}">{many}</b> — '
+            f"{html_repr.esc(reason, 300)} {example}<br/>{code}</li>"
+        )
+    return html_repr.Html(
+        f'<ul class="gb-failures" style="margin:.2em 0;padding-left:1.2em">{"".join(rows)}</ul>'
     )
 
 

@@ -183,7 +183,7 @@ def view_html(view: RunView, chart_png: bytes | None = None, *, title: str = "ge
         parts["last event"] = sections.last_event_html(s)
     failures = failure_table(view)
     if not failures.empty:
-        parts["failures by reason"] = html_repr.frame_table(failures, max_rows=8, max_cell=120)
+        parts["failures by reason"] = sections.failures_html(failures)
     parts["charts"] = html_repr.png_img(
         chart_png,
         "articles done, throughput, jobs, spend and enqueued tokens over time",
