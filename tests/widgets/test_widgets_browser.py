@@ -229,12 +229,9 @@ _HEAD_JS = """() => {
           badge: badge ? badge.innerText : ''};
 }"""
 
-_CHART_JS = """() => {
-  const img = document.querySelector('img.gb-monitor-chart');
-  const cell = img.closest('.jp-Cell');
-  return {shown: img.clientWidth, natural: img.naturalWidth, height: img.clientHeight,
-          cell: cell ? cell.clientWidth : 0};
-}"""
+_CHART_JS = """() => [...document.querySelectorAll('img.gb-monitor-chart')].map(img => ({
+  shown: img.clientWidth, natural: img.naturalWidth, top: img.getBoundingClientRect().top,
+  cell: img.closest('.jp-Cell') ? img.closest('.jp-Cell').clientWidth : 0}))"""
 
 
 def _open_and_run(page: Any, lab: Lab, name: str) -> None:
@@ -265,13 +262,18 @@ def _wait_head(page: Any, predicate: Any, timeout_s: float = 90.0) -> dict[str, 
     return head
 
 
-def _chart_is_readable(page: Any, min_width: int) -> dict[str, int]:
-    page.wait_for_function("document.querySelector('img.gb-monitor-chart').naturalWidth > 0")
-    size = dict(page.evaluate(_CHART_JS))
-    assert size["shown"] >= min_width, size  # real size, not a thumbnail
-    assert size["shown"] <= size["cell"], size  # never wider than its cell
-    assert size["natural"] >= 1.8 * size["shown"], size  # drawn at 2x: sharp on dense screens
-    return size
+def _charts_are_readable(page: Any) -> list[dict[str, float]]:
+    """Every chart at its real size (never a shrunken thumbnail), drawn at 2x, inside its cell."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('img.gb-monitor-chart')].every(i => i.naturalWidth > 0)"
+    )
+    charts = list(page.evaluate(_CHART_JS))
+    assert len(charts) == 5, charts
+    for size in charts:
+        assert size["shown"] >= 300, size
+        assert size["shown"] <= size["cell"], size
+        assert size["natural"] >= 1.8 * size["shown"], size  # sharp on dense screens
+    return charts
 
 
 def _theme(page: Any, name: str) -> None:
@@ -279,8 +281,7 @@ def _theme(page: Any, name: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").first.click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).first.hover()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{name}$")).first.click()
-    light = "true" if "Light" in name else "false"
-    page.wait_for_selector(f'body[data-jp-theme-light="{light}"]')
+    page.wait_for_function(f"() => document.body.dataset.jpThemeName === '{name}'", timeout=30_000)
     page.wait_for_timeout(500)
 
 
@@ -345,19 +346,21 @@ def test_jupyterlab_monitor_shows_failures_the_stall_and_a_frozen_eta(chromium: 
             texts = page.locator(".gb-repr").all_inner_texts()
             assert any(re.search(r"\$\d", t) for t in texts)
             assert not any("(p90" in t and "$" not in t for t in texts)
-            size = _chart_is_readable(page, 700)
+            wide = _charts_are_readable(page)
+            assert len({round(c["top"]) for c in wide}) == 2  # 3 + 2 side by side at 1400 px
             _scroll_to(page, "img.gb-monitor-chart")
             _shot(page, "12-monitor-done-light.png")
 
             _theme(page, "JupyterLab Dark")
             _scroll_to(page, "img.gb-monitor-chart")
-            assert _chart_is_readable(page, 700)["shown"] == size["shown"]
+            assert [c["shown"] for c in _charts_are_readable(page)] == [c["shown"] for c in wide]
             _shot(page, "13-monitor-done-dark.png")
 
             page.set_viewport_size({"width": 900, "height": 1000})
             page.wait_for_timeout(500)
             _scroll_to(page, "img.gb-monitor-chart")
-            _chart_is_readable(page, 450)
+            narrow = _charts_are_readable(page)  # the same real size: they wrap instead of shrinking
+            assert len({round(c["top"]) for c in narrow}) >= 3
             _shot(page, "14-monitor-900px-dark.png")
             _theme(page, "JupyterLab Light")
         except Exception:

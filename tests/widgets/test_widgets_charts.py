@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 from gembatch_widgets import render_run_chart
+from gembatch_widgets._charts import CHARTS, SMALL_CHART_CSS, render_run_charts
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -53,3 +54,17 @@ def test_widgets_never_import_pyplot():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_separate_charts_are_drawn_at_twice_their_css_size_on_a_transparent_background():
+    charts = render_run_charts(_events(6), quota_tokens=5000, headroom=0.9, total_articles=100)
+    assert list(charts) == list(CHARTS)
+    for png in charts.values():
+        assert png.startswith(PNG)
+        assert _png_size(png) == (2 * SMALL_CHART_CSS[0], 2 * SMALL_CHART_CSS[1])
+        assert png[25] == 6  # colour type RGBA: transparent, so dark themes show no white block
+    assert _png_size(render_run_chart(None)) == (1920, 920)

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,15 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from gembatch.presentation.formatters import tokens, usd
 
-__all__ = ["CHART_CSS_WIDTH", "OUTCOME_COLORS", "column", "render_run_chart"]
+__all__ = [
+    "CHARTS",
+    "CHART_CSS_WIDTH",
+    "OUTCOME_COLORS",
+    "SMALL_CHART_CSS",
+    "column",
+    "render_run_chart",
+    "render_run_charts",
+]
 
 #: The CSS width (px) the chart is drawn for; the PNG holds ``scale`` × as many pixels.
 CHART_CSS_WIDTH = 960
@@ -312,35 +321,89 @@ def render_run_chart(
     >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
+    fig = Figure(figsize=(width, height), dpi=100 * scale, layout="constrained")
+    grid = fig.add_gridspec(2, 3)
+    axes = {
+        "done": fig.add_subplot(grid[0, 0]),
+        "throughput": fig.add_subplot(grid[0, 1]),
+        "jobs": fig.add_subplot(grid[:, 2]),
+        "spend": fig.add_subplot(grid[1, 0]),
+        "tokens": fig.add_subplot(grid[1, 1]),
+    }
+    _draw(axes, events, quota_tokens=quota_tokens, headroom=headroom, cap_tokens=cap_tokens,
+          estimated_cost_usd=estimated_cost_usd, budget_usd=budget_usd, total_articles=total_articles,
+          chunks=chunks, done_run=done_run)  # fmt: skip
+    return _png(fig)
+
+
+#: The charts of :func:`render_run_charts`, in display order.
+CHARTS = ("done", "throughput", "jobs", "spend", "tokens")
+#: The CSS size (px) of each chart of :func:`render_run_charts`: small enough for two side by side
+#: in a 900 px window, drawn at ``scale`` × as many pixels.
+SMALL_CHART_CSS = (310, 230)
+
+
+def render_run_charts(events: pd.DataFrame | None, *, scale: float = 2.0, **figures: Any) -> dict[str, bytes]:
+    """The charts of :func:`render_run_chart` as separate PNGs (``CHARTS`` order), each
+    :data:`SMALL_CHART_CSS` pixels: they wrap to the width of the window and stay at their real size.
+
+    ``figures`` are the keywords of :func:`render_run_chart` (quota, cap, costs, budget, chunks…).
+
+    >>> sorted(render_run_charts(None)) == sorted(CHARTS)
+    True
+    """
+    out: dict[str, bytes] = {}
+    made: dict[str, tuple[Figure, Axes]] = {}
+    for name in CHARTS:
+        fig = Figure(figsize=(SMALL_CHART_CSS[0] / 100, SMALL_CHART_CSS[1] / 100), dpi=100 * scale,
+                     layout="constrained")  # fmt: skip
+        made[name] = (fig, fig.add_subplot())
+    _draw({name: ax for name, (_fig, ax) in made.items()}, events, **figures)
+    for name, (fig, _ax) in made.items():
+        out[name] = _png(fig)
+    return out
+
+
+def _draw(
+    axes: dict[str, Axes],
+    events: pd.DataFrame | None,
+    *,
+    quota_tokens: float | None = None,
+    headroom: float | None = None,
+    cap_tokens: float | None = None,
+    estimated_cost_usd: float | None = None,
+    budget_usd: float | None = None,
+    total_articles: float | None = None,
+    chunks: pd.DataFrame | None = None,
+    done_run: bool = False,
+) -> None:
     ev = events if events is not None else pd.DataFrame()
     times = _local(ev["time"]) if "time" in ev.columns and len(ev) else pd.Series([], dtype="datetime64[ns]")
     x = date2num(times.to_numpy()) if len(times) and times.notna().all() else np.arange(len(ev), dtype=float)
     if cap_tokens is None and quota_tokens and headroom:
         cap_tokens = quota_tokens * headroom
-    fig = Figure(figsize=(width, height), dpi=100 * scale, layout="constrained")
-    fig.patch.set_alpha(0.0)
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(2, 3)
-    ax_done, ax_rate = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
-    ax_cost, ax_tok = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
-    ax_jobs = fig.add_subplot(grid[:, 2])
-    _done_chart(ax_done, x, ev, total_articles)
-    _throughput_chart(ax_rate, times, ev)
-    _cost_chart(ax_cost, x, ev=ev, plan=estimated_cost_usd, budget=budget_usd, chunks=chunks)
-    _token_chart(ax_tok, x, ev, quota_tokens, cap_tokens)
+    _done_chart(axes["done"], x, ev, total_articles)
+    _throughput_chart(axes["throughput"], times, ev)
+    _cost_chart(axes["spend"], x, ev=ev, plan=estimated_cost_usd, budget=budget_usd, chunks=chunks)
+    _token_chart(axes["tokens"], x, ev, quota_tokens, cap_tokens)
     now = pd.Timestamp(dt.datetime.now())
-    _jobs_chart(ax_jobs, chunks, now)
+    _jobs_chart(axes["jobs"], chunks, now)
     timed = bool(len(times)) and bool(times.notna().all())
     span = None
     if timed and len(x):
         lo = float(np.min(x))
         hi = max(float(np.max(x)), date2num(now.to_datetime64()) if not done_run else 0.0, lo + 30 / 86400)
         span = (lo, hi)
-    for ax in (ax_done, ax_rate, ax_cost, ax_tok, ax_jobs):
+    for ax in axes.values():
         _legend(ax)
         if span is not None:  # one wall-clock axis for every chart
             _time_axis(ax)
             ax.set_xlim(*span)
+
+
+def _png(fig: Figure) -> bytes:
+    fig.patch.set_alpha(0.0)
+    FigureCanvasAgg(fig)
     buf = io.BytesIO()
     # No timestamp in the PNG metadata: equal charts give equal bytes (cheap change detection).
     fig.savefig(buf, format="png", metadata={"Software": None}, transparent=True)

@@ -14,7 +14,7 @@ import gembatch
 from gembatch.presentation import html_blocks as _html
 from gembatch.presentation.summary_view import badge, badge_tone
 from gembatch_widgets import _sections as sections
-from gembatch_widgets._charts import CHART_CSS_WIDTH, render_run_chart
+from gembatch_widgets._charts import CHARTS, SMALL_CHART_CSS, render_run_charts
 from gembatch_widgets._display import SnapshotDisplay
 from gembatch_widgets._view import (
     RunView,
@@ -75,7 +75,8 @@ class MonitorPanel(SnapshotDisplay):
         self.compact = bool(compact)
         self.interval = float(interval)
         self.view = RunView()
-        self.chart_png = b""
+        self.chart_png = b""  # the first chart (articles done)
+        self.chart_pngs: dict[str, bytes] = {}
         self._events_key: object = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,10 +90,22 @@ class MonitorPanel(SnapshotDisplay):
         self.failures = widgets.HTML()
         self.failures.add_class("gb-monitor-failures")
         self.figures = widgets.HTML()
-        self.chart = widgets.Image(
-            format="png", layout=widgets.Layout(width=f"{CHART_CSS_WIDTH}px", max_width="100%", height="auto")
+        # one image per chart at its real size; they wrap to the window's width
+        self.charts = {
+            name: widgets.Image(
+                format="png",
+                layout=widgets.Layout(width=f"{SMALL_CHART_CSS[0]}px", max_width="100%", height="auto"),
+            )
+            for name in CHARTS
+        }
+        for name, image in self.charts.items():
+            image.add_class("gb-monitor-chart")
+            image.add_class(f"gb-chart-{name}")
+        self.chart = self.charts["done"]
+        self.chart_box = widgets.Box(
+            list(self.charts.values()),
+            layout=widgets.Layout(display="flex", flex_flow="row wrap", gap="4px 14px"),
         )
-        self.chart.add_class("gb-monitor-chart")
         self.jobs = widgets.HTML()
         self.event_log = widgets.HTML()
         self.status = widgets.HTML()
@@ -133,7 +146,7 @@ class MonitorPanel(SnapshotDisplay):
             self.last_event,
             self.articles_bar,
             self.failures,
-            self.chart,
+            self.chart_box,
             controls,
             self.confirm_box,
             self.jobs,
@@ -179,9 +192,9 @@ class MonitorPanel(SnapshotDisplay):
             view.key(),
             int(s.jobs_in_flight and view.read_at // 5),  # bars of jobs in flight grow with time
         )
-        if key == self._events_key and self.chart_png:
+        if key == self._events_key and self.chart_pngs:
             return
-        self.chart_png = render_run_chart(
+        self.chart_pngs = render_run_charts(
             events,
             quota_tokens=s.quota_tokens,
             headroom=s.headroom,
@@ -193,7 +206,9 @@ class MonitorPanel(SnapshotDisplay):
             done_run=view.done,
         )
         self._events_key = key
-        self.chart.value = self.chart_png
+        for name, png in self.chart_pngs.items():
+            self.charts[name].value = png
+        self.chart_png = self.chart_pngs["done"]
 
     def _set_traits(self, view: RunView) -> None:
         s = view.summary
@@ -248,9 +263,9 @@ class MonitorPanel(SnapshotDisplay):
         """Static HTML of the current state (chart inline), as papermill and GitHub keep it."""
         if self.compact:
             return self.line.value
-        if not self.chart_png and self.view.summary is not None:
+        if not self.chart_pngs and self.view.summary is not None:
             self._update_chart(self.view)
-        return view_html(self.view, self.chart_png)
+        return view_html(self.view, self.chart_pngs)
 
     def snapshot_text(self) -> str:
         """Plain-text summary of the current state (one line in compact mode)."""

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 _RED = "#e53935"
-_CELL = "padding:2px 14px 2px 0;vertical-align:top;text-align:left;white-space:nowrap"
+_CELL = "display:inline-block;padding:2px 18px 4px 0;vertical-align:top;text-align:left;max-width:330px"
 _LABEL = "font-size:11px;opacity:.7;text-transform:uppercase;letter-spacing:.04em"
 _BIG = "font-size:17px;font-weight:600"
 _SMALL = "font-size:12px;opacity:.85"
@@ -31,9 +31,9 @@ def _cell(label: str, big: str, small: str = "", color: str | None = None) -> st
     tint = f";color:{color}" if color else ""
     extra = f'<br/><span style="{_SMALL}">{html_repr.esc(small, 120)}</span>' if small else ""
     return (
-        f'<td class="gb-head-{html_repr.esc(label.replace(" ", "-"), 20)}" style="{_CELL}">'
+        f'<div class="gb-head-{html_repr.esc(label.replace(" ", "-"), 20)}" style="{_CELL}">'
         f'<span style="{_LABEL}">{html_repr.esc(label, 30)}</span><br/>'
-        f'<span style="{_BIG}{tint}">{html_repr.esc(big, 60)}</span>{extra}</td>'
+        f'<span style="{_BIG}{tint}">{html_repr.esc(big, 60)}</span>{extra}</div> '
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -13,7 +14,7 @@ from gembatch.presentation import html_repr
 from gembatch.presentation.summary_view import badge, badge_tone, summary_fields, summary_text
 from gembatch.runs.summary import RunSummary
 from gembatch_widgets import _sections as sections
-from gembatch_widgets._charts import CHART_CSS_WIDTH
+from gembatch_widgets._charts import CHART_CSS_WIDTH, SMALL_CHART_CSS
 
 __all__ = [
     "RunView",
@@ -166,7 +167,23 @@ def _subtitle(s: RunSummary) -> str:
     return " · ".join(x for x in (s.run_id, s.model) if x)
 
 
-def view_html(view: RunView, chart_png: bytes | None = None, *, title: str = "gembatch run") -> str:
+def _charts_html(charts: bytes | Mapping[str, bytes] | None) -> html_repr.Html:
+    alt = "articles done, throughput, jobs, spend and enqueued tokens over time"
+    if not isinstance(charts, Mapping):
+        return html_repr.png_img(charts, alt, width=CHART_CSS_WIDTH)
+    images = "".join(
+        f'<span style="display:inline-block;margin:0 12px 4px 0">'
+        f"{html_repr.png_img(png, name, width=SMALL_CHART_CSS[0])}</span>"
+        for name, png in charts.items()
+    )
+    return (
+        html_repr.Html(f'<div class="gb-charts">{images}</div>') if images else html_repr.png_img(None, alt)
+    )
+
+
+def view_html(
+    view: RunView, chart_png: bytes | Mapping[str, bytes] | None = None, *, title: str = "gembatch run"
+) -> str:
     """The monitor's static snapshot: badge, headline, last event, failures, charts, jobs, events.
 
     Escaped, styled inline (no ``<style>`` block), kept away from MathJax, and readable as plain
@@ -184,11 +201,7 @@ def view_html(view: RunView, chart_png: bytes | None = None, *, title: str = "ge
     failures = failure_table(view)
     if not failures.empty:
         parts["failures by reason"] = sections.failures_html(failures)
-    parts["charts"] = html_repr.png_img(
-        chart_png,
-        "articles done, throughput, jobs, spend and enqueued tokens over time",
-        width=CHART_CSS_WIDTH,
-    )
+    parts["charts"] = _charts_html(chart_png)
     jobs = jobs_frame(view.chunks, s, view.read_at or None)
     if not jobs.empty:
         parts[f"jobs ({fmt.count(len(jobs))})"] = html_repr.frame_table(jobs, max_rows=10, max_cell=60)
