@@ -94,7 +94,9 @@ class MonitorPanel(SnapshotDisplay):
         self.charts = {
             name: widgets.Image(
                 format="png",
-                layout=widgets.Layout(width=f"{SMALL_CHART_CSS[0]}px", max_width="100%", height="auto"),
+                layout=widgets.Layout(
+                    width=f"{SMALL_CHART_CSS[0]}px", max_width="100%", height="auto", margin="0 14px 4px 0"
+                ),
             )
             for name in CHARTS
         }
@@ -104,7 +106,7 @@ class MonitorPanel(SnapshotDisplay):
         self.chart = self.charts["done"]
         self.chart_box = widgets.Box(
             list(self.charts.values()),
-            layout=widgets.Layout(display="flex", flex_flow="row wrap", gap="4px 14px"),
+            layout=widgets.Layout(display="flex", flex_flow="row wrap"),
         )
         self.jobs = widgets.HTML()
         self.event_log = widgets.HTML()
