@@ -262,3 +262,20 @@ def test_auto_display_ends_on_the_final_snapshot_alone(
     assert WIDGET_MIME not in bundles[-1]
     assert "gb-state-done" in bundles[-1]["text/html"]
     assert WIDGET_MIME in monitor._repr_mimebundle_()  # displayed again: live again (Retry failed)
+
+
+def test_compact_mode_is_one_line_that_tells_the_truth(tmp_path: Path, articles: pd.DataFrame, emulator: Any):
+    plan = gb.plan(articles, model="gemini-2.5-flash-lite")
+    run = Run.create(tmp_path / "run", articles, plan, client=emulator.client(), max_attempts=1)
+    (chunk_id,) = plan.chunks.index
+    emulator.inject_fault("batch", display_name=f"gembatch/{run.run_id}/{chunk_id}/1", outcome="FAILED")
+    assert run.wait(timeout=120, progress=False)
+    monitor = MonitorPanel(run, autostart=False, compact=True, display="static")
+    line = monitor.snapshot_text()
+    assert "\n" not in line
+    assert "12/12" in line
+    assert "12 failed" in line
+    assert "done · 12 failed" in line
+    assert monitor.widget.children == (monitor.line,)
+    assert "12 failed" in monitor.line.value
+    assert not monitor.chart_pngs  # nothing drawn in compact mode
