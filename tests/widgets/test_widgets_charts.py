@@ -68,3 +68,28 @@ def test_separate_charts_are_drawn_at_twice_their_css_size_on_a_transparent_back
         assert _png_size(png) == (2 * SMALL_CHART_CSS[0], 2 * SMALL_CHART_CSS[1])
         assert png[25] == 6  # colour type RGBA: transparent, so dark themes show no white block
     assert _png_size(render_run_chart(None)) == (1920, 920)
+
+
+def test_tick_labels_never_repeat_on_empty_or_tiny_charts():
+    import numpy as np
+    from gembatch_widgets import _charts
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    zeros = _events(4).assign(enqueued_tokens=0, spend_usd=0.0, actual_usd=0.00001)
+    x = np.arange(len(zeros), dtype=float)
+    for events in (pd.DataFrame(), zeros):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax_tok, ax_cost = fig.subplots(1, 2)
+        xs = x if len(events) else np.arange(0, dtype=float)
+        _charts._token_chart(ax_tok, xs, events, 10_000_000, 9_000_000)
+        _charts._cost_chart(ax_cost, xs, ev=events, plan=0.0004, budget=None)
+        fig.canvas.draw()
+        for ax in (ax_tok, ax_cost):
+            labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+            assert len(labels) == len(set(labels)), labels  # never "0, 0, 0, 0"
+        money = [t.get_text() for t in ax_cost.get_yticklabels() if t.get_text()]
+        if len(events):
+            assert len({len(m.split(".")[-1]) for m in money}) == 1  # one number of decimals, e.g. $0.0010
+            assert all(m.startswith("$") for m in money)
