@@ -323,7 +323,10 @@ class MonitorPanel(SnapshotDisplay):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             time.sleep(poll if poll is not None else min(self.interval, 0.5))
-        self.refresh_display()
+        if self.done:
+            self.stop()  # nothing more to watch: join the thread, then show the final snapshot
+        else:
+            self.refresh_display()
         return self.done
 
     def close(self) -> None:
