@@ -186,6 +186,7 @@ def test_jupyterlab_submit_click_runs_to_done_with_chart(chromium: str, lab: Lab
             expect(submit).to_be_enabled()
             estimate = page.locator(".gb-submit-estimate")
             expect(estimate).to_contain_text("batch cost")
+            _scroll_to(page, ".gb-submit-model")
             _shot(page, "01-submit-panel.png")
 
             # the estimate follows the inputs: a dearer model, then back
@@ -206,7 +207,7 @@ def test_jupyterlab_submit_click_runs_to_done_with_chart(chromium: str, lab: Lab
             assert len(progress) >= 2, progress  # e.g. "0 / 12 done" … "12 / 12 done"
             assert len(charts) >= 2  # the chart image was replaced as the run went on
             expect(status).to_contain_text("done")
-            chart = page.locator("img.gb-monitor-chart")
+            chart = page.locator("img.gb-monitor-chart").first
             expect(chart).to_be_visible()
             page.wait_for_function("document.querySelector('img.gb-monitor-chart').naturalWidth > 0")
             expect(page.locator(".gb-monitor")).to_contain_text("12 / 12 done")
