@@ -16,10 +16,11 @@ __all__ = ["build_parser", "main"]
 # Each module defines ``register(subparsers)`` adding its commands; every command sets
 # ``func(args) -> int``. A registry, not an if-chain: a new command group is one line here.
 COMMAND_MODULES = (
-    "gembatch.cli._prepare",  # datasets, estimate, plan
+    "gembatch.cli._prepare",  # datasets, estimate, plan, prepare
     "gembatch.cli._emulator",  # emulator start|stop|status
     "gembatch.cli._runs",  # run, status, results, cancel, submit
-    "gembatch.cli._operate",  # resume, pause, retry, set-budget, events, finish-realtime
+    "gembatch.cli._operate",  # resume, wait, pause, retry, set-budget, events, finish-realtime
+    "gembatch.cli._jobs",  # jobs
     "gembatch.cli._serve",  # serve
     "gembatch.cli._models",  # models, limits
 )
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Plan, submit, monitor and collect Gemini Batch API workloads.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="count", default=0,
+                      help="log submissions and collections too (-vv: everything)")  # fmt: skip
+    loud.add_argument("-q", "--quiet", action="store_true", help="log errors only (no warnings, back-offs)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -48,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; expected mistakes print one line to stderr and exit 2, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers below, not at exit
@@ -66,6 +72,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"gembatch: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    """The ``gembatch`` logger to stderr: warnings (errors, back-offs) by default; -v info, -q errors."""
+    import logging
+
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    log = logging.getLogger("gembatch")
+    for handler in list(log.handlers):
+        if getattr(handler, "_gembatch_cli", False):
+            log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("gembatch: %(message)s"))
+    handler._gembatch_cli = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

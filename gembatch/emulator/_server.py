@@ -162,7 +162,12 @@ class Emulator:
         cache_key = (api_key, self.base_url, repr(sorted(http_options.items())))
         client = self._clients.get(cache_key)
         if client is None:
-            options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **http_options)
+            from gembatch.transport.credentials import loopback_http_args
+
+            merged: dict[str, Any] = {**http_options}
+            for name, args in loopback_http_args(self.base_url).items():  # no proxy for 127.0.0.1
+                merged[name] = {**args, **(http_options.get(name) or {})}
+            options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **merged)
             client = self._clients[cache_key] = genai.Client(api_key=api_key, http_options=options)
         return client
 

@@ -97,13 +97,20 @@ def prompt_text(request: Mapping[str, Any]) -> str:
     return "\n".join(texts)
 
 
+# A short lead-in ending in a colon on the article's first line, with no sentence end before it.
+_INLINE_INSTRUCTION = re.compile(r"^[^.!?:\n]{1,160}:[ \t]+(?=\S)")
+
+
 def _article_text(text: str) -> str:
     """The prompt without its leading instruction lines ("Summarise this article:"), if any."""
     lines = text.strip().splitlines()
     i = 0
     while i < len(lines) - 1 and (not lines[i].strip() or lines[i].rstrip().endswith(":")):
         i += 1
-    return "\n".join(lines[i:])
+    rest = lines[i:]
+    if rest:  # "Summarise in one sentence: <article>": the instruction shares the article's line
+        rest[0] = _INLINE_INSTRUCTION.sub("", rest[0], count=1)
+    return "\n".join(rest)
 
 
 def lead_sentences(text: str, n: int) -> list[str]:

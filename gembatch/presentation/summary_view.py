@@ -1,6 +1,7 @@
 """Text and HTML views of a :class:`~gembatch.runs.summary.RunSummary` (one look for every face).
 
->>> from gembatch.runs.summary import RunSummary
+>>> from gembatch.runs.log import plain_problem
+from gembatch.runs.summary import RunSummary
 >>> s = RunSummary(run_id="r1", model="m", tier="tier1", policy="rolling", mode="batch",
 ...                state="running", done=False, articles=10, succeeded=6, failed=1, pending=3)
 >>> print(summary_text(s, "runs/r1").splitlines()[1])
@@ -13,6 +14,7 @@ import time
 
 from gembatch.presentation import formatters as fmt
 from gembatch.presentation import html_blocks as html_repr
+from gembatch.runs.log import plain_problem
 from gembatch.runs.summary import RunSummary
 
 __all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text"]
@@ -68,11 +70,26 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         fields["failures"] = ", ".join(f"{reason} {fmt.count(n)}" for reason, n in reasons)
     if s.last_error:
         when = f" ({_clock(s.last_error_at)})" if s.last_error_at else ""
-        fields["last error"] = f"{s.last_error}{when}"
+        fields["last error"] = f"{plain_problem(s.last_error)}{when}"
     if not s.done and s.backoff_until and s.backoff_until > time.time():
         wait = s.backoff_until - time.time()
-        fields["back-off"] = f"submitting again at {_clock(s.backoff_until)} (in {fmt.duration(wait)})"
+        fields["back-off"] = (
+            f"backing off {fmt.duration(wait)}: submitting again at {_clock(s.backoff_until)}"
+        )
     return fields
+
+
+def _trouble(s: RunSummary) -> str:
+    """`` · backing off 18.9 s: 429 quota`` or `` · last error: cannot reach the service…`` (or "")."""
+    if s.done:
+        return ""
+    problem = plain_problem(s.last_error).split(" (", 1)[0] if s.last_error else ""
+    if s.backoff_until and s.backoff_until > time.time():
+        wait = fmt.duration(s.backoff_until - time.time())
+        return f" · backing off {wait}" + (f": {problem}" if problem else "")
+    if problem and s.last_error_at and time.time() - s.last_error_at < 600:  # recent: still relevant
+        return f" · last error: {problem}"[:160]
+    return ""
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -81,7 +98,8 @@ def summary_line(summary: RunSummary) -> str:
     return (
         f"{fmt.count(s.finished)}/{fmt.count(s.articles)} articles done ({fmt.count(s.failed)} failed), "
         f"{fmt.count(s.jobs_in_flight)} jobs in flight, {fmt.usd(s.cost_actual_usd)} spent"
-        + (f" · {badge(s)}" if badge(s) not in ("running", "done") else "")
+        + (f" · {badge(s)}" if badge(s) not in ("running", "done", "backing off") else "")
+        + _trouble(s)
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.errors import GembatchError
+from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
 from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION
@@ -292,6 +293,7 @@ class RunStore(StoreFigures):
                 "succeeded, failed, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), kind, chunk_id, message, enq, committed, actual, *c.values()),
             )
+        log_event(self.path.parent.name, kind, message, chunk_id)  # and to the `gembatch` logger
 
 
 #: Older name of :class:`RunStore`.

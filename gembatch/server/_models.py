@@ -90,3 +90,24 @@ class JobBody(BaseModel):
     model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
     prompt: str = Field("{text}", min_length=1, max_length=100_000)
     display_name: str = Field("gembatch-job", min_length=1, max_length=128)
+
+
+class BudgetBody(BaseModel):
+    """A run's new budget: dollars, or null for none (``POST /v1/runs/{id}/set-budget``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_usd: float | None = Field(..., description="dollars; null removes the budget")
+
+
+class RealtimeBody(BaseModel):
+    """Options of ``POST /v1/runs/{id}/finish-realtime`` (unset: the catalogue's limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="input tokens per minute")
+    max_concurrency: int | None = Field(None, ge=1, le=1000)
+
+    def options(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -79,7 +80,8 @@ def _announce(url: str) -> None:
         _announced.add("notice")
         print(
             f"gembatch: no GEMINI_API_KEY found; using the local Gemini emulator at {url}. "
-            "Results are emulated, not produced by Gemini."
+            "Results are emulated, not produced by Gemini.",
+            file=sys.stderr,  # a notice, not output: `gembatch ... --json | jq` stays valid
         )
 
 
