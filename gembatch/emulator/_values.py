@@ -97,8 +97,15 @@ def prompt_text(request: Mapping[str, Any]) -> str:
     return "\n".join(texts)
 
 
-# A short lead-in ending in a colon on the article's first line, with no sentence end before it.
-_INLINE_INSTRUCTION = re.compile(r"^[^.!?:\n]{1,160}:[ \t]+(?=\S)")
+# A short instruction ending in a colon on the article's first line ("Summarise in one sentence: ..."):
+# it starts with a verb of instruction or names the input; a headline ("Trams: what ...") stays.
+_INSTRUCTION_WORDS = (
+    r"(?:please\s+)?(?:summari[sz]e|classify|categori[sz]e|extract|translate|describe|rewrite|list|answer"
+    r"|give|write|identify|tag|label|rate|score|analy[sz]e|explain|find|return|produce|create|generate"
+    r"|read|detect|determine|provide|condense|shorten|paraphrase|simplify|review|evaluate|assess|output)\b"
+    r"|[^.!?:\n]*\b(?:article|text|passage|document|story|input|following|below)\b"
+)
+_INLINE_INSTRUCTION = re.compile(rf"^(?i:{_INSTRUCTION_WORDS})[^.!?:\n]{{0,160}}:[ \t]+(?=\S)")
 
 
 def _article_text(text: str) -> str:

@@ -22,7 +22,7 @@ logger.addHandler(logging.NullHandler())  # a library stays silent until the app
 _INFO = frozenset({"submitted", "finished", "collected", "reconciled", "retry_chunk", "retry_failed",
                    "pause", "resume", "cancel", "budget", "realtime_start", "realtime_stop",
                    "realtime_mode", "realtime_handover", "stale", "job_missing"})  # fmt: skip
-_WARN = re.compile(r"^(error|transient_error|budget_blocked|.*_refused|.*_failed)$")
+_WARN = re.compile(r"^(error|transient_error|budget_blocked|create_unknown|.*_refused|.*_failed)$")
 
 # (pattern in an error's text, what to tell the user): the first that matches wins.
 _PLAIN = (

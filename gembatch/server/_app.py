@@ -163,10 +163,12 @@ def create_app(
             {"detail": f"Gemini: {exc.status}: {exc.message}", "error": "BackendError"}, status_code=code
         )
 
-    @app.exception_handler(httpx.TransportError)
-    async def _unreachable(_: Request, exc: httpx.TransportError) -> JSONResponse:
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
         detail = f"cannot reach the service: {type(exc).__name__}: {exc} (proxy settings?)"
         return JSONResponse({"detail": detail, "error": "ServiceUnreachable"}, status_code=503)
+
+    for transport_error in _transport_errors():
+        app.add_exception_handler(transport_error, _unreachable)
 
     @app.exception_handler(ValidationError)
     async def _validation_error(_: Request, exc: ValidationError) -> JSONResponse:
@@ -291,6 +293,16 @@ def create_app(
 
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
+
+
+def _transport_errors() -> list[type[Exception]]:
+    """The HTTP clients' connection errors (httpx, and httpx2 when the SDK uses it)."""
+    found: list[type[Exception]] = [httpx.TransportError]
+    try:
+        import httpx2
+    except ImportError:
+        return found
+    return [*found, httpx2.TransportError]
 
 
 def _remote(call: Any) -> Any:
