@@ -41,7 +41,8 @@ def data(tmp_path: Path) -> Path:
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The installed CLI in a fresh process: no key, no emulator URL, no proxy exceptions unless given."""
     base = {k: v for k, v in os.environ.items() if k not in (*KEY_VARS, "GEMBATCH_EMULATOR_URL")}
-    for var in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+    proxy_vars = ("NO_PROXY", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")
+    for var in proxy_vars:
         base.pop(var, None)
     base.update({"GEMBATCH_EMULATOR_SPEED": "50000", "NO_PROXY": "127.0.0.1,localhost", **env})
     base = {k: v for k, v in base.items() if v != ""}  # "" unsets
@@ -64,10 +65,13 @@ def test_jobs_bare_ids_results_name_and_submit_wait(emu_env: Any, data: Path, tm
     assert len(mine) == 1
     assert mine[0]["display_name"] == "seed-job"
     assert mine[0]["state"] == "succeeded"
-    assert mine[0]["age_s"] is not None and mine[0]["age_s"] >= 0
+    assert mine[0]["age_s"] is not None
+    assert mine[0]["age_s"] >= 0
     assert main(["jobs"]) == 0
     table = capsys.readouterr().out
-    assert info["name"] in table and "seed-job" in table and "succeeded" in table
+    assert info["name"] in table
+    assert "seed-job" in table
+    assert "succeeded" in table
     assert main(["jobs", "--state", "running", "--json"]) == 0
     assert all(r["state"] == "running" for r in json.loads(capsys.readouterr().out))
     assert main(["jobs", "--state", "sideways"]) == 2
@@ -142,8 +146,8 @@ def test_loopback_emulator_ignores_proxy_settings(data: Path, tmp_path: Path) ->
     proxies = {"HTTPS_PROXY": bogus, "HTTP_PROXY": bogus, "https_proxy": bogus, "http_proxy": bogus,
                "ALL_PROXY": bogus, "NO_PROXY": "", "no_proxy": ""}  # fmt: skip
     run_dir = tmp_path / "run"
-    proc = _cli(["run", str(data), "--run-dir", str(run_dir), "--model", MODEL, "--max-wait", "180"], tmp_path,
-                **proxies)  # fmt: skip
+    args = ["run", str(data), "--run-dir", str(run_dir), "--model", MODEL, "--max-wait", "180"]
+    proc = _cli(args, tmp_path, **proxies)
     assert proc.returncode == 0, proc.stderr
     assert gb.Run.open(run_dir).summary().succeeded == 8
     with running(speed=50_000) as emu:  # a separate emulator process, reached by URL

@@ -204,7 +204,8 @@ class StoreFigures:
     def last_problem(self) -> tuple[str, str, float] | None:
         """(kind, message, time) of the newest error, refusal or failure event, if any."""
         rows = self._rows(
-            "SELECT kind, message, time FROM events WHERE kind IN ('error', 'transient_error', 'create_unknown') "
+            "SELECT kind, message, time FROM events "
+            "WHERE kind IN ('error', 'transient_error', 'create_unknown') "
             "OR kind LIKE '%\\_refused' ESCAPE '\\' OR kind LIKE '%\\_failed' ESCAPE '\\' "
             "ORDER BY id DESC LIMIT 1"
         )
