@@ -41,7 +41,7 @@ def data(tmp_path: Path) -> Path:
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The installed CLI in a fresh process: no key, no emulator URL, no proxy exceptions unless given."""
     base = {k: v for k, v in os.environ.items() if k not in (*KEY_VARS, "GEMBATCH_EMULATOR_URL")}
-    proxy_vars = ("NO_PROXY", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")
+    proxy_vars = ("NO_PROXY", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
     for var in proxy_vars:
         base.pop(var, None)
     base.update({"GEMBATCH_EMULATOR_SPEED": "50000", "NO_PROXY": "127.0.0.1,localhost", **env})
