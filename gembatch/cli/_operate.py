@@ -10,6 +10,7 @@ import sys
 import gembatch as gb
 from gembatch.cli._connect import run_client
 from gembatch.cli._runs import run_exit_code
+from gembatch.errors import GembatchError
 from gembatch.inputs.values import check_budget
 from gembatch.presentation.summary_view import summary_text
 
@@ -146,6 +147,11 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _finish_realtime(args: argparse.Namespace) -> int:
+    if gb.Run.open(args.run_dir).summary().state == "paused":
+        raise GembatchError(
+            f"{args.run_dir} is paused, and a paused run sends nothing, in real time neither: "
+            f"`gembatch resume {args.run_dir} --no-wait` first"
+        )
     run = _open(args.run_dir)
     run.finish_realtime(timeout=args.max_wait, progress=True)
     _show(run, args.json)

@@ -37,6 +37,8 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expected-output-tokens", type=int, default=None, help="mean output tokens per article")
     p.add_argument("--expected-thinking-tokens", type=int, default=None, help="mean thinking tokens")
     p.add_argument("--chunk-tokens", type=int, default=None, help="max input tokens per batch job")
+    p.add_argument("--inline", action=argparse.BooleanOptionalAction, default=None,
+                   help="requests inline in the batch call (default: when small)")  # fmt: skip
     p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
     p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
     p.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
@@ -52,6 +54,8 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-id", default=None, help="prefix of the job display names (default: directory)")
     p.add_argument("--pending-limit", type=float, default=None, metavar="S",
                    help="cancel and re-queue a job still pending after S seconds")  # fmt: skip
+    p.add_argument("--cancel-stale", action="store_true", default=None,
+                   help="with --pending-limit: cancel a stale job and re-queue its articles")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Body, FastAPI, Query
+from fastapi import Body, FastAPI, HTTPException, Query
 
 from gembatch.inputs.values import check_budget
 from gembatch.server._models import BudgetBody, RealtimeBody
@@ -83,6 +83,8 @@ def add_run_operations(app: FastAPI, get_run: Callable[[str], Any], auth: Any) -
     @app.post("/v1/runs/{run_id}/finish-realtime", dependencies=deps, tags=["runs"], status_code=202)
     def finish_realtime(run_id: str, body: RealtimeBody | None = None) -> dict[str, Any]:
         run = get_run(run_id)
+        if run.summary().state == "paused":
+            raise HTTPException(409, detail="the run is paused and sends nothing: POST .../resume first")
         options = body.options() if body else {}
         busy = realtime_threads.get(run_id)
         if busy is None or not busy.is_alive():
