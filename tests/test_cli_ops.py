@@ -186,3 +186,28 @@ def test_status_shows_the_last_error_after_a_refused_connection(data: Path, tmp_
     assert "connection refused" not in quiet.stderr  # -q: errors only, and a retried refusal is a warning
     loud = _cli(["-v", "resume", str(run_dir), "--no-wait"], tmp_path, GEMBATCH_EMULATOR_URL=url)
     assert "cannot reach the service" in loud.stderr
+
+
+def test_progress_lines_say_why_a_run_waits() -> None:
+    import time
+
+    from gembatch.presentation.summary_view import summary_line, summary_text, trouble_text
+    from gembatch.runs.log import plain_problem
+    from gembatch.runs.summary import RunSummary
+
+    now = time.time()
+    base = {"run_id": "r", "model": "m", "tier": "tier1", "policy": "rolling", "mode": "batch",
+            "state": "running", "done": False, "articles": 4, "succeeded": 0, "failed": 0,
+            "pending": 4}  # fmt: skip
+    refusal = "submit_refused: 429 RESOURCE_EXHAUSTED: quota; backing off 18.9s, plan kept"
+    quota = RunSummary(**base, backoff_until=now + 18.9, last_error_at=now, last_error=refusal)
+    line = summary_line(quota)
+    assert "backing off 1" in line
+    assert line.endswith(": 429 quota")
+    connect = "transient_error: sweep: ConnectError: [Errno 111] Connection refused"
+    refused = RunSummary(**base, last_error_at=now, last_error=connect)
+    words = "last error: cannot reach the service: connection refused — proxy settings?"
+    assert trouble_text(refused) == words
+    assert "last error: cannot reach the service" in summary_text(refused, "runs/r")
+    assert trouble_text(RunSummary(**{**base, "done": True, "state": "done"}, last_error="x: y")) == ""
+    assert plain_problem("error: something odd") == "error: something odd"  # unknown: left as it was

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,6 +113,15 @@ def test_unknown_runs_and_unreachable_services_answer_json_not_500(emu: Any, tmp
         job = api.get("/v1/jobs/abc123", headers=AUTH)
         assert job.status_code == 503, job.text
         assert "cannot reach the service" in job.json()["detail"]
+
+        body = {"run_id": "cut-off", "articles": _articles(2), "model": MODEL}
+        assert api.post("/v1/runs", headers=AUTH, json=body).status_code == 201
+        deadline = time.monotonic() + 60
+        while (status := api.get("/v1/runs/cut-off", headers=AUTH).json())["problem"] is None:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        assert "cannot reach the service: connection refused" in status["problem"]
+        assert "ConnectError" in status["summary"]["last_error"]
 
 
 # Run methods that are not operations a terminal or an HTTP client asks for (construction,

@@ -17,7 +17,7 @@ from gembatch.presentation import html_blocks as html_repr
 from gembatch.runs.log import plain_problem
 from gembatch.runs.summary import RunSummary
 
-__all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text"]
+__all__ = ["badge", "summary_fields", "summary_html", "summary_line", "summary_text", "trouble_text"]
 
 
 def _clock(epoch: float) -> str:
@@ -79,17 +79,23 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
     return fields
 
 
-def _trouble(s: RunSummary) -> str:
-    """`` · backing off 18.9 s: 429 quota`` or `` · last error: cannot reach the service…`` (or "")."""
+def trouble_text(s: RunSummary) -> str:
+    """``backing off 18.9 s: 429 quota`` or ``last error: cannot reach the service…`` for a run
+    still going (a back-off now, or an error of the last ten minutes); "" when there is none."""
     if s.done:
         return ""
     problem = plain_problem(s.last_error).split(" (", 1)[0] if s.last_error else ""
     if s.backoff_until and s.backoff_until > time.time():
         wait = fmt.duration(s.backoff_until - time.time())
-        return f" · backing off {wait}" + (f": {problem}" if problem else "")
-    if problem and s.last_error_at and time.time() - s.last_error_at < 600:  # recent: still relevant
-        return f" · last error: {problem}"[:160]
+        return f"backing off {wait}" + (f": {problem}" if problem else "")
+    if problem and s.last_error_at and time.time() - s.last_error_at < 600:
+        return f"last error: {problem}"[:160]
     return ""
+
+
+def _trouble(s: RunSummary) -> str:
+    text = trouble_text(s)
+    return f" · {text}" if text else ""
 
 
 def summary_line(summary: RunSummary) -> str:

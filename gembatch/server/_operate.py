@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Body, FastAPI, HTTPException, Query
 
 from gembatch.inputs.values import check_budget
+from gembatch.presentation.summary_view import trouble_text
 from gembatch.server._models import BudgetBody, RealtimeBody
 
 __all__ = ["OPERATION_ROUTES", "add_run_operations"]
@@ -33,7 +34,10 @@ MAX_WAIT_S = 60.0
 
 
 def _answer(run_id: str, run: Any, **extra: Any) -> dict[str, Any]:
-    return {"run_id": run_id, **extra, "summary": run.summary().to_dict()}
+    """The run's summary, plus ``problem``: its last error or back-off in words (``null`` if none)."""
+    summary = run.summary()
+    trouble = trouble_text(summary)
+    return {"run_id": run_id, **extra, "summary": summary.to_dict(), "problem": trouble or None}
 
 
 def add_run_operations(app: FastAPI, get_run: Callable[[str], Any], auth: Any) -> None:
