@@ -18,7 +18,8 @@ define venv_install
 	@if [ "$(GEMBATCH_INSTALLER)" != pip ] && [ ! -x $(BIN)/uv ]; then \
 		$(BIN)/python -m pip install --quiet uv >/dev/null 2>&1 || echo "uv not available: installing with pip"; fi
 	@if [ "$(GEMBATCH_INSTALLER)" != pip ] && [ -x $(BIN)/uv ]; then \
-		echo "uv pip install $(1)"; $(BIN)/uv pip install --quiet --python $(BIN)/python $(1); \
+		echo "uv pip install $(1)"; $(BIN)/uv pip install --quiet --python $(BIN)/python $(1) \
+			|| { echo "uv failed: installing with pip"; $(BIN)/python -m pip install --quiet $(1); }; \
 	else echo "pip install $(1)"; $(BIN)/python -m pip install --quiet $(1); fi
 endef
 

@@ -294,8 +294,9 @@ def closing_block(run_dir: str | os.PathLike[str], since: float | None = None) -
             sent = "nothing submitted" if not submitted else f"{submitted} job(s) submitted"
             state = "finished" if s.done and not submitted else "unfinished"
             lines.append(f"reopened:  the {state} run in {path}; {sent} this time")
-    files = [path / name for name in ("results.parquet", "summary.json", "runbook.ipynb", "papermill.log")]
-    lines.append("files:     " + ", ".join(str(f) for f in files if f.exists()))
+    kept = ("results.parquet", "summary.json", "runbook.ipynb", "papermill.log")
+    names = [n for n in kept if (path / n).exists()]
+    lines.append(f"files:     in {path}/: " + ", ".join(names))
     width = max(len(line) for line in lines)
     rule = "-" * min(width, 100)
     return "\n".join([rule, *lines, rule])
