@@ -125,6 +125,11 @@ def _status(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> int:
     from gembatch.runs.results import export
 
+    output = args.output or args.name
+    if args.output and args.name and args.output != args.name:
+        from gembatch.errors import InputError
+
+        raise InputError(f"two output files given ({args.name!r} and -o {args.output!r}); give one")
     if _is_job(args.target):
         from gembatch.runs.jobs import job_results
         from gembatch.transport.connect import connect
@@ -132,11 +137,6 @@ def _results(args: argparse.Namespace) -> int:
         frame = job_results(connect(), args.target)
     else:
         frame = gb.Run.open(args.target).results(join=args.join)
-    output = args.output or args.name
-    if args.output and args.name and args.output != args.name:
-        from gembatch.errors import InputError
-
-        raise InputError(f"two output files given ({args.name!r} and -o {args.output!r}); give one")
     if output:
         print(export(frame, output))
     else:
