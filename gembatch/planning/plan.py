@@ -260,8 +260,8 @@ def plan(
             "budget, plan fewer articles, shorten the prompt or pick a cheaper model"
         )
     tokens = est.per_article["input_tokens"].to_numpy(np.int64)
-    worst = int(np.argmax(tokens))
-    if tokens[worst] > cap:
+    worst = int(np.argmax(tokens)) if len(tokens) else 0  # no articles (all cached): no jobs
+    if len(tokens) and tokens[worst] > cap:
         raise QuotaExceeded(
             f"article {articles.index[worst]!r} needs ~{tokens[worst]:,} tokens, more than the enqueued "
             f"cap {cap:,} (quota {quota:,} × headroom {headroom:g}) of {info.id} on {tier}; "
@@ -269,7 +269,7 @@ def plan(
         )
     nbytes = request_bytes(articles, spec)
     file_limit = info.file_limit_bytes
-    if int(nbytes.max()) > file_limit:
+    if int(nbytes.max(initial=0)) > file_limit:
         raise QuotaExceeded(f"one request line is larger than the {file_limit:,}-byte file limit")
 
     if chunk_tokens is not None and not 0 < chunk_tokens <= cap:

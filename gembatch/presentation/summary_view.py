@@ -60,6 +60,11 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         f"{fmt.usd(s.cost_estimated_usd)} estimated"
         + ("" if s.budget_usd is None else f" (budget {fmt.usd(s.budget_usd)})"),
     }
+    if s.cache_hits:
+        fields["cache"] = (
+            f"{fmt.count(s.cache_hits)} articles answered from the cache, "
+            f"{fmt.count(s.cache_misses)} sent · saved {fmt.usd(s.cache_saved_usd)}"
+        )
     timing = _timing(s)
     if timing:
         fields["time"] = timing

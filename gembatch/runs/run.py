@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.config import LEDGER_FILE, RunConfig
@@ -23,6 +25,7 @@ from gembatch.runs.guard import open_existing, set_aside, write_marker
 from gembatch.runs.lock import create_lock
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
+from gembatch.runs.reuse import absorb
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
@@ -83,6 +86,8 @@ class Run:
         budget_usd: float | None = None,
         run_id: str | None = None,
         force: bool = False,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
         **knobs: Any,
     ) -> Run:
         """Create the run, or reopen it when ``run_dir`` already holds the same one.
@@ -99,6 +104,12 @@ class Run:
         ``client`` is a ``google.genai.Client`` or a :class:`~gembatch.transport.base.Transport`
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+
+        ``cache`` (default on) answers every article whose request (backend, model, contents,
+        system instruction, generation config) is in the response cache at no cost, and only the
+        rest is sent; the run's paid answers go into the cache. ``cache_dir`` (default
+        ``$GEMBATCH_CACHE_DIR``, else the user's cache directory) says where it lives. A reopened
+        run keeps what it was created with.
         """
         _check_knobs(knobs)
         max_attempts, budget_usd = check_attempts(max_attempts), check_budget(budget_usd)
@@ -127,9 +138,13 @@ class Run:
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, transport)
-            ledger = new_ledger(
-                path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
-            )
+            store = open_cache(cache, cache_dir)
+            with store if store is not None else nullcontext():
+                found = None if store is None else lookup(articles, plan.spec, transport.name, store)
+                ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
+                                    budget_usd=budget_usd, cached=found, **knobs)  # fmt: skip
+                if store is not None and found is not None and found.hits:
+                    store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
             write_marker(path, config.run_id, config.model)
             return cls(path, ledger, transport)
@@ -191,12 +206,18 @@ class Run:
         """One tick of the run's driver (batch: reconcile, sweep, collect, re-queue, submit what fits;
         real time: a bounded slice of sending)."""
         mode = self._ctx.refresh().mode
-        return driver_for(mode).step(self._ctx)
+        try:
+            return driver_for(mode).step(self._ctx)
+        finally:
+            absorb(self._ctx)
 
     def wait(self, timeout: float | None = None, progress: bool = True) -> bool:
         """Drive until every article is accounted for (or ``timeout`` seconds pass); True when done."""
         mode = self._ctx.refresh().mode
-        return driver_for(mode).wait(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
+        try:
+            return driver_for(mode).wait(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
+        finally:
+            absorb(self._ctx)  # the answers paid for go into the response cache
 
     def start(self) -> Run:
         """Drive the run from a daemon thread (for notebooks); calling it again is harmless."""
@@ -278,7 +299,10 @@ class Run:
         twice. ``options``: :class:`gembatch.runs.realtime_send.RealtimeOptions` fields (``rpm``, ``tpm``...).
         """
         self.stop()  # the batch driver must not submit what real time is about to send
-        return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
+        try:
+            return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
+        finally:
+            absorb(self._ctx)
 
     def monitor(self, **kwargs: Any) -> Any:
         """A live monitor panel for this run, from the installed panel package (gembatch-widgets).
