@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # The SDK's httpx2 transport honours proxy variables even for loopback.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
@@ -13,3 +15,10 @@ for _var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
 # Limits learned from 429s during tests must not reach the developer's config directory (or come
 # from it); tests of learning point GEMBATCH_LIMITS_FILE at tmp_path themselves.
 os.environ["GEMBATCH_LIMITS_FILE"] = "off"
+
+
+@pytest.fixture(autouse=True)
+def _own_response_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets an empty response cache of its own (subprocesses inherit it): no answer cached
+    by one test, or by the developer's own runs, can change what another test sends."""
+    monkeypatch.setenv("GEMBATCH_CACHE_DIR", str(tmp_path_factory.mktemp("response-cache")))

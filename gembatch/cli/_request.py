@@ -52,6 +52,10 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-id", default=None, help="prefix of the job display names (default: directory)")
     p.add_argument("--pending-limit", type=float, default=None, metavar="S",
                    help="cancel and re-queue a job still pending after S seconds")  # fmt: skip
+    p.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                   help="send every article, even those the response cache already answers")  # fmt: skip
+    p.add_argument("--cache-dir", default=None, help="the response cache's directory "
+                   "(default $GEMBATCH_CACHE_DIR, else the user's cache directory)")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
 

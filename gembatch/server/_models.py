@@ -15,7 +15,9 @@ from gembatch.planning.catalog import DEFAULT_MODEL
 MAX_ARTICLES_JSON = 50_000
 # RunRequest fields a request body cannot set: the articles come as ``articles`` or a file part;
 # server-side paths (prompt/system files, catalogue) and Python objects stay with the operator.
-NOT_IN_BODY = ("inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options")
+NOT_IN_BODY = (
+    "inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options", "cache_dir",
+)  # fmt: skip
 
 
 class RunParams(BaseModel):
@@ -48,6 +50,7 @@ class RunParams(BaseModel):
     max_attempts: int | None = None
     pending_limit_s: float | None = None
     cancel_stale: bool | None = None
+    cache: bool | None = Field(None, description="take answers from the response cache (default true)")
     id_col: str | None = Field(None, max_length=200)
     text_col: str | None = Field(None, max_length=200)
 
