@@ -108,8 +108,9 @@ def backend_kind(client: Any = None) -> str:
 
 
 def note_estimate(est: Estimate, found: CacheLookup | None) -> bool:
-    """Put the cache figures into an estimate's summary; True when the cache answered something."""
-    if found is None:
+    """Put the cache figures into an estimate's summary when the cache answers something (then True);
+    an estimate the cache changes nothing in stays exactly the library's."""
+    if found is None or not found.hits:
         return False
     est.summary.update(found.figures())
     return bool(found.hits)
