@@ -118,6 +118,8 @@ def note_estimate(est: Estimate, found: CacheLookup | None) -> bool:
 
 def cache_note(summary: Mapping[str, Any]) -> str:
     """The plan's line about the cache: hits, money saved, articles planned."""
-    hits, misses = f"{summary['cache_hits']:,}", f"{summary['cache_misses']:,}"
-    saved = f"${summary['cache_saved_usd']:,.4f}"
+    from gembatch.presentation import formatters as fmt
+
+    hits, misses = fmt.count(summary["cache_hits"]), fmt.count(summary["cache_misses"])
+    saved = fmt.usd(summary["cache_saved_usd"])
     return f"cache: {hits} articles already answered (saves {saved}); {misses} planned"
