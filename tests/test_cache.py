@@ -69,6 +69,31 @@ def test_the_key_is_backend_model_and_request_never_the_article_id() -> None:
     )
 
 
+@pytest.mark.parametrize("prompt", ["{text}", "Sum {{x}} ü: {title}\n{text} / {n} {title}", "{text} — end"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {
+            "system_instruction": "Be brief",
+            "temperature": 0.3,
+            "response_schema": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}},
+        },
+    ],
+)
+def test_keys_of_a_frame_are_the_keys_of_its_request_lines(prompt: str, settings: dict[str, Any]) -> None:
+    from gembatch.cache.keys import spec_keys
+    from gembatch.inputs.request_lines import iter_request_lines
+
+    arts = articles(30)
+    arts["n"] = [float(i) for i in range(30)]
+    arts.loc[arts.index[3], "n"] = float("nan")
+    spec = gb.RequestSpec(model=MODEL, prompt=prompt, **settings)
+    whole = [request_key("emulator", MODEL, line["request"]) for line in iter_request_lines(arts, spec)]
+    assert spec_keys(arts, spec, "emulator") == whole
+    assert len(set(whole)) == 30
+
+
 def test_the_first_answer_stored_wins_and_prune_goes_by_last_use(tmp_path: Path) -> None:
     with gb.ResponseCache(tmp_path / "c") as cache:
         assert cache.put_many([_entry("a", text="first"), _entry("b")]) == 2

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gembatch.cache.keys import request_key, resolve_cache_dir
+from gembatch.cache.keys import resolve_cache_dir, spec_keys
 from gembatch.cache.store import CacheEntry, ResponseCache
 
 if TYPE_CHECKING:
@@ -56,10 +56,7 @@ def open_cache(enabled: bool = True, cache_dir: str | os.PathLike[str] | None = 
 
 def article_keys(articles: pd.DataFrame, spec: RequestSpec, backend: str) -> dict[str, str]:
     """Article id → cache key of the request ``spec`` makes of it for ``backend``."""
-    from gembatch.inputs.request_lines import iter_request_lines
-
-    return {line["key"]: request_key(backend, spec.model, line["request"])
-            for line in iter_request_lines(articles, spec)}  # fmt: skip
+    return dict(zip(map(str, articles.index), spec_keys(articles, spec, backend), strict=True))
 
 
 def lookup(
