@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -15,6 +18,10 @@ for _var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
 # Limits learned from 429s during tests must not reach the developer's config directory (or come
 # from it); tests of learning point GEMBATCH_LIMITS_FILE at tmp_path themselves.
 os.environ["GEMBATCH_LIMITS_FILE"] = "off"
+# Answers cached by tests never reach the developer's cache directory: module- and session-scoped
+# fixtures share this one, each test gets its own below.
+os.environ["GEMBATCH_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="gembatch-test-cache-")
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 
 @pytest.fixture(autouse=True)
