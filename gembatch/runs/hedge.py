@@ -28,7 +28,7 @@ from gembatch.transport.base import JobStatus
 __all__ = ["MAX_HEDGES", "hedge_due", "hedge_generation", "observe", "service_now", "threshold", "withdraw"]
 
 #: A chunk's articles are hedged at most this many times (then the copy is left to finish).
-MAX_HEDGES = 2
+MAX_HEDGES = 4
 _KEEP = 500  # turnarounds remembered per run
 _META = "turnarounds"
 
@@ -53,10 +53,14 @@ def observe(ctx: Context, job: JobStatus) -> float | None:
     start, end = _seconds(job.create_time), _seconds(job.end_time or job.update_time)
     if start is None or end is None or end < start:
         return None
-    seen = list(ctx.store.get_meta(_META) or [])
-    seen.append(round(end - start, 3))
-    ctx.store.set_meta(_META, seen[-_KEEP:])
+    _remember(ctx, end - start)
     return end - start
+
+
+def _remember(ctx: Context, seconds: float) -> None:
+    seen = list(ctx.store.get_meta(_META) or [])
+    seen.append(round(seconds, 3))
+    ctx.store.set_meta(_META, seen[-_KEEP:])
 
 
 def threshold(ctx: Context) -> float | None:
@@ -85,6 +89,9 @@ def hedge_due(ctx: Context, row: Any, job: JobStatus, now: float) -> str | None:
     age = now - (created if created is not None else float(row["submitted_at"] or now))
     if age < limit:
         return None
+    # a hedged job would have taken at least its age: remembering it keeps the learned quantile from
+    # shrinking to the fast jobs only (the slow ones are never seen to finish)
+    _remember(ctx, age)
     q = ctx.config.hedge_quantile or HEDGE_QUANTILE
     return f"{row['batch_name']} pending {age:.0f}s, past the p{q * 100:.0f} turnaround {limit:.0f}s"
 
