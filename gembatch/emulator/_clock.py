@@ -9,6 +9,7 @@ the machine happens to generate output, so a seed gives the same timeline on a b
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from typing import Any
@@ -34,7 +35,9 @@ class Clock:
         self._lock = threading.Lock()
         self.speed = float(speed)
         self.anchor_real = real
-        self.anchor_emulated = real if anchor_emulated is None else anchor_emulated
+        if anchor_emulated is None:  # a manual clock starts on a whole second: offsets stay exact
+            anchor_emulated = real if speed else float(math.floor(real))
+        self.anchor_emulated = anchor_emulated
 
     def now(self) -> float:
         """Emulated UNIX seconds."""

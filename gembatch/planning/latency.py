@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: A job still pending past this quantile of the turnaround is a straggler worth hedging.
-HEDGE_QUANTILE = 0.75
+HEDGE_QUANTILE = 0.6
 #: The prior counts as this many finished jobs when blended with observed turnarounds.
 PRIOR_WEIGHT = 8
 
@@ -131,7 +131,7 @@ def forecast_makespan(
     *,
     waves: bool = False,
     hedge_quantile: float | None = HEDGE_QUANTILE,
-    max_hedges: int = 4,
+    max_hedges: int = 8,
     draws: int = 48,
     poll_s: float = 30.0,
 ) -> Forecast:

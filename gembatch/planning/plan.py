@@ -212,6 +212,7 @@ def plan(
     inline: bool | None = None,
     billing_date: DateLike = None,
     project: Any = "auto",
+    latency: Any = None,
 ) -> Plan:
     """Split articles into batch jobs that respect the quota, size limits and budget.
 
@@ -232,6 +233,8 @@ def plan(
     :mod:`gembatch.planning.learned_limits`) learned from the service or set. ``plan.warnings`` lists what
     must be read before submitting — a monthly spend cap the cost would pass, a price change while
     the work may still be billed — each also given as a :class:`~gembatch.errors.GembatchWarning`.
+    ``latency`` (a :class:`~gembatch.planning.latency.LatencyModel`, default the prior) is what the
+    ``tail`` policy sizes jobs for.
 
     Raises
     ------
@@ -284,7 +287,9 @@ def plan(
 
     if chunk_tokens is not None and not 0 < chunk_tokens <= cap:
         raise InputError(f"chunk_tokens must be between 1 and the cap quota × headroom = {cap:,}")
-    size, reason = _job_size(policy, chunk_tokens, int(tokens.sum()), cap, info.concurrent_batch_jobs)
+    size, reason = _job_size(
+        policy, chunk_tokens, int(tokens.sum()), cap, max_jobs=info.concurrent_batch_jobs, latency=latency
+    )
     chunk_of = _labels(_segments(tokens, nbytes, size, file_limit), len(tokens))
 
     per = est.per_article
@@ -338,9 +343,13 @@ def plan(
     return check_plan(result, catalog, project)
 
 
-def _job_size(policy: str, chunk_tokens: int | None, total: int, cap: int, max_jobs: int) -> tuple[int, str]:
+def _job_size(
+    policy: str, chunk_tokens: int | None, total: int, cap: int, *, max_jobs: int, latency: Any
+) -> tuple[int, str]:
     """The job size for ``policy`` and why (with the expected makespan for ``tail``)."""
     from gembatch.planning.latency import HEDGE_QUANTILE, PRIOR, forecast_makespan
+
+    model = latency or PRIOR
 
     hedge = f"stragglers pending past the p{HEDGE_QUANTILE * 100:.0f} turnaround are hedged"
     if policy == "waves":
@@ -351,14 +360,15 @@ def _job_size(policy: str, chunk_tokens: int | None, total: int, cap: int, max_j
     if chunk_tokens:
         return chunk_tokens, f"jobs of ≤ {fmt.num(chunk_tokens)} tokens (chunk_tokens); {hedge}"
     sizes = sorted({max(1, cap // k) for k in TAIL_SPLITS}, reverse=True)
-    runs = [forecast_makespan(total, s, cap, max_jobs, PRIOR, draws=32) for s in sizes]
+    runs = [forecast_makespan(total, s, cap, max_jobs, model, draws=32) for s in sizes]
     best = min(runs, key=lambda f: f.mean_s + f.p90_s)
-    waves = forecast_makespan(total, cap, cap, max_jobs, PRIOR, waves=True, hedge_quantile=None, draws=32)
+    waves = forecast_makespan(total, cap, cap, max_jobs, model, waves=True, hedge_quantile=None, draws=32)
     return best.job_tokens, (
-        f"{best.jobs} job(s) of ≤ {fmt.num(best.job_tokens)} tokens, up to {max(1, cap // best.job_tokens)} "
+        f"{best.jobs} job(s) of ≤ {fmt.num(best.job_tokens)} tokens, "
+        f"up to {max(1, min(max_jobs, cap // best.job_tokens))} "
         f"at once; {hedge}; expected makespan {best.mean_s / 3600:.1f} h (p90 {best.p90_s / 3600:.1f} h) vs "
         f"{waves.mean_s / 3600:.1f} h (p90 {waves.p90_s / 3600:.1f} h) with waves, for a latency prior "
-        f"of {PRIOR.describe()}"
+        f"of {model.describe()}"
     )
 
 

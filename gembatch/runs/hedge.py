@@ -28,7 +28,7 @@ from gembatch.transport.base import JobStatus
 __all__ = ["MAX_HEDGES", "hedge_due", "hedge_generation", "observe", "service_now", "threshold", "withdraw"]
 
 #: A chunk's articles are hedged at most this many times (then the copy is left to finish).
-MAX_HEDGES = 4
+MAX_HEDGES = 8
 _KEEP = 500  # turnarounds remembered per run
 _META = "turnarounds"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gembatch.planning.latency import LatencyModel, blended_quantile
+from gembatch.planning.latency import HEDGE_QUANTILE, LatencyModel, blended_quantile
 from gembatch.runs.hedge import MAX_HEDGES, hedge_generation
 from gembatch.runs.scheduler import Candidate, Capacity, choose
 
@@ -57,7 +57,7 @@ def simulate(
     max_jobs: int,
     model: LatencyModel,
     seed: int,
-    hedge_quantile: float | None = 0.75,
+    hedge_quantile: float | None = HEDGE_QUANTILE,
     poll_s: float = 30.0,
     max_steps: int = 200_000,
 ) -> SimResult:
