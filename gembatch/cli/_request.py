@@ -40,7 +40,7 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
     p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
     p.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
-    p.add_argument("--policy", choices=("rolling", "waves"), default="rolling")
+    p.add_argument("--policy", choices=("tail", "rolling", "waves"), default="tail")
     p.add_argument("--headroom", type=float, default=0.9, help="fraction of the quota to use (default 0.9)")
     p.add_argument(
         "--mode", choices=MODES, default="batch",

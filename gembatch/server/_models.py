@@ -43,7 +43,7 @@ class RunParams(BaseModel):
         None, max_length=40, description="price date, YYYY-MM-DD (default today)"
     )
     budget_usd: float | None = Field(None, description="dollars; checked against the cost of the mode")
-    policy: str | None = Field(None, max_length=20, description="rolling (default) or waves")
+    policy: str | None = Field(None, max_length=20, description="tail (default), rolling or waves")
     headroom: float | None = Field(None, description="fraction of the quota to use (default 0.9)")
     mode: str | None = Field(None, max_length=20, description="batch (default) or realtime")
     realtime: dict[str, Any] | None = Field(None, description="real-time options: rpm, tpm, ...")

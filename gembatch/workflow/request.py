@@ -105,7 +105,7 @@ class RunRequest:
     billing_date: str | dt.date | None = None
     project: Any = "auto"
     budget_usd: float | None = None
-    policy: Literal["rolling", "waves"] = "rolling"
+    policy: Literal["tail", "rolling", "waves"] = "tail"
     headroom: float = 0.9
     mode: Literal["batch", "realtime"] = "batch"
     realtime: Mapping[str, Any] | None = None

@@ -65,7 +65,7 @@ class SubmitPanel(SnapshotDisplay):
         system_instruction: str = "",
         schema: Any = None,
         budget_usd: float | None = None,
-        policy: str = "rolling",
+        policy: str = "tail",
         mode: str = "batch",
         client: Any = None,
         catalog: Any = None,
@@ -122,7 +122,7 @@ class SubmitPanel(SnapshotDisplay):
         )
         self.budget.tooltip = "0 means no budget"
         self.policy = widgets.Dropdown(
-            options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
+            options=["tail", "rolling", "waves"], value=policy, description="policy", style=_STYLE
         )
         self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="mode", style=_STYLE)
         self.cache = widgets.Checkbox(value=bool(options.pop("cache", True)), description="cached answers")

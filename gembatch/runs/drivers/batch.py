@@ -12,6 +12,7 @@ from gembatch.runs.collect import collect_chunk, make_retry_chunks
 from gembatch.runs.config import RESULTS_FILE
 from gembatch.runs.context import Context
 from gembatch.runs.drivers.base import StepReport
+from gembatch.runs.hedge import hedge_generation
 from gembatch.runs.lock import driver_lock
 from gembatch.runs.outcomes import finish, is_done
 from gembatch.runs.poll import cancel_in_flight, poll, sweep
@@ -43,6 +44,7 @@ def _schedule(ctx: Context) -> int:
     planned = led.chunks_in(State.PLANNED)
     if not planned:
         return 0
+    planned.sort(key=lambda r: hedge_generation(r["chunk_id"]) == 0)  # a hedged copy goes out first
     tokens, jobs, _ = led.in_flight()
     _, committed = led.spend()
     ratio = led.token_ratio()
