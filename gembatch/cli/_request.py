@@ -56,6 +56,10 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
                    help="send every article, even those the response cache already answers")  # fmt: skip
     p.add_argument("--cache-dir", default=None, help="the response cache's directory "
                    "(default $GEMBATCH_CACHE_DIR, else the user's cache directory)")  # fmt: skip
+    p.add_argument("--deadline", default=None, metavar="WHEN",
+                   help="finish by a time (16:00) or in a duration (2h): late jobs go real time")  # fmt: skip
+    p.add_argument("--deadline-usd", type=float, default=None, metavar="USD",
+                   help="the most the switch to real time for the deadline may cost")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
 

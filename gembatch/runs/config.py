@@ -43,8 +43,9 @@ class RunConfig:
     delete_input_files: bool = True
     delete_output_files: bool = True
     delete_collected_jobs: bool = True  # batches.delete once results are in the ledger
-    pending_limit_s: float | None = None
-    cancel_stale: bool = False
+    # the watchdog: a job pending this long (wall clock) is cancelled and sent again, attempt-free
+    pending_limit_s: float | None = 86_400.0
+    cancel_stale: bool = True
     # hedge stragglers: cancel (attempt-free) and resend a job pending past this turnaround quantile
     hedge_quantile: float | None = HEDGE_QUANTILE
     # a backend's own timings (e.g. the emulator's) replace these when a run is created

@@ -76,7 +76,8 @@ def parse_deadline(value: Any, now: float | None = None) -> float | None:
                 at = None
     if at is None:
         raise InputError(
-            f"deadline must be a time (16:00, 2026-12-01T16:00) or a duration (90m, 2h, 1h30m), not {value!r}",
+            "deadline must be a time (16:00, 2026-12-01T16:00) or a duration (90m, 2h, 1h30m), "
+            f"not {value!r}",
             field="deadline",
         )
     if at <= now:
@@ -167,7 +168,9 @@ def set_deadline(ctx: Context, value: Any, max_usd: float | None = None) -> floa
     with ctx.store.transaction():
         ctx.store.set_meta(_META, None if at is None else {**old, "at": at, "max_usd": max_usd})
         when = "none" if at is None else _clock(at)
-        ctx.store.event("deadline", f"deadline {when}" + ("" if max_usd is None else f", real time ≤ ${max_usd:g}"))
+        ctx.store.event(
+            "deadline", f"deadline {when}" + ("" if max_usd is None else f", real time ≤ ${max_usd:g}")
+        )
     return at
 
 
@@ -218,18 +221,19 @@ def enforce(ctx: Context) -> int:
     decision = decide(now, at, _views(ctx, rows, outlook.rate), outlook, max_usd=left_usd)
     if decision.unaffordable and not conf.get("warned"):
         led.set_meta(_META, {**conf, "warned": True})
-        led.event("deadline_cost", f"{len(decision.unaffordable)} late jobs stay in batch: real time would pass "
-                  f"deadline_usd ${bound}")  # fmt: skip
+        late = len(decision.unaffordable)
+        why = f"{late} late jobs stay in batch: real time would pass deadline_usd ${bound}"
+        led.event("deadline_cost", why)
     if not decision.switch:
         return 0
     from gembatch.runs.deadline_switch import switch_to_realtime
 
     by_id = {r["chunk_id"]: r for r in rows}
-    led.event(
-        "deadline_switch",
+    note = (
         f"switching {len(decision.switch)} stuck jobs to real time at {_clock(now)} to meet the "
-        f"{_clock(at)} deadline (~{decision.realtime_s:.0f}s, ~${decision.realtime_usd:.4f})",
+        f"{_clock(at)} deadline (~{decision.realtime_s:.0f}s, ~${decision.realtime_usd:.4f})"
     )
-    led.set_meta(_META, {**settings(ctx), "spent_usd": float(conf.get("spent_usd") or 0.0) + decision.realtime_usd,
-                         "switched_at": now})  # fmt: skip
+    led.event("deadline_switch", note)
+    spent = float(conf.get("spent_usd") or 0.0) + decision.realtime_usd
+    led.set_meta(_META, {**settings(ctx), "spent_usd": spent, "switched_at": now, "note": note})
     return switch_to_realtime(ctx, [by_id[c] for c in decision.switch], deadline=at)

@@ -55,7 +55,9 @@ def _withdraw_submitted(ctx: Context, row: Any, reason: str) -> bool:
     return cancelled
 
 
-def switch_to_realtime(ctx: Context, rows: Sequence[Any], *, deadline: float, reason: str = "deadline") -> int:
+def switch_to_realtime(
+    ctx: Context, rows: Sequence[Any], *, deadline: float, reason: str = "deadline"
+) -> int:
     """Take ``rows`` (planned or submitted chunks) away from batch and send their articles in real
     time now, until ``deadline`` (UNIX seconds); returns how many chunks were moved."""
     from gembatch.runs.drivers.realtime import _options, _send_rows

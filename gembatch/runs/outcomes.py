@@ -20,8 +20,9 @@ __all__ = [
 DoneReason = Literal["complete", "budget", "cancelled"]
 
 #: Cancel reasons that withdraw a job for the scheduler's own sake (``hedge``: a straggler cancelled
-#: to be sent again): its unanswered articles wait again without spending an attempt.
-ATTEMPT_FREE_CANCELS = frozenset({"hedge"})
+#: to be sent again; ``watchdog``: a job pending past ``pending_limit_s``): its unanswered articles
+#: wait again without spending an attempt.
+ATTEMPT_FREE_CANCELS = frozenset({"hedge", "watchdog"})
 
 
 def attempt_free(cancel_reason: str | None) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gembatch.runs.context import Context
-from gembatch.runs.hedge import hedge_due, observe, service_now
+from gembatch.runs.hedge import MAX_HEDGES, hedge_due, hedge_generation, observe, service_now
 from gembatch.runs.states import State, from_remote
 from gembatch.transport.base import JobStatus
 
@@ -160,7 +160,9 @@ def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> bool:
             ctx.store.update_chunk(chunk_id, blocked="stale")
             ctx.store.event("stale", f"{name} pending for {age:.0f}s (limit {limit:.0f}s)", chunk_id)
         return False
-    cancel_job(ctx, chunk_id, name, "watchdog")
+    # attempt-free (sent again under the same attempt) up to MAX_HEDGES copies; then it counts
+    reason = "watchdog" if hedge_generation(chunk_id) < MAX_HEDGES else "stale"
+    cancel_job(ctx, chunk_id, name, reason)
     confirmed = str(ctx.transport.get(name).state)
     ctx.store.event(
         "watchdog_cancel", f"{name} pending {age:.0f}s; cancel requested, now {confirmed}", chunk_id

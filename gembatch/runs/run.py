@@ -17,6 +17,7 @@ from gembatch.errors import GembatchError, InputError, LedgerDamaged
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
+from gembatch.runs.deadline import parse_deadline, set_deadline
 from gembatch.runs.drivers import StepReport, driver_for
 from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
@@ -88,6 +89,8 @@ class Run:
         force: bool = False,
         cache: bool = True,
         cache_dir: str | os.PathLike[str] | None = None,
+        deadline: Any = None,
+        deadline_usd: float | None = None,
         **knobs: Any,
     ) -> Run:
         """Create the run, or reopen it when ``run_dir`` already holds the same one.
@@ -110,9 +113,15 @@ class Run:
         rest is sent; the run's paid answers go into the cache. ``cache_dir`` (default
         ``$GEMBATCH_CACHE_DIR``, else the user's cache directory) says where it lives. A reopened
         run keeps what it was created with.
+
+        ``deadline`` (a time such as ``"16:00"`` or a duration such as ``"2h"``, see
+        :meth:`set_deadline`) moves jobs that would miss it to real time, spending at most
+        ``deadline_usd`` on that.
         """
         _check_knobs(knobs)
         max_attempts, budget_usd = check_attempts(max_attempts), check_budget(budget_usd)
+        parse_deadline(deadline)  # a bad deadline is refused before anything is written
+        check_budget(deadline_usd, "deadline_usd")
         path = Path(run_dir)
         if path.exists() and not path.is_dir():
             raise InputError(f"run_dir {path} is a file, not a directory; pick another path", field="run_dir")
@@ -137,7 +146,7 @@ class Run:
                 check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
-                return cls(path, ledger, transport)
+                return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
             store = open_cache(cache, cache_dir)
             with store if store is not None else nullcontext():
                 found = None if store is None else lookup(articles, plan.spec, transport.name, store)
@@ -147,7 +156,12 @@ class Run:
                     store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
             write_marker(path, config.run_id, config.model)
-            return cls(path, ledger, transport)
+            return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
+
+    def _with_deadline(self, deadline: Any, deadline_usd: float | None) -> Run:
+        if deadline is not None and not (isinstance(deadline, str) and not deadline.strip()):
+            self.set_deadline(deadline, deadline_usd)
+        return self
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike[str], client: Any = None, **knobs: Any) -> Run:
@@ -278,6 +292,17 @@ class Run:
             if store.get_meta("done") == "budget":
                 store.set_meta("done", None)
             store.event("budget", f"budget_usd {old} -> {cfg.budget_usd}")
+
+    def set_deadline(self, deadline: Any, deadline_usd: float | None = None) -> float | None:
+        """Finish by ``deadline``: jobs that would miss it are cancelled and their articles sent in
+        real time (see :mod:`gembatch.runs.deadline`); returns the deadline as UNIX seconds.
+
+        ``deadline``: a time (``"16:00"``, ``"2026-12-01T16:00"``, a ``datetime``) or a duration from
+        now (``"90m"``, ``"2h"``, seconds); ``None`` removes it. ``deadline_usd``: the most the
+        switch to real time may cost (``None``: only ``budget_usd`` bounds it).
+        """
+        with self._lock:
+            return set_deadline(self._ctx, deadline, check_budget(deadline_usd, "deadline_usd"))
 
     def retry_failed(self) -> int:
         """Give every failed article one more attempt (e.g. after fixing a quota); returns how many."""

@@ -41,6 +41,7 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
     problem = ledger.last_problem()
     backoff = ledger.get_meta("backoff_until")
     cached = ledger.get_meta("cache") or {}
+    deadline = ledger.get_meta("deadline") or {}
     return RunSummary(
         run_id=config.run_id,
         model=config.model,
@@ -79,4 +80,6 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         cache_hits=int(cached.get("cache_hits") or 0),
         cache_misses=int(cached.get("cache_misses") or 0),
         cache_saved_usd=float(cached.get("cache_saved_usd") or 0.0),
+        deadline_at=float(deadline["at"]) if deadline.get("at") else None,
+        deadline_note=deadline.get("note"),
     )

@@ -65,6 +65,8 @@ class RunSummary:
     cache_hits: int = 0  # articles answered from the response cache when the run was created
     cache_misses: int = 0  # articles the run had to send (0 with the cache off)
     cache_saved_usd: float = 0.0  # what the cached answers cost when they were paid for
+    deadline_at: float | None = None  # epoch seconds: jobs that would miss it go through real time
+    deadline_note: str | None = None  # the last switch to real time the deadline made
 
     @property
     def finished(self) -> int:

@@ -51,6 +51,8 @@ class RunParams(BaseModel):
     pending_limit_s: float | None = None
     cancel_stale: bool | None = None
     cache: bool | None = Field(None, description="take answers from the response cache (default true)")
+    deadline: str | None = Field(None, max_length=40, description="a time (16:00) or a duration (2h)")
+    deadline_usd: float | None = Field(None, description="the most the switch to real time may cost")
     id_col: str | None = Field(None, max_length=200)
     text_col: str | None = Field(None, max_length=200)
 

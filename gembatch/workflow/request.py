@@ -75,6 +75,9 @@ class RunRequest:
     cache, cache_dir
         Take answers already paid for from the response cache (default on) and plan only the rest;
         ``cache_dir`` (default ``$GEMBATCH_CACHE_DIR``, else the user's cache directory) says where it is.
+    deadline, deadline_usd
+        Finish by this time (``"16:00"``) or within this duration (``"2h"``): jobs that would miss it go
+        through real time, which may cost at most ``deadline_usd`` (see :meth:`gembatch.Run.set_deadline`).
     id_col, text_col
         Input columns holding the article id and text.
 
@@ -118,10 +121,12 @@ class RunRequest:
     text_col: str | None = None
     cache: bool = True
     cache_dir: str | os.PathLike[str] | None = None
+    deadline: Any = None
+    deadline_usd: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompt_file", "system_instruction", "system_file", "schema", "catalog", "run_id",
-                     "id_col", "text_col", "billing_date", "cache_dir"):  # fmt: skip
+                     "id_col", "text_col", "billing_date", "cache_dir", "deadline"):  # fmt: skip
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 object.__setattr__(self, name, None)  # "" from a form or a notebook parameter: unset
         self._validate()
@@ -147,6 +152,10 @@ class RunRequest:
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         check_budget(self.budget_usd)
+        from gembatch.runs.deadline import parse_deadline
+
+        parse_deadline(self.deadline)
+        check_budget(self.deadline_usd, "deadline_usd")
         if not isinstance(self.cache, bool):
             raise InputError(f"cache must be true or false, not {self.cache!r}", field="cache")
         _number("headroom", self.headroom, low=0.0, high=1.0, low_open=True)
@@ -321,6 +330,9 @@ class RunRequest:
             if getattr(self, name) is not None:
                 knobs[name] = getattr(self, name)
         knobs.setdefault("cache", self.cache)
+        if self.deadline is not None:
+            knobs.setdefault("deadline", self.deadline)
+            knobs.setdefault("deadline_usd", self.deadline_usd)
         if self.cache_dir is not None:
             knobs.setdefault("cache_dir", self.cache_dir)
         return {

@@ -11,6 +11,7 @@ from typing import TypeVar
 from gembatch.runs.collect import collect_chunk, make_retry_chunks
 from gembatch.runs.config import RESULTS_FILE
 from gembatch.runs.context import Context
+from gembatch.runs.deadline import enforce
 from gembatch.runs.drivers.base import StepReport
 from gembatch.runs.hedge import hedge_generation
 from gembatch.runs.lock import driver_lock
@@ -108,6 +109,8 @@ class BatchDriver:
                     if cancelled:
                         guard(ctx, "cancel", lambda: cancel_in_flight(ctx))
                     finished = guard(ctx, "poll", lambda: poll(ctx, listing)) or 0
+            if not cancelled and not led.get_meta("paused"):  # stragglers that would miss the deadline
+                finished += guard(ctx, "deadline", lambda: enforce(ctx)) or 0
             collected = 0
             for row in led.chunks_in(*FINISHED):
                 collect = functools.partial(collect_chunk, ctx, row["chunk_id"], user_cancelled=cancelled)
