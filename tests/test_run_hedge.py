@@ -37,7 +37,8 @@ def test_withdrawn_is_the_attempt_free_outcome() -> None:
     assert attempt_free("hedge")
     assert "hedge" in ATTEMPT_FREE_CANCELS
     assert not attempt_free("user")
-    assert not attempt_free("watchdog")
+    assert attempt_free("watchdog"), "a stale job sent again by the watchdog keeps its attempt"
+    assert not attempt_free("stale"), "once its free copies are used up, a stale cancel counts"
     assert not attempt_free(None)
     out = article_outcome("withdrawn", "cancelled: hedge", 3, 3)  # even on the last attempt
     assert (out.status, out.requeue, out.refund) == ("pending", True, True)
