@@ -166,7 +166,8 @@ def set_deadline(ctx: Context, value: Any, max_usd: float | None = None) -> floa
     at = parse_deadline(value)
     old = settings(ctx)
     with ctx.store.transaction():
-        ctx.store.set_meta(_META, None if at is None else {**old, "at": at, "max_usd": max_usd})
+        kept = {k: v for k, v in old.items() if k in ("spent_usd", "note", "switched_at")}
+        ctx.store.set_meta(_META, None if at is None else {**kept, "at": at, "max_usd": max_usd})
         when = "none" if at is None else _clock(at)
         ctx.store.event(
             "deadline", f"deadline {when}" + ("" if max_usd is None else f", real time ≤ ${max_usd:g}")
@@ -183,15 +184,20 @@ def _outlook(ctx: Context) -> Outlook:
     from gembatch.runs.realtime_send import RealtimeOptions
 
     seen = ctx.store.get_meta("turnarounds") or []  # what the hedging records of finished jobs
-    rate = 1.0
-    if callable(getattr(ctx.transport, "clock", None)):
-        w0, s0 = time.time(), service_now(ctx)
-        time.sleep(0.05)
-        rate = (service_now(ctx) - s0) / max(time.time() - w0, 1e-6)
+    conf = settings(ctx)
+    rate = conf.get("rate")
+    if rate is None:  # measured once: the service clock runs at a fixed speed
+        rate = 1.0
+        if callable(getattr(ctx.transport, "clock", None)):
+            w0, s0 = time.time(), service_now(ctx)
+            time.sleep(0.05)
+            rate = (service_now(ctx) - s0) / max(time.time() - w0, 1e-6)
+        if conf:
+            ctx.store.set_meta(_META, {**conf, "rate": rate})
     limits = RealtimeOptions.from_dict(ctx.config.realtime).limits(ctx.model_info, ctx.config.tier)
     per_min = 60.0 / limits.window_s
     return Outlook(p50_s=blended_quantile(0.5, seen, PRIOR), p90_s=blended_quantile(0.9, seen, PRIOR),
-                   rate=rate, rpm=limits.rpm * per_min, tpm=limits.tpm * per_min)  # fmt: skip
+                   rate=float(rate), rpm=limits.rpm * per_min, tpm=limits.tpm * per_min)  # fmt: skip
 
 
 def _views(ctx: Context, rows: Sequence[Any], rate: float) -> list[JobView]:
