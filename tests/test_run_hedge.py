@@ -97,3 +97,13 @@ def test_a_job_that_finished_before_the_hedge_cancel_is_collected_once(tmp_path:
     assert sum(r["succeeded"] for r in rows) == len(arts)
     billed = read_ledger(run, "SELECT COUNT(*) n FROM results GROUP BY article_id")
     assert {r["n"] for r in billed} == {1}
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2, "0.6", True])
+def test_a_bad_hedge_quantile_is_refused_before_anything_is_sent(tmp_path: Any, bad: Any) -> None:
+    arts = articles(5, seed=1)
+    cat = small_catalog(400_000)
+    plan = make_plan(arts, cat)
+    with pytest.raises(gb.InputError, match="hedge_quantile"):
+        gb.Run.create(tmp_path / "r", arts, plan, client=object(), hedge_quantile=bad)
+    assert not (tmp_path / "r").exists()

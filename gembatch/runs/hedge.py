@@ -77,9 +77,8 @@ def hedge_generation(chunk_id: str) -> int:
     return int(gen) if mark and gen.isdigit() else 0
 
 
-def hedge_due(ctx: Context, row: Any, job: JobStatus, now: float) -> str | None:
-    """Why ``row``'s job should be hedged now (a message), or ``None``."""
-    limit = threshold(ctx)
+def hedge_due(ctx: Context, row: Any, job: JobStatus, now: float, limit: float | None) -> str | None:
+    """Why ``row``'s job should be hedged now (a message), or ``None``; ``limit`` is :func:`threshold`."""
     state = str(job.state)
     if limit is None or row["cancel_reason"] or not state.endswith("PENDING"):
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gembatch.runs.context import Context
-from gembatch.runs.hedge import MAX_HEDGES, hedge_due, hedge_generation, observe, service_now
+from gembatch.runs.hedge import MAX_HEDGES, hedge_due, hedge_generation, observe, service_now, threshold
 from gembatch.runs.states import State, from_remote
 from gembatch.transport.base import JobStatus
 
@@ -54,6 +54,7 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
     now = time.time() if now is None else now
     led, transport = ctx.store, ctx.transport
     service = service_now(ctx)  # job ages are read on the service's clock (emulated for the emulator)
+    limit = threshold(ctx)  # the hedge threshold, once per poll
     finished = 0
     for row in led.chunks_in(State.SUBMITTED):
         chunk_id, name = row["chunk_id"], row["batch_name"]
@@ -83,7 +84,7 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
             if state_str != row["remote_state"]:
                 led.event("remote_state", f"{name}: {state_str}", chunk_id)
             if not _watchdog(ctx, row, state_str, now):
-                _hedge(ctx, row, job, service)
+                _hedge(ctx, row, job, service, limit)
             continue
         if terminal == State.SUCCEEDED:
             observe(ctx, job)
@@ -138,8 +139,8 @@ def cancel_in_flight(ctx: Context) -> None:
             cancel_job(ctx, row["chunk_id"], row["batch_name"], "user")
 
 
-def _hedge(ctx: Context, row: Any, job: JobStatus, now: float) -> None:
-    why = hedge_due(ctx, row, job, now)
+def _hedge(ctx: Context, row: Any, job: JobStatus, now: float, limit: float | None) -> None:
+    why = hedge_due(ctx, row, job, now, limit)
     if why is None:
         return
     cancel_job(ctx, row["chunk_id"], row["batch_name"], "hedge")

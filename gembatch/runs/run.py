@@ -48,6 +48,12 @@ def _check_knobs(knobs: dict[str, Any]) -> None:
         raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
     if "mode" in knobs or "realtime" in knobs:
         check_options(knobs.get("mode"), knobs.get("realtime"))
+    q = knobs.get("hedge_quantile")
+    if q is not None and (isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1):
+        raise InputError(
+            f"hedge_quantile must be a number between 0 and 1 (or None: no hedging), not {q!r}",
+            field="hedge_quantile",
+        )
 
 
 def _timing_knobs(transport: Transport) -> dict[str, float]:
