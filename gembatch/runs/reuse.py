@@ -86,7 +86,7 @@ def absorb(ctx: Context) -> int:
             new = cache.put_many(
                 entries_for(keys, rows, str(meta["backend"]), ctx.spec.model, ctx.config.run_id)
             )
-    except CacheError as exc:
+    except (CacheError, OSError, KeyError, ValueError) as exc:  # the ledger keeps them whatever happens here
         log.warning("gembatch: answers not cached: %s", exc)
         return 0
     store.set_meta(_WATERMARK, int(rows[-1]["rowid"]))

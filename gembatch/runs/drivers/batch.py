@@ -18,6 +18,7 @@ from gembatch.runs.lock import driver_lock
 from gembatch.runs.outcomes import finish, is_done
 from gembatch.runs.poll import cancel_in_flight, poll, sweep
 from gembatch.runs.results import export, results_frame
+from gembatch.runs.reuse import absorb
 from gembatch.runs.scheduler import Candidate, Capacity, choose
 from gembatch.runs.states import FINISHED, State
 from gembatch.runs.submit import reconcile, submit_chunk
@@ -122,6 +123,7 @@ class BatchDriver:
                 make_retry_chunks(ctx, flush=not sendable)
                 submitted = guard(ctx, "submit", lambda: _schedule(ctx)) or 0
             if collected:
+                absorb(ctx)  # the answers just paid for go into the response cache
                 led.calibrate()
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
             return StepReport(submitted, finished, collected, check_done(ctx))
