@@ -43,6 +43,7 @@ from gembatch.transport.connect import connect, describe, is_emulator
 
 # --- runs ---
 # isort: split
+from gembatch.cache import ResponseCache
 from gembatch.runs.run import Run
 
 # --- realtime ---
@@ -74,6 +75,7 @@ __all__ = [
     "RateLimits",
     "RealtimeOptions",
     "RequestSpec",
+    "ResponseCache",
     "RetiredModel",
     "Run",
     "RunMismatch",

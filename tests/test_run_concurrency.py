@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,12 @@ def test_three_processes_make_one_run(tmp_path):
     gb.synthetic_articles(12, mean_chars=500, seed=8).to_json(data, orient="records", lines=True)
     run_dir = tmp_path / "run"
     with gb.emulator.running(speed=20_000) as emu:
-        env = {"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": ""}
+        env = {
+            "GEMBATCH_EMULATOR_URL": emu.base_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PATH": "",
+            "GEMBATCH_CACHE_DIR": os.environ["GEMBATCH_CACHE_DIR"],
+        }
         args = [sys.executable, "-m", "gembatch", "run", str(data), "--run-dir", str(run_dir),
                 "--model", "gemini-2.5-flash-lite", "--chunk-tokens", "1500", "--max-wait", "90"]  # fmt: skip
         procs = [

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "gembatch.cli._jobs",  # jobs
     "gembatch.cli._serve",  # serve
     "gembatch.cli._models",  # models, limits
+    "gembatch.cli._cache",  # cache info|export|prune
 )
 
 

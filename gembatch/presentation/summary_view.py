@@ -62,6 +62,15 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         f"{fmt.usd(s.cost_estimated_usd)} estimated"
         + ("" if s.budget_usd is None else f" (budget {fmt.usd(s.budget_usd)})"),
     }
+    if s.cache_hits:
+        fields["cache"] = (
+            f"{fmt.count(s.cache_hits)} articles answered from the cache, "
+            f"{fmt.count(s.cache_misses)} sent · saved {fmt.usd(s.cache_saved_usd)}"
+        )
+    if s.deadline_at:
+        left = s.deadline_at - time.time()
+        when = _clock(s.deadline_at) + ("" if s.done or left <= 0 else f" (in {fmt.duration(left)})")
+        fields["deadline"] = when + (f" · {s.deadline_note}" if s.deadline_note else "")
     timing = _timing(s)
     if timing:
         fields["time"] = timing

@@ -9,7 +9,7 @@ from typing import Any
 
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
-from gembatch.runs.outcomes import article_outcome
+from gembatch.runs.outcomes import article_outcome, attempt_free
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
 from gembatch.runs.states import State
 
@@ -42,6 +42,10 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
     ids = led.chunk_article_ids(chunk_id)
     job_reason = None
     lines: dict[str, LineResult] = {}
+    if state == State.CANCELLED and attempt_free(row["cancel_reason"]) and not user_cancelled:
+        from gembatch.runs.hedge import withdraw
+
+        return withdraw(ctx, row, ids)  # sent again under the same attempt, nothing billed
     if state == State.SUCCEEDED:
         lines = _fetch(ctx, row)
     elif state == State.CANCELLED and (user_cancelled or row["cancel_reason"] == "user"):

@@ -7,14 +7,16 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gembatch.cache.lookup import CacheLookup
 from gembatch.errors import InputError, QuotaExceeded, RunMismatch
 from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE, RunConfig
+from gembatch.runs.reuse import record_hits
 from gembatch.runs.store import RunStore
 
 __all__ = ["check_same_run", "fingerprints", "new_ledger"]
@@ -28,8 +30,11 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
-    """Per-article hashes, the representative of each identical request, and estimates."""
+def _article_rows(articles: pd.DataFrame, plan: Any, cached: Collection[str] = ()) -> pd.DataFrame:
+    """Per-article hashes, the representative of each identical request, and estimates.
+
+    Articles in ``cached`` (answered from the response cache) may be missing from the plan.
+    """
     from gembatch.inputs.request_lines import iter_request_lines
 
     if not articles.index.is_unique:  # output is matched by key: a repeated key would mix results
@@ -48,8 +53,9 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
     # the text out must not make different articles share one answer
     rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
-    if pd.isna(assign).any():
-        missing = rows["article_id"][pd.isna(assign)].iloc[0]
+    unplanned = pd.isna(assign) & ~rows["article_id"].isin(cached).to_numpy()
+    if unplanned.any():
+        missing = rows["article_id"][unplanned].iloc[0]
         raise InputError(
             f"article {missing!r} is not in the plan; re-run gb.plan() on these articles", row=missing
         )
@@ -63,7 +69,7 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
         ("est_cost_usd", "est_cost_usd"),
     ):
         per_chunk = chunks[src].reindex(rows["chunk_id"]).to_numpy(dtype="float64")
-        rows[dst] = per_chunk * rows["w"]
+        rows[dst] = (per_chunk * rows["w"]).fillna(0.0)  # a cached article has no chunk: nothing to pay
     rows["est_input_tokens"] = rows["est_input_tokens"].round().astype("int64")
     rows["est_output_tokens"] = rows["est_output_tokens"].round().astype("int64")
     return rows
@@ -146,9 +152,14 @@ def new_ledger(
     max_attempts: int,
     run_id: str | None,
     budget_usd: float | None = None,
+    cached: CacheLookup | None = None,
     **knobs: Any,
 ) -> RunStore:
-    """Snapshot the inputs and write the whole initial ledger in one transaction."""
+    """Snapshot the inputs and write the whole initial ledger in one transaction.
+
+    ``cached``: the response cache's hits for these articles; they are recorded as answered and
+    left out of every chunk (``None``: the cache is off).
+    """
     defining = defining_config(plan, max_attempts, budget_usd)
     fps = fingerprints(articles, plan, defining)
     info = plan.model_info
@@ -183,10 +194,12 @@ def new_ledger(
         config.inline_limit_bytes = min(
             config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
         )
-    rows = _article_rows(articles, plan)
+    hits = cached.hits if cached is not None else {}
+    rows = _article_rows(articles, plan, hits.keys())
     articles.to_parquet(run_dir / ARTICLES_FILE)
     led = RunStore(run_dir / LEDGER_FILE)
-    reps = rows[rows["article_id"] == rows["rep_id"]]
+    all_reps = rows[rows["article_id"] == rows["rep_id"]]
+    reps = all_reps[~all_reps["article_id"].isin(hits.keys())] if hits else all_reps
     with led.transaction():
         led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
         groups = dict(tuple(reps.groupby("chunk_id", sort=False)))
@@ -205,9 +218,10 @@ def new_ledger(
                 est_output_tokens=int(group["est_output_tokens"].sum()),
                 est_cost_usd=float(group["est_cost_usd"].sum()),
             )
-        dups = len(rows) - len(reps)
+        dups = len(rows) - len(all_reps)
         led.set_meta("config", config.to_dict())
         led.event(
             "created", f"{len(rows)} articles ({dups} identical requests sent once), {len(chunks)} chunks"
         )
+        record_hits(led, cached, time.time(), set(all_reps["article_id"]))
     return led

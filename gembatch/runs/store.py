@@ -282,6 +282,29 @@ class RunStore(StoreFigures):
             top = int(db.execute("SELECT COALESCE(MAX(attempts), 0) FROM articles").fetchone()[0])
         return int(n), top
 
+    def record_cached(self, results: Sequence[Sequence[Any]], label: str) -> None:
+        """Articles answered from the response cache: their result rows (``RESULT_FIELDS`` order),
+        each article and its identical ones succeeded, ``chunk_id`` = ``label`` (joins a transaction)."""
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO results({', '.join(RESULT_FIELDS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_FIELDS))})",
+                results,
+            )
+            db.executemany(
+                "UPDATE articles SET status='succeeded', requeue=0, error=NULL, chunk_id=? WHERE rep_id=?",
+                ((label, r[0]) for r in results),
+            )
+
+    def answers_after(self, rowid: int, skip_label: str) -> list[sqlite3.Row]:
+        """Succeeded result rows written after ``rowid`` (``rowid`` column included), except those
+        labelled ``skip_label``: what the response cache has not been given yet."""
+        return self._rows(
+            "SELECT rowid, * FROM results WHERE rowid > ? AND status='succeeded' AND chunk_id != ? "
+            "ORDER BY rowid",
+            (rowid, skip_label),
+        )
+
     def event(self, kind: str, message: str = "", chunk_id: str | None = None) -> None:
         """Append an event with the figures the charts need (joins an open transaction)."""
         with self._tx() as db:

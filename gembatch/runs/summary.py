@@ -62,6 +62,11 @@ class RunSummary:
     last_error: str | None = None  # the newest error or refusal, as recorded in the events
     last_error_at: float | None = None
     failure_reasons: dict[str, int] = field(default_factory=dict)  # failed articles by reason
+    cache_hits: int = 0  # articles answered from the response cache when the run was created
+    cache_misses: int = 0  # articles the run had to send (0 with the cache off)
+    cache_saved_usd: float = 0.0  # what the cached answers cost when they were paid for
+    deadline_at: float | None = None  # epoch seconds: jobs that would miss it go through real time
+    deadline_note: str | None = None  # the last switch to real time the deadline made
 
     @property
     def finished(self) -> int:

@@ -65,7 +65,7 @@ class SubmitPanel(SnapshotDisplay):
         system_instruction: str = "",
         schema: Any = None,
         budget_usd: float | None = None,
-        policy: str = "rolling",
+        policy: str = "tail",
         mode: str = "batch",
         client: Any = None,
         catalog: Any = None,
@@ -122,9 +122,10 @@ class SubmitPanel(SnapshotDisplay):
         )
         self.budget.tooltip = "0 means no budget"
         self.policy = widgets.Dropdown(
-            options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
+            options=["tail", "rolling", "waves"], value=policy, description="policy", style=_STYLE
         )
         self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="mode", style=_STYLE)
+        self.cache = widgets.Checkbox(value=bool(options.pop("cache", True)), description="cached answers")
         self.run_dir = widgets.Text(
             value=str(run_dir),
             description="run directory",
@@ -153,6 +154,7 @@ class SubmitPanel(SnapshotDisplay):
                 self.schema,
                 widgets.HBox([self.budget, self.policy]),
                 self.mode,
+                self.cache,
                 self.run_dir,
             ]
         )
@@ -164,7 +166,7 @@ class SubmitPanel(SnapshotDisplay):
         self.source.observe(self._on_source, names="value")
         for w in (self.model, self.tier, self.prompt, self.system_instruction, self.schema, self.budget):
             w.observe(self._on_change, names="value")
-        for w in (self.policy, self.mode):
+        for w in (self.policy, self.mode, self.cache):
             w.observe(self._on_change, names="value")
         if isinstance(articles, pd.DataFrame):
             self._set_articles(articles)
@@ -222,6 +224,7 @@ class SubmitPanel(SnapshotDisplay):
             policy=self.policy.value,
             mode=self.mode.value,
             catalog=self.catalog,
+            cache=self.cache.value,
             **self.options,
         )
 

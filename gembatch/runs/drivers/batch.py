@@ -11,11 +11,14 @@ from typing import TypeVar
 from gembatch.runs.collect import collect_chunk, make_retry_chunks
 from gembatch.runs.config import RESULTS_FILE
 from gembatch.runs.context import Context
+from gembatch.runs.deadline import enforce
 from gembatch.runs.drivers.base import StepReport
+from gembatch.runs.hedge import hedge_generation
 from gembatch.runs.lock import driver_lock
 from gembatch.runs.outcomes import finish, is_done
 from gembatch.runs.poll import cancel_in_flight, poll, sweep
 from gembatch.runs.results import export, results_frame
+from gembatch.runs.reuse import absorb
 from gembatch.runs.scheduler import Candidate, Capacity, choose
 from gembatch.runs.states import FINISHED, State
 from gembatch.runs.submit import reconcile, submit_chunk
@@ -43,6 +46,7 @@ def _schedule(ctx: Context) -> int:
     planned = led.chunks_in(State.PLANNED)
     if not planned:
         return 0
+    planned.sort(key=lambda r: hedge_generation(r["chunk_id"]) == 0)  # a hedged copy goes out first
     tokens, jobs, _ = led.in_flight()
     _, committed = led.spend()
     ratio = led.token_ratio()
@@ -106,6 +110,8 @@ class BatchDriver:
                     if cancelled:
                         guard(ctx, "cancel", lambda: cancel_in_flight(ctx))
                     finished = guard(ctx, "poll", lambda: poll(ctx, listing)) or 0
+            if not cancelled and not led.get_meta("paused"):  # stragglers that would miss the deadline
+                finished += guard(ctx, "deadline", lambda: enforce(ctx)) or 0
             collected = 0
             for row in led.chunks_in(*FINISHED):
                 collect = functools.partial(collect_chunk, ctx, row["chunk_id"], user_cancelled=cancelled)
@@ -117,6 +123,7 @@ class BatchDriver:
                 make_retry_chunks(ctx, flush=not sendable)
                 submitted = guard(ctx, "submit", lambda: _schedule(ctx)) or 0
             if collected:
+                absorb(ctx)  # the answers just paid for go into the response cache
                 led.calibrate()
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
             return StepReport(submitted, finished, collected, check_done(ctx))
