@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,24 @@ def test_wait_exit_code_is_the_outcome(emu_env: Any, data: Path, tmp_path: Path,
     assert (summary["state"], summary["succeeded"]) == ("done", 8)
     assert main(["status", run_dir, "--json"]) == 0
     assert main(["wait", str(tmp_path / "nothing")]) == 2
+
+
+def test_set_deadline_by_directory(emu_env: Any, data: Path, tmp_path: Path, capsys) -> None:
+    run_dir = str(tmp_path / "run")
+    assert main(["run", str(data), "--run-dir", run_dir, "--model", MODEL, "--no-wait"]) == 3
+    capsys.readouterr()
+    before = time.time()
+    assert main(["set-deadline", run_dir, "2h", "--usd", "1.5", "--json"]) == 0
+    at = json.loads(capsys.readouterr().out)["deadline"]
+    assert before + 7190 < at < time.time() + 7210
+    assert gb.Run.open(run_dir).summary().deadline_at == pytest.approx(at)
+    assert main(["set-deadline", run_dir, "none"]) == 0
+    assert "deadline removed" in capsys.readouterr().out
+    assert gb.Run.open(run_dir).summary().deadline_at is None
+    assert main(["set-deadline", run_dir, "soonish"]) == 2
+    err = capsys.readouterr().err
+    assert "deadline" in err
+    assert "Traceback" not in err
 
 
 def test_a_run_resumes_across_cli_processes_without_a_key(data: Path, tmp_path: Path) -> None:

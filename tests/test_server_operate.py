@@ -58,6 +58,17 @@ def test_pause_resume_budget_retry_events_and_waiting_status(api: TestClient) ->
     assert "budget" in bad.json()["detail"]
     assert api.post("/v1/runs/ops/set-budget", headers=AUTH, json={"usd": 1}).status_code == 422
 
+    before = time.time()
+    deadline = api.post("/v1/runs/ops/set-deadline", headers=AUTH, json={"deadline": "2h"})
+    assert deadline.status_code == 200, deadline.text
+    assert before + 7190 < deadline.json()["deadline"] == deadline.json()["summary"]["deadline_at"]
+    bad = api.post("/v1/runs/ops/set-deadline", headers=AUTH, json={"deadline": "soonish"})
+    assert bad.status_code == 400
+    assert "deadline" in bad.json()["detail"]
+    cleared = api.post("/v1/runs/ops/set-deadline", headers=AUTH, json={"deadline": None})
+    assert cleared.status_code == 200
+    assert cleared.json()["summary"]["deadline_at"] is None
+
     resumed = api.post("/v1/runs/ops/resume", headers=AUTH)
     assert resumed.status_code == 200
     assert resumed.json()["summary"]["state"] != "paused"
@@ -107,6 +118,7 @@ def test_unknown_runs_and_unreachable_services_answer_json_not_500(emu: Any, tmp
     with TestClient(app, raise_server_exceptions=False) as api:
         for method, path in set(OPERATION_ROUTES.values()):
             body = {"budget_usd": 1.0} if path.endswith("set-budget") else None
+            body = {"deadline": "2h"} if path.endswith("set-deadline") else body
             resp = api.request(method, path.replace("{run_id}", "nope"), headers=AUTH, json=body)
             assert resp.status_code == 404, (path, resp.text)
             assert "no run 'nope'" in resp.json()["detail"]
@@ -131,7 +143,8 @@ NOT_OPERATIONS = {"create", "open", "step", "start", "stop", "monitor", "config"
 SKIPPED_UNTIL_BUILT = {"cleanup"}  # remove once the Run facade, CLI and REST all have it
 # Run method → the CLI command that performs it.
 CLI_COMMANDS = {"pause": "pause", "resume": "resume", "retry_failed": "retry", "set_budget": "set-budget",
-                "finish_realtime": "finish-realtime", "events": "events", "cancel": "cancel",
+                "set_deadline": "set-deadline", "finish_realtime": "finish-realtime", "events": "events",
+                "cancel": "cancel",
                 "summary": "status", "wait": "wait", "results": "results", "chunks": "status",
                 "cleanup": "cleanup"}  # fmt: skip
 

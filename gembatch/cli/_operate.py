@@ -1,11 +1,12 @@
 """CLI: operate a run by its directory alone (its stored request is the default): ``resume``,
-``wait``, ``pause``, ``retry``, ``set-budget``, ``events``, ``finish-realtime``."""
+``wait``, ``pause``, ``retry``, ``set-budget``, ``set-deadline``, ``events``, ``finish-realtime``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 
 import gembatch as gb
 from gembatch.cli._connect import run_client
@@ -46,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     budget.add_argument("usd", help="dollars, or 'none' for no budget")
     budget.add_argument("--json", action="store_true")
     budget.set_defaults(func=_set_budget)
+
+    deadline = sub.add_parser("set-deadline", help="finish by a time or in a duration (none: remove)")
+    deadline.add_argument("run_dir")
+    deadline.add_argument("when", help="a time (16:00), a duration (2h, 90m) or 'none'")
+    deadline.add_argument("--usd", type=float, default=None, metavar="USD",
+                          help="the most the switch to real time may cost")  # fmt: skip
+    deadline.add_argument("--json", action="store_true")
+    deadline.set_defaults(func=_set_deadline)
 
     events = sub.add_parser("events", help="the run's history, newest last")
     events.add_argument("run_dir")
@@ -126,6 +135,18 @@ def _set_budget(args: argparse.Namespace) -> int:
         print(json.dumps({"budget_usd": budget}))
     else:
         print("budget removed" if budget is None else f"budget set to ${budget:,.2f}")
+    return 0
+
+
+def _set_deadline(args: argparse.Namespace) -> int:
+    when = None if args.when.strip().lower() in ("none", "off") else args.when
+    at = gb.Run.open(args.run_dir).set_deadline(when, args.usd)
+    if args.json:
+        print(json.dumps({"deadline": at, "deadline_usd": args.usd}))
+    elif at is None:
+        print("deadline removed")
+    else:
+        print(f"deadline set to {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(at))}")
     return 0
 
 

@@ -105,6 +105,16 @@ class BudgetBody(BaseModel):
     budget_usd: float | None = Field(..., description="dollars; null removes the budget")
 
 
+class DeadlineBody(BaseModel):
+    """A run's deadline (``POST /v1/runs/{id}/set-deadline``): a time such as ``"16:00"`` or
+    ``"2026-12-01T16:00"``, a duration such as ``"2h"``, or null to remove it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deadline: str | None = Field(..., max_length=64, description="a time, a duration, or null")
+    deadline_usd: float | None = Field(None, description="the most the switch to real time may cost")
+
+
 class RealtimeBody(BaseModel):
     """Options of ``POST /v1/runs/{id}/finish-realtime`` (unset: the catalogue's limits)."""
 

@@ -12,7 +12,7 @@ from fastapi import Body, FastAPI, HTTPException, Query
 
 from gembatch.inputs.values import check_budget
 from gembatch.presentation.summary_view import trouble_text
-from gembatch.server._models import BudgetBody, RealtimeBody
+from gembatch.server._models import BudgetBody, DeadlineBody, RealtimeBody
 
 __all__ = ["OPERATION_ROUTES", "add_run_operations"]
 
@@ -22,6 +22,7 @@ OPERATION_ROUTES = {
     "resume": ("POST", "/v1/runs/{run_id}/resume"),
     "retry_failed": ("POST", "/v1/runs/{run_id}/retry"),
     "set_budget": ("POST", "/v1/runs/{run_id}/set-budget"),
+    "set_deadline": ("POST", "/v1/runs/{run_id}/set-deadline"),
     "finish_realtime": ("POST", "/v1/runs/{run_id}/finish-realtime"),
     "events": ("GET", "/v1/runs/{run_id}/events"),
     "cancel": ("POST", "/v1/runs/{run_id}/cancel"),
@@ -41,7 +42,8 @@ def _answer(run_id: str, run: Any, **extra: Any) -> dict[str, Any]:
 
 
 def add_run_operations(app: FastAPI, get_run: Callable[[str], Any], auth: Any) -> None:
-    """Add pause, resume, retry, set-budget, finish-realtime, events and status with ``wait_s``."""
+    """Add pause, resume, retry, set-budget, set-deadline, finish-realtime, events and status with
+    ``wait_s``."""
     deps = [auth]
     realtime_threads: dict[str, threading.Thread] = {}
 
@@ -83,6 +85,13 @@ def add_run_operations(app: FastAPI, get_run: Callable[[str], Any], auth: Any) -
         run.set_budget(budget)
         run.start()
         return _answer(run_id, run)
+
+    @app.post("/v1/runs/{run_id}/set-deadline", dependencies=deps, tags=["runs"])
+    def set_deadline(run_id: str, body: DeadlineBody = Body(...)) -> dict[str, Any]:  # noqa: B008
+        run = get_run(run_id)
+        at = run.set_deadline(body.deadline, body.deadline_usd)
+        run.start()
+        return _answer(run_id, run, deadline=at)
 
     @app.post("/v1/runs/{run_id}/finish-realtime", dependencies=deps, tags=["runs"], status_code=202)
     def finish_realtime(run_id: str, body: RealtimeBody | None = None) -> dict[str, Any]:
