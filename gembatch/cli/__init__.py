@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "gembatch.cli._operate",  # resume, pause, retry, set-budget, events, finish-realtime
     "gembatch.cli._serve",  # serve
     "gembatch.cli._models",  # models, limits
+    "gembatch.cli._cleanup",  # cleanup
 )
 
 

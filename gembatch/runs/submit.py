@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from gembatch.runs.cleanup import announce_upload, record_upload
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
 from gembatch.runs.states import State
@@ -100,9 +101,11 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
 def _upload(ctx: Context, chunk_id: str, path: Path, display: str, previous: str | None) -> str:
     if previous and ctx.transport.file_exists(previous):  # uploaded before a crash: reuse it
         return previous
+    announce_upload(ctx, chunk_id, display)  # a crash from here on may leave a file: swept later
     with _CrashingReader(path, "rb") as fh:
         name = ctx.transport.upload(fh, display)
-    ctx.store.update_chunk(chunk_id, input_file=name)
+    crash_point("uploaded")
+    record_upload(ctx, chunk_id, display, name)
     return name
 
 

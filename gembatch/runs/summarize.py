@@ -75,4 +75,5 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         last_error=None if problem is None else f"{problem[0]}: {problem[1]}",
         last_error_at=None if problem is None else problem[2],
         failure_reasons=ledger.failure_reasons(),
+        leftovers=ledger.leftovers(),
     )

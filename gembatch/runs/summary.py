@@ -62,6 +62,7 @@ class RunSummary:
     last_error: str | None = None  # the newest error or refusal, as recorded in the events
     last_error_at: float | None = None
     failure_reasons: dict[str, int] = field(default_factory=dict)  # failed articles by reason
+    leftovers: int = 0  # files or jobs the run may still hold at the service (deletes owed)
 
     @property
     def finished(self) -> int:

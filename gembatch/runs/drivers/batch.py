@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from gembatch.runs.cleanup import cleanup, settle
 from gembatch.runs.collect import collect_chunk, make_retry_chunks
 from gembatch.runs.config import RESULTS_FILE
 from gembatch.runs.context import Context
@@ -119,7 +120,11 @@ class BatchDriver:
             if collected:
                 led.calibrate()
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
-            return StepReport(submitted, finished, collected, check_done(ctx))
+            settle(ctx)  # deletes left pending by a crash or a failure, orphans of an unrecorded upload
+            done = check_done(ctx)
+            if done and not led.get_meta("swept"):  # once at the end: nothing of the run stays behind
+                guard(ctx, "cleanup", lambda: cleanup(ctx, explicit=False))
+            return StepReport(submitted, finished, collected, done)
 
     def wait(self, ctx: Context, *, timeout: float | None, progress: bool, stop: threading.Event) -> bool:
         from tqdm.auto import tqdm
