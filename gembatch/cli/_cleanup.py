@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 
 import gembatch as gb
 
@@ -21,15 +23,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    report = gb.Run.open(args.run_dir).cleanup(dry_run=args.dry_run)
+    with contextlib.redirect_stdout(sys.stderr):  # notices while connecting stay off the listing
+        report = gb.Run.open(args.run_dir).cleanup(dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return 1 if report.failed else 0
     verb = "would delete" if report.dry_run else "deleted"
     for item in report.items:
         print(f"{item.action:>12}  {item.kind:<4} {item.name}  {item.display_name}  ({item.reason})".rstrip())
+    again = " (tried again at the next step or cleanup)" if report.failed else ""
     print(
         f"run {report.run_id}: {verb} {len(report.deleted)}, kept {len(report.kept)} still needed, "
-        f"{len(report.failed)} failed" + (" (tried again at the next step or cleanup)" if report.failed else "")
+        f"{len(report.failed)} failed{again}"
     )
     return 1 if report.failed else 0

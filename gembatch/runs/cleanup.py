@@ -112,7 +112,8 @@ def settle(ctx: Context, chunk_id: str | None = None) -> int:
     led = ctx.store
     for row in led.pending_intents("file", "job", due_at=time.time()):
         if chunk_id is None or row["chunk_id"] == chunk_id:
-            delete_now(ctx, row["kind"], row["name"], row["chunk_id"], str(row["reason"] or ""))
+            reason = str(row["reason"] or "")
+            delete_now(ctx, row["kind"], row["name"], chunk_id=row["chunk_id"], reason=reason)
     if chunk_id is None and led.pending_intents("upload"):
         try:
             _settle_uploads(ctx)
@@ -128,7 +129,8 @@ def _settle_uploads(ctx: Context) -> None:
     needed = _needed(ctx, explicit=False)
     for kind, name, display, _ in _held(ctx, jobs=False):
         if display in pending and name not in needed["files"]:
-            delete_now(ctx, kind, name, pending[display]["chunk_id"], "uploaded, but no job was created from it")
+            chunk = pending[display]["chunk_id"]
+            delete_now(ctx, kind, name, chunk_id=chunk, reason="uploaded, but no job was created from it")
     with led.transaction():
         for display in pending:
             led.intent_done("upload", display)
@@ -140,7 +142,7 @@ def _retry_at(ctx: Context, tries: int) -> float:
 
 
 def delete_now(
-    ctx: Context, kind: str, name: str, chunk_id: str | None, reason: str, job: JobStatus | None = None
+    ctx: Context, kind: str, name: str, *, chunk_id: str | None, reason: str, job: JobStatus | None = None
 ) -> str | None:
     """Announce, delete, mark done; returns None when it is gone, else why the delete failed."""
     led, transport = ctx.store, ctx.transport
@@ -244,7 +246,7 @@ def cleanup(ctx: Context, *, dry_run: bool = False, explicit: bool = True) -> Cl
         if dry_run:
             items.append(Leftover(kind, name, display, "would delete", reason))
             continue
-        error = delete_now(ctx, kind, name, None, reason, job)
+        error = delete_now(ctx, kind, name, chunk_id=None, reason=reason, job=job)
         items.append(Leftover(kind, name, display, "failed" if error else "deleted", error or reason))
     if not dry_run:
         with led.transaction():

@@ -99,7 +99,7 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
 
 def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
     """The job exists, so its input file only fills the 20 GB store: delete it (announced first)."""
-    if delete_now(ctx, "file", file_name, chunk_id, "input of a submitted job") is None:
+    if delete_now(ctx, "file", file_name, chunk_id=chunk_id, reason="input of a submitted job") is None:
         ctx.store.update_chunk(chunk_id, input_file=None)
         ctx.store.event("input_deleted", file_name, chunk_id)  # a failure is retried at the next sweep
 

@@ -43,7 +43,8 @@ class CleanupStore:
         """The announced call happened (or is no longer needed): nothing is left to do for it."""
         with self._tx() as db:
             db.execute(
-                "UPDATE cleanup SET state='done', done_at=? WHERE kind=? AND name=?", (time.time(), kind, name)
+                "UPDATE cleanup SET state='done', done_at=? WHERE kind=? AND name=?",
+                (time.time(), kind, name),
             )
 
     def intent_failed(self, kind: str, name: str, error: str, retry_at: float) -> int:

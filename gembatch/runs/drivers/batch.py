@@ -98,6 +98,7 @@ class BatchDriver:
             if not mine:  # another process (or Run object) is driving this run right now
                 return StepReport(0, 0, 0, bool(led.get_meta("done")))
             ctx.refresh()  # set_budget / retry_failed / knobs from another process take effect now
+            settle(ctx)  # deletes left pending by a crash or a failure; orphans of an unrecorded upload
             cancelled = bool(led.get_meta("cancelled"))
             finished = 0
             if led.chunks_in(State.SUBMITTING, State.SUBMITTED):
@@ -120,7 +121,6 @@ class BatchDriver:
             if collected:
                 led.calibrate()
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
-            settle(ctx)  # deletes left pending by a crash or a failure, orphans of an unrecorded upload
             done = check_done(ctx)
             if done and not led.get_meta("swept"):  # once at the end: nothing of the run stays behind
                 guard(ctx, "cleanup", lambda: cleanup(ctx, explicit=False))
