@@ -143,6 +143,8 @@ class Run:
         """
         _check_knobs(knobs)
         path = Path(run_dir)
+        if path.is_file():
+            raise InputError(f"{path} is a file, not a run directory", field="run_dir")
         had_ledger = (path / LEDGER_FILE).exists()
         existing = open_existing(path)  # a damaged ledger beside earlier work: LedgerDamaged
         if existing is None:
@@ -151,7 +153,10 @@ class Run:
                     f"{path} holds no gembatch run; start one with `gembatch run FILE --run-dir {path}` "
                     "(or gb.Run.create in Python)"
                 )
-            raise GembatchError(f"{path}: the run was never fully created; create it again")
+            raise GembatchError(
+                f"{path}: the run was never fully created; create it again with `gembatch run FILE "
+                f"--run-dir {path}`"
+            )
         ledger, stored = existing
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
