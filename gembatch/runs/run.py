@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy
+from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
@@ -124,7 +124,11 @@ class Run:
                 ledger, stored = existing
                 config = RunConfig.from_dict(stored)
                 defining = defining_config(plan, max_attempts, budget_usd)
-                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                try:
+                    check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                except RunMismatch:
+                    ledger.close()  # refused: the directory is left as it was found
+                    raise
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, transport)
