@@ -232,9 +232,10 @@ def cleanup(ctx: Context, *, dry_run: bool = False, explicit: bool = True) -> Cl
             items.append(Leftover(kind, name, display, "kept", keep))
         else:
             candidates.append((kind, name, display, job, _why(ctx, kind, display)))
-            if job is not None and job.output_file and job.output_file not in needed["files"]:
-                seen.add(("file", job.output_file))
-                candidates.append(("file", job.output_file, "", None, f"output of {name}"))
+            out = job.output_file if job is not None else None
+            if out and out not in needed["files"] and ctx.transport.file_exists(out):
+                seen.add(("file", out))
+                candidates.append(("file", out, "", None, f"output of {name}"))
     for row in led.pending_intents("file", "job"):  # known to the ledger, not listed (output files)
         kind, name = row["kind"], row["name"]
         if (kind, name) in seen or kind == "job" or not ctx.transport.file_exists(name):
