@@ -67,7 +67,10 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
         file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
         path.unlink(missing_ok=True)
-        return _refused(ctx, chunk_id, transport.classify(exc), "upload", exc)
+        failure = transport.classify(exc)
+        if failure.refused:  # the service stored nothing: no file can be left behind
+            led.intent_done("upload", display)
+        return _refused(ctx, chunk_id, failure, "upload", exc)
     try:
         job: JobStatus
         if inline:

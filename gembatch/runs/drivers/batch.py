@@ -86,6 +86,14 @@ def check_done(ctx: Context) -> bool:
     return done
 
 
+def _final_sweep(ctx: Context) -> None:
+    """Delete what is left of a finished run at the service; a failure never stops the run."""
+    try:
+        cleanup(ctx, explicit=False)
+    except Exception as exc:  # e.g. a key the service refuses: the next step (or cleanup) tries again
+        ctx.store.event("cleanup_failed", f"final sweep: {ctx.transport.classify(exc).summary()}")
+
+
 class BatchDriver:
     """Drives a run through the Batch API (see :meth:`step`)."""
 
@@ -123,7 +131,7 @@ class BatchDriver:
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
             done = check_done(ctx)
             if done and not led.get_meta("swept"):  # once at the end: nothing of the run stays behind
-                guard(ctx, "cleanup", lambda: cleanup(ctx, explicit=False))
+                _final_sweep(ctx)
             return StepReport(submitted, finished, collected, done)
 
     def wait(self, ctx: Context, *, timeout: float | None, progress: bool, stop: threading.Event) -> bool:
