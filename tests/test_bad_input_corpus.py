@@ -38,6 +38,7 @@ class World:
     files: dict[str, Path]
     done_run: Path  # a finished run: the template of every pre-existing run directory
     api: TestClient
+    dead: TestClient  # the same API with a service that cannot be reached
 
 
 def _write_inputs(root: Path) -> dict[str, Path]:
@@ -88,8 +89,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert run.wait(timeout=120, progress=False)
         run.store.close()
         app = create_app(root / "rest-runs", token=TOKEN, client_factory=emu.client)
-        with TestClient(app, raise_server_exceptions=False) as api:
-            yield World(emu, root, files, done_run, api)
+        dead_app = create_app(root / "dead-runs", token=TOKEN, client_factory=_unreachable, resume=False)
+        with (
+            TestClient(app, raise_server_exceptions=False) as api,
+            TestClient(dead_app, raise_server_exceptions=False) as dead,
+        ):
+            yield World(emu, root, files, done_run, api, dead)
+
+
+def _unreachable() -> Any:
+    from google import genai
+
+    return genai.Client(api_key="unused", http_options={"base_url": "http://127.0.0.1:9"})
 
 
 def _service(emu: Any) -> tuple[int, list[str]]:
@@ -337,6 +348,15 @@ REST_CASES = [
     Case("rest-upload-not-utf8", "rest", ("FILE", "a.jsonl", b"\xff\xfe bad"), 400, "not utf-8"),
     Case("rest-upload-suffix", "rest", ("FILE", "a.txt", b"x"), 400, ".jsonl"),
     Case("rest-upload-bad-json", "rest", ("FILE", "a.jsonl", b"notjson\n"), 400, "invalid json"),
+    Case("rest-unreachable-job", "rest", ("DEAD-GET", "/v1/jobs/abc", None), 503, "cannot reach the service"),
+    Case("rest-unreachable-results", "rest", ("DEAD-GET", "/v1/jobs/abc/results", None), 503, "cannot reach"),
+    Case(
+        "rest-unreachable-submit",
+        "rest",
+        ("DEAD-POST", "/v1/jobs", {"contents": ["hi"]}),
+        503,
+        "cannot reach",
+    ),
     Case(
         "rest-budget-nan",
         "rest",
@@ -396,7 +416,10 @@ def _run_py(world: World, case: Case, run_dir: Path) -> None:
 
 def _run_rest(world: World, case: Case) -> None:
     method, path, body = case.call
-    if method == "FILE":
+    if method.startswith("DEAD-"):
+        call = world.dead.get if method == "DEAD-GET" else world.dead.post
+        resp = call(path, headers=AUTH, **({} if body is None else {"json": body}))
+    elif method == "FILE":
         resp = world.api.post("/v1/runs", headers=AUTH, files={"file": (path, body)})
     elif method == "RAW":
         resp = world.api.post(path, headers={**AUTH, "content-type": "application/json"}, content=body)

@@ -224,7 +224,13 @@ def cleanup(ctx: Context, *, dry_run: bool = False, explicit: bool = True) -> Cl
     items: list[Leftover] = []
     seen: set[tuple[str, str]] = set()
     candidates: list[tuple[str, str, str, Any, str]] = []
-    for kind, name, display, job in _held(ctx):
+    try:
+        held = list(_held(ctx))
+    except Exception as exc:
+        from gembatch.runs.jobs import service_error
+
+        raise service_error(ctx.transport, exc, "list the run's jobs and files") from None
+    for kind, name, display, job in held:
         seen.add((kind, name))
         keep = needed["displays"].get(display) if kind == "job" else None
         keep = keep or (needed["jobs"] if kind == "job" else needed["files"]).get(name)

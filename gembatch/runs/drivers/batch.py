@@ -91,7 +91,7 @@ def _final_sweep(ctx: Context) -> None:
     try:
         cleanup(ctx, explicit=False)
     except Exception as exc:  # e.g. a key the service refuses: the next step (or cleanup) tries again
-        ctx.store.event("cleanup_failed", f"final sweep: {ctx.transport.classify(exc).summary()}")
+        ctx.store.event("cleanup_failed", f"final sweep: {str(exc)[:300]}")
 
 
 class BatchDriver:
