@@ -455,3 +455,25 @@ def test_expected_mistake(world: World, case: Case, tmp_path: Path) -> None:
         assert not (run_dir / "ledger.sqlite").exists(), "no run was started"
     else:
         assert _hash_tree(run_dir) == before_dir, "the run directory must be left byte-identical"
+
+
+def test_an_unwritable_run_dir_is_one_line(world: World, tmp_path: Path) -> None:
+    """A run directory that cannot be made: a read-only parent (or, for root, whom permissions do
+    not stop, a path under /sys, where nothing may be created)."""
+    import os
+
+    if os.geteuid() != 0:
+        parent = tmp_path / "read-only"
+        parent.mkdir()
+        parent.chmod(0o500)
+        target = parent / "run"
+    elif Path("/sys/kernel").is_dir():
+        target = Path("/sys/gembatch-corpus-run")
+    else:  # pragma: no cover - root without sysfs
+        pytest.skip("no way to make an unwritable directory here")
+    before = _service(world.emu)
+    case = cli("rundir-unwritable", f"run {{good}} --run-dir {target} --model {MODEL}", 2,
+               "cannot make the run directory")  # fmt: skip
+    _run_cli(world, case, target)
+    assert _service(world.emu) == before
+    assert not target.exists()
