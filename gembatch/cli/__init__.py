@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "gembatch.cli._serve",  # serve
     "gembatch.cli._models",  # models, limits
     "gembatch.cli._cache",  # cache info|export|prune
+    "gembatch.cli._cleanup",  # cleanup
 )
 
 

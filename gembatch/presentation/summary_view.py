@@ -80,6 +80,10 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
     if s.last_error:
         when = f" ({_clock(s.last_error_at)})" if s.last_error_at else ""
         fields["last error"] = f"{plain_problem(s.last_error)}{when}"
+    if s.leftovers:
+        fields["left at the service"] = (
+            f"{fmt.count(s.leftovers)} files or jobs still to delete (`gembatch cleanup RUN_DIR`)"
+        )
     if not s.done and s.backoff_until and s.backoff_until > time.time():
         wait = s.backoff_until - time.time()
         fields["back-off"] = (

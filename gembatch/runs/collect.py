@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gembatch.runs.cleanup import announce_deletes, settle
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
 from gembatch.runs.outcomes import article_outcome, attempt_free
@@ -95,6 +96,7 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             failed=counts["failed"],
             retried=counts["retry"],
         )
+        announce_deletes(ctx, row)  # with the results: a crash after the commit still deletes them
         crash_point("collect")
         led.event(
             "collected",
@@ -102,17 +104,8 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             f"${tot['cost']:.4f} actual vs ${row['est_cost_usd']:.4f} estimated",
             chunk_id,
         )
-    if row["output_file"] and ctx.config.delete_output_files:
-        try:
-            ctx.transport.delete_file(str(row["output_file"]))
-        except Exception as exc:  # the results are safe; a leftover file only costs storage for 48 h
-            led.event("output_delete_failed", f"{row['output_file']}: {type(exc).__name__}", chunk_id)
-    if row["batch_name"] and ctx.config.delete_collected_jobs:
-        # a finished job (with inline output) would otherwise ride along in every later listing
-        try:
-            ctx.transport.delete(str(row["batch_name"]))
-        except Exception as exc:
-            led.event("job_delete_failed", f"{row['batch_name']}: {type(exc).__name__}", chunk_id)
+    crash_point("collected")  # results committed, output file and job not yet deleted
+    settle(ctx, chunk_id)
     return counts
 
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from gembatch.runs.cleanup import delete_now
 from gembatch.runs.context import Context
 from gembatch.runs.hedge import MAX_HEDGES, hedge_due, hedge_generation, observe, service_now, threshold
 from gembatch.runs.states import State, from_remote
@@ -104,17 +105,10 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
 
 
 def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
-    """The job exists, so its input file only fills the 20 GB store: delete it."""
-    try:
-        ctx.transport.delete_file(file_name)
-    except Exception as exc:
-        failure = ctx.transport.classify(exc)
-        if not failure.not_found:
-            if failure.transient:
-                return  # try again next sweep
-            raise
-    ctx.store.update_chunk(chunk_id, input_file=None)
-    ctx.store.event("input_deleted", file_name, chunk_id)
+    """The job exists, so its input file only fills the 20 GB store: delete it (announced first)."""
+    if delete_now(ctx, "file", file_name, chunk_id=chunk_id, reason="input of a submitted job") is None:
+        ctx.store.update_chunk(chunk_id, input_file=None)
+        ctx.store.event("input_deleted", file_name, chunk_id)  # a failure is retried at the next sweep
 
 
 def cancel_job(ctx: Context, chunk_id: str, name: str, reason: str) -> None:

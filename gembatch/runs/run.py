@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from gembatch.cache.lookup import lookup, open_cache
-from gembatch.errors import GembatchError, InputError, LedgerDamaged
+from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.values import check_attempts, check_budget
+from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
 from gembatch.runs.deadline import parse_deadline, set_deadline
@@ -23,7 +24,7 @@ from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.guard import open_existing, set_aside, write_marker
-from gembatch.runs.lock import create_lock
+from gembatch.runs.lock import create_lock, driver_lock
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
 from gembatch.runs.reuse import absorb
@@ -149,7 +150,11 @@ class Run:
                 ledger, stored = existing
                 config = RunConfig.from_dict(stored)
                 defining = defining_config(plan, max_attempts, budget_usd)
-                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                try:
+                    check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                except RunMismatch:
+                    ledger.close()  # refused: the directory is left as it was found
+                    raise
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
@@ -177,6 +182,8 @@ class Run:
         """
         _check_knobs(knobs)
         path = Path(run_dir)
+        if path.is_file():
+            raise InputError(f"{path} is a file, not a run directory", field="run_dir")
         had_ledger = (path / LEDGER_FILE).exists()
         existing = open_existing(path)  # a damaged ledger beside earlier work: LedgerDamaged
         if existing is None:
@@ -185,7 +192,10 @@ class Run:
                     f"{path} holds no gembatch run; start one with `gembatch run FILE --run-dir {path}` "
                     "(or gb.Run.create in Python)"
                 )
-            raise GembatchError(f"{path}: the run was never fully created; create it again")
+            raise GembatchError(
+                f"{path}: the run was never fully created; create it again with `gembatch run FILE "
+                f"--run-dir {path}`"
+            )
         ledger, stored = existing
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
@@ -362,6 +372,28 @@ class Run:
                     )
                 store.event("cancel", "run cancelled by the user")
             guard(self._ctx, "cancel", lambda: cancel_in_flight(self._ctx))  # retried by the next step
+
+    def cleanup(self, dry_run: bool = False) -> CleanupReport:
+        """Delete what the service still holds for this run and the run no longer needs.
+
+        Lists the service's jobs and files under the run's display-name prefix, plus the deletes
+        the run still owes; keeps what a chunk in flight needs. With ``dry_run`` nothing is
+        deleted: the report lists what would be. Driving the run (``wait``, ``gembatch run``)
+        does the same by itself; this is for a run left behind, or to see what is left.
+        """
+        from gembatch.runs.cleanup import cleanup
+
+        if dry_run:
+            return cleanup(self._ctx, dry_run=True)
+        with self._lock, driver_lock(self.run_dir) as mine:
+            if not mine:
+                raise RunBusy(
+                    f"another process is driving the run in {self.run_dir}; it cleans up as it goes. "
+                    f"Try again when it has stopped, or see what is left with "
+                    f"`gembatch cleanup {self.run_dir} --dry-run`"
+                )
+            self._ctx.refresh()
+            return cleanup(self._ctx, dry_run=False)
 
     # -- frames and summary ---------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:

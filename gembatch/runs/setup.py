@@ -139,8 +139,8 @@ def check_same_run(
             said[diffs.index("model")] = f"the model (the run uses {stored.model}, now {wanted['model']})"
         raise RunMismatch(
             f"{run_dir} already holds run {stored.run_id}, and these differ from it: {'; '.join(said)}. "
-            "Use a new run directory for a new run, or continue this one as it was created "
-            "(gb.Run.open(run_dir) in Python; the same command and options as before in a terminal)"
+            "Use a new run directory for a new run, or continue this one as it was created: "
+            f"`gembatch resume {run_dir}` (Python: gb.Run.open(run_dir))"
         )
 
 

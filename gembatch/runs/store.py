@@ -14,6 +14,7 @@ from typing import Any
 from gembatch.errors import GembatchError
 from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
+from gembatch.runs.store_cleanup import CleanupStore
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
 from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION
 
@@ -24,7 +25,7 @@ class LedgerError(GembatchError):
     """The ledger file is unreadable, from a newer gembatch, or not a gembatch ledger."""
 
 
-class RunStore(StoreFigures):
+class RunStore(StoreFigures, CleanupStore):
     """Named operations on ``ledger.sqlite``; every public write is one committed transaction.
 
     Safe to share between the driving thread and readers (one connection behind a lock);

@@ -1,4 +1,4 @@
-"""The ledger's tables: articles, chunks (one per batch job attempt), results, events, meta."""
+"""The ledger's tables: articles, chunks (one per batch job attempt), results, events, meta, cleanup."""
 
 from __future__ import annotations
 
@@ -94,5 +94,18 @@ CREATE TABLE IF NOT EXISTS events (
     succeeded INTEGER,
     failed INTEGER,
     pending INTEGER
+);
+CREATE TABLE IF NOT EXISTS cleanup (
+    kind TEXT NOT NULL,              -- upload (name: a display name) | file | job (name: the resource)
+    name TEXT NOT NULL,
+    chunk_id TEXT,
+    reason TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',    -- pending | done
+    tries INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,          -- a failed delete is tried again from then on
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    done_at REAL,
+    PRIMARY KEY (kind, name)
 );
 """

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from gembatch.runs.cleanup import announce_upload, record_upload
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
 from gembatch.runs.states import State
@@ -66,7 +67,10 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
         file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
         path.unlink(missing_ok=True)
-        return _refused(ctx, chunk_id, transport.classify(exc), "upload", exc)
+        failure = transport.classify(exc)
+        if failure.refused:  # the service stored nothing: no file can be left behind
+            led.intent_done("upload", display)
+        return _refused(ctx, chunk_id, failure, "upload", exc)
     try:
         job: JobStatus
         if inline:
@@ -100,9 +104,11 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
 def _upload(ctx: Context, chunk_id: str, path: Path, display: str, previous: str | None) -> str:
     if previous and ctx.transport.file_exists(previous):  # uploaded before a crash: reuse it
         return previous
+    announce_upload(ctx, chunk_id, display)  # a crash from here on may leave a file: swept later
     with _CrashingReader(path, "rb") as fh:
         name = ctx.transport.upload(fh, display)
-    ctx.store.update_chunk(chunk_id, input_file=name)
+    crash_point("uploaded")
+    record_upload(ctx, chunk_id, display, name)
     return name
 
 

@@ -82,4 +82,5 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         cache_saved_usd=float(cached.get("cache_saved_usd") or 0.0),
         deadline_at=float(deadline["at"]) if deadline.get("at") else None,
         deadline_note=deadline.get("note"),
+        leftovers=ledger.leftovers(),
     )

@@ -67,6 +67,7 @@ class RunSummary:
     cache_saved_usd: float = 0.0  # what the cached answers cost when they were paid for
     deadline_at: float | None = None  # epoch seconds: jobs that would miss it go through real time
     deadline_note: str | None = None  # the last switch to real time the deadline made
+    leftovers: int = 0  # files or jobs the run may still hold at the service (deletes owed)
 
     @property
     def finished(self) -> int:

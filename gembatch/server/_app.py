@@ -291,6 +291,16 @@ def create_app(
         frame = _remote(lambda: results(registry.client, _job_name(job_id)))
         return {"job_id": job_id, "items": _records(frame)}
 
+    @app.post("/v1/runs/{run_id}/cleanup", dependencies=[auth], tags=["runs"])
+    def cleanup_run(run_id: str, dry_run: bool = False) -> dict[str, Any]:
+        from gembatch.errors import RunBusy
+
+        try:
+            report = _run(run_id).cleanup(dry_run=dry_run)
+        except RunBusy as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        return {"run_id": run_id, "cleanup": report.to_dict()}
+
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
 

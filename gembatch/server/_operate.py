@@ -26,6 +26,7 @@ OPERATION_ROUTES = {
     "finish_realtime": ("POST", "/v1/runs/{run_id}/finish-realtime"),
     "events": ("GET", "/v1/runs/{run_id}/events"),
     "cancel": ("POST", "/v1/runs/{run_id}/cancel"),
+    "cleanup": ("POST", "/v1/runs/{run_id}/cleanup"),
     "summary": ("GET", "/v1/runs/{run_id}"),
     "wait": ("GET", "/v1/runs/{run_id}"),  # ?wait_s=S: answers when the run is done or S have passed
     "results": ("GET", "/v1/runs/{run_id}/results"),

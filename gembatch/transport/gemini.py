@@ -193,6 +193,11 @@ class GeminiTransport:
     def delete_file(self, name: str) -> None:
         self.client.files.delete(name=name)
 
+    def list_files(self, page_size: int = 100) -> Iterator[tuple[str, str]]:
+        """Every file the service holds for this key, as ``(name, display name)``, following all pages."""
+        for item in self.client.files.list(config={"page_size": int(page_size)}):
+            yield str(item.name), str(item.display_name or "")
+
     # -- batches ----------------------------------------------------------------------------
     def create(
         self,

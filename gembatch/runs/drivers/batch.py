@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from gembatch.runs.cleanup import cleanup, settle
 from gembatch.runs.collect import collect_chunk, make_retry_chunks
 from gembatch.runs.config import RESULTS_FILE
 from gembatch.runs.context import Context
@@ -89,6 +90,14 @@ def check_done(ctx: Context) -> bool:
     return done
 
 
+def _final_sweep(ctx: Context) -> None:
+    """Delete what is left of a finished run at the service; a failure never stops the run."""
+    try:
+        cleanup(ctx, explicit=False)
+    except Exception as exc:  # e.g. a key the service refuses: the next step (or cleanup) tries again
+        ctx.store.event("cleanup_failed", f"final sweep: {str(exc)[:300]}")
+
+
 class BatchDriver:
     """Drives a run through the Batch API (see :meth:`step`)."""
 
@@ -101,6 +110,7 @@ class BatchDriver:
             if not mine:  # another process (or Run object) is driving this run right now
                 return StepReport(0, 0, 0, bool(led.get_meta("done")))
             ctx.refresh()  # set_budget / retry_failed / knobs from another process take effect now
+            settle(ctx)  # deletes left pending by a crash or a failure; orphans of an unrecorded upload
             cancelled = bool(led.get_meta("cancelled"))
             finished = 0
             if led.chunks_in(State.SUBMITTING, State.SUBMITTED):
@@ -126,7 +136,10 @@ class BatchDriver:
                 absorb(ctx)  # the answers just paid for go into the response cache
                 led.calibrate()
                 export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
-            return StepReport(submitted, finished, collected, check_done(ctx))
+            done = check_done(ctx)
+            if done and not led.get_meta("swept"):  # once at the end: nothing of the run stays behind
+                _final_sweep(ctx)
+            return StepReport(submitted, finished, collected, done)
 
     def wait(self, ctx: Context, *, timeout: float | None, progress: bool, stop: threading.Event) -> bool:
         from tqdm.auto import tqdm
