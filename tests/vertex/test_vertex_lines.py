@@ -1,0 +1,53 @@
+"""Vertex line formats: every article id survives the trip through request labels and back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gembatch.transport.vertex_lines import (
+    from_prediction,
+    iter_predictions,
+    key_labels,
+    key_of,
+    to_vertex_line,
+)
+
+LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+@pytest.mark.parametrize(
+    "key", ["a00001", "Article 7", "ÄÖÜ/ß?", "x" * 63, "X" * 64, "doc:" + "9" * 300, "-", "1"]
+)
+def test_key_round_trips_through_valid_labels(key):
+    labels = key_labels(key)
+    for name, value in labels.items():
+        assert 1 <= len(value) <= 63 and set(value) <= LABEL_CHARS, (name, value)
+        assert name[0].isalpha() and set(name) <= LABEL_CHARS
+    line = to_vertex_line({"key": key, "request": {"contents": [{"parts": [{"text": "t"}]}]}})
+    assert "key" not in line
+    assert key_of(json.loads(json.dumps(line))["request"]) == key
+
+
+def test_callers_labels_are_kept():
+    line = to_vertex_line({"key": "k1", "request": {"contents": [], "labels": {"team": "news"}}})
+    assert line["request"]["labels"] == {"team": "news", "gembatch_key": "k1"}
+
+
+def test_prediction_lines_become_response_or_error_lines():
+    request = to_vertex_line({"key": "A b", "request": {"contents": []}})["request"]
+    ok = {"status": "", "request": request, "response": {"candidates": [{"content": {"parts": [{"text": "hi"}]}}]}}
+    bad = {
+        "status": 'Bad Request: {"error": {"code": 400, "message": "Please use a valid role", "status": "INVALID_ARGUMENT"}}',
+        "request": request,
+        "response": {},
+    }
+    assert from_prediction(ok) == {"key": "A b", "response": ok["response"]}
+    err = from_prediction(bad)
+    assert err is not None
+    assert err["key"] == "A b"
+    assert err["error"] == {"code": 400, "message": "Please use a valid role", "status": "INVALID_ARGUMENT"}
+    assert from_prediction({"status": "", "request": {"contents": []}, "response": {"x": 1}}) is None
+    data = b"\n".join(json.dumps(x).encode() for x in (ok, bad)) + b"\n\nnot json\n"
+    assert [line["key"] for line in iter_predictions(data)] == ["A b", "A b"]
