@@ -153,7 +153,9 @@ class VertexApi:
         return str(self.app.config.project_of(key))
 
     def _name(self, record: Mapping[str, Any]) -> str:
-        return f"projects/{record['project']}/locations/{record['location']}/batchPredictionJobs/{record['id']}"
+        return (
+            f"projects/{record['project']}/locations/{record['location']}/batchPredictionJobs/{record['id']}"
+        )
 
     def _save(self, record: dict[str, Any]) -> None:
         write_json(self.root / f"{record['id']}.json", record)
@@ -171,7 +173,9 @@ class VertexApi:
         served, model_id = self._served(body.get("model"))
         source = body.get("inputConfig") or {}
         if source.get("bigquerySource"):
-            raise ApiError(400, "BigQuery input is not emulated: give inputConfig.gcsSource", status="INVALID_ARGUMENT")
+            raise ApiError(
+                400, "BigQuery input is not emulated: give inputConfig.gcsSource", status="INVALID_ARGUMENT"
+            )
         uris = (source.get("gcsSource") or {}).get("uris") or []
         if source.get("instancesFormat") not in (None, "jsonl") or not uris:
             raise invalid("input_config", "give instancesFormat 'jsonl' and gcsSource.uris")
@@ -281,8 +285,8 @@ class VertexApi:
         """Write the job's predictions under its destination prefix (once; the job is then final)."""
         file_name = str((op.get("metadata") or {}).get("output", {}).get("responsesFile") or "")
         path = self.app.files.data_path(file_name.removeprefix("files/"))
-        requests = [json.loads(raw) for raw in
-                    (self.root / f"{record['id']}.requests.jsonl").read_text("utf-8").splitlines() if raw]  # fmt: skip
+        saved = (self.root / f"{record['id']}.requests.jsonl").read_text("utf-8")
+        requests = [json.loads(raw) for raw in saved.splitlines() if raw]
         stamp = datetime.fromtimestamp(self.app.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         processed = _rfc3339(self.app.clock.now())
         lines: list[bytes] = []
@@ -314,7 +318,7 @@ class VertexApi:
         if text:
             fm = _FILTER.match(text)
             if fm is None:
-                raise invalid("filter", f"unsupported filter {text!r}: use state=\"…\" or display_name=\"…\"")
+                raise invalid("filter", f'unsupported filter {text!r}: use state="…" or display_name="…"')
             wanted = (fm.group(1), fm.group(2))
         with self._lock:
             records = sorted(
@@ -343,7 +347,9 @@ class VertexApi:
     # --- changes ------------------------------------------------------------------------------
     def _cancel(self, where: tuple[str, str], key: str, ident: str) -> dict[str, Any]:
         record = self._record(where, key, ident)
-        state = str((self._internal(record).get("metadata") or {}).get("state", "")).removeprefix("BATCH_STATE_")
+        state = str((self._internal(record).get("metadata") or {}).get("state", "")).removeprefix(
+            "BATCH_STATE_"
+        )
         if state in _DONE:
             raise ApiError(400, f"The BatchPredictionJob {ident} is already in a final state ({state}).",
                            status="FAILED_PRECONDITION")  # fmt: skip
@@ -358,4 +364,3 @@ class VertexApi:
             for suffix in ("json", "requests.jsonl", "input.jsonl"):
                 (self.root / f"{ident}.{suffix}").unlink(missing_ok=True)
         return {"name": self._name(record), "done": True}
-

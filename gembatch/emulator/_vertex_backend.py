@@ -1,4 +1,4 @@
-"""The ``vertex-emulator`` backend: the Vertex transport pointed at the emulator and the Cloud Storage stand-in.
+"""The ``vertex-emulator`` backend: the Vertex transport aimed at the emulator and a Cloud Storage stand-in.
 
 ``gb.connect(backend="vertex-emulator")`` rehearses a Vertex run on this machine: the emulator's
 ``batchPredictionJobs`` surface (the one at ``base_url`` or ``$GEMBATCH_EMULATOR_URL``, else one in
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.emulator._vertex_gcs import STORAGE_VAR, FakeGcs, local_storage
+from gembatch.errors import BackendError
+from gembatch.transport.base import Timings
 from gembatch.transport.vertex import DEFAULT_PREFIX, VertexTransport, vertex_client
 
 __all__ = ["BUCKET", "LOCATION", "PROJECT", "create_vertex", "embedded_storage", "token_credentials"]
@@ -57,23 +59,19 @@ def create_vertex(
     location: str = LOCATION,
     bucket: str = BUCKET,
     prefix: str = DEFAULT_PREFIX,
-    speed: float | None = None,
-    profile: str | None = None,
-    state_dir: str | os.PathLike[str] | None = None,
+    timings: Timings | None = None,
 ) -> VertexTransport:
-    """A Vertex transport for the local stand-ins (see the module docstring)."""
-    from gembatch.emulator._backend import TIMINGS, embedded
-
+    """A Vertex transport for the emulator at ``base_url`` and the Cloud Storage stand-in."""
     storage_url = storage_url or os.environ.get(STORAGE_VAR, "").strip() or embedded_storage()
     os.environ.setdefault(STORAGE_VAR, storage_url)  # the in-process emulator reads it
     url = base_url or os.environ.get("GEMBATCH_EMULATOR_URL", "").strip()
     if not url:
-        url = embedded(speed, profile, state_dir).base_url
+        raise BackendError("no emulator URL: pass base_url= or set GEMBATCH_EMULATOR_URL")
     storage = local_storage(project, storage_url)
     ensure_bucket(storage, bucket)
     client = vertex_client(project, location, credentials=token_credentials(), base_url=url.rstrip("/"))
     return VertexTransport(
-        client, storage, bucket=bucket, prefix=prefix, name="vertex-emulator", timings=TIMINGS, emulated=True
+        client, storage, bucket=bucket, prefix=prefix, name="vertex-emulator", timings=timings, emulated=True
     )
 
 

@@ -50,7 +50,7 @@ _STATE_MAP = {
 def parse_gcs_uri(uri: str) -> tuple[str, str]:
     """``gs://bucket/path`` → ``("bucket", "path")``; anything else is an :class:`InputError`."""
     text = str(uri)
-    if not text.startswith("gs://") or "/" not in text[5:] and not text[5:]:
+    if not text.startswith("gs://") or ("/" not in text[5:] and not text[5:]):
         raise InputError(f"{text!r} is not a Cloud Storage URI (gs://bucket/object)", field="uri")
     bucket, _, path = text[5:].partition("/")
     if not bucket:
@@ -124,7 +124,9 @@ class VertexTransport(GeminiTransport):
     ):
         super().__init__(client, name=name, timings=timings or TIMINGS, emulated=emulated)
         if not bucket or "/" in bucket or bucket.startswith("gs:"):
-            raise InputError(f"bucket must be a bucket name such as 'my-bucket', not {bucket!r}", field="bucket")
+            raise InputError(
+                f"bucket must be a bucket name such as 'my-bucket', not {bucket!r}", field="bucket"
+            )
         self.storage = storage
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -140,7 +142,9 @@ class VertexTransport(GeminiTransport):
         return str(getattr(self.client._api_client, "location", "") or "")
 
     def describe(self) -> str:
-        where = f"{self.project}/{self.location} ({self.api_version}), data in gs://{self.bucket}/{self.prefix}"
+        where = (
+            f"{self.project}/{self.location} ({self.api_version}), data in gs://{self.bucket}/{self.prefix}"
+        )
         if self.emulated:
             return f"Vertex AI emulator at {self.base_url.rstrip('/')}, {where}; results are emulated"
         return f"Vertex AI batch prediction in {where}"
@@ -240,7 +244,9 @@ class VertexTransport(GeminiTransport):
         """``batchPredictionJobs.create`` from an uploaded object (inline lines are uploaded first)."""
         if file_name is None:
             file_name = self._put(vertex_jsonl(requests or []), display_name)
-        model_name = model if model.startswith(("projects/", "publishers/")) else f"publishers/google/models/{model}"
+        model_name = (
+            model if model.startswith(("projects/", "publishers/")) else f"publishers/google/models/{model}"
+        )
         dest = f"gs://{self.bucket}/{self._object_base(display_name)}/output-{uuid.uuid4().hex[:12]}"
         body = {
             "displayName": display_name,
@@ -358,9 +364,13 @@ def create(
 ) -> VertexTransport:
     """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``."""
     if not bucket:
-        raise BackendError("the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs)")
+        raise BackendError(
+            "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs)"
+        )
     if client is None:
-        client = vertex_client(str(project or ""), str(location or ""), credentials=credentials, base_url=base_url)
+        client = vertex_client(
+            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url
+        )
     project = project or str(getattr(client._api_client, "project", "") or "")
     if storage is None:
         storage = storage_client(project, credentials=credentials, endpoint=storage_endpoint)

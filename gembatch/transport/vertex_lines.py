@@ -24,8 +24,8 @@ __all__ = [
     "KEY_LABEL",
     "from_prediction",
     "iter_predictions",
-    "key_of",
     "key_labels",
+    "key_of",
     "to_vertex_line",
     "vertex_jsonl",
 ]

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs_support,
 
 pytest.importorskip("google.cloud.storage", reason="the vertex extra is not installed")
 
-from gembatch.emulator._vertex_gcs import STORAGE_VAR, FakeGcs, fake_gcs_binary, local_storage  # noqa: E402
-from gembatch.errors import BackendError  # noqa: E402
+from gembatch.emulator._vertex_gcs import STORAGE_VAR, FakeGcs, fake_gcs_binary, local_storage
+from gembatch.errors import BackendError
 
 
 @pytest.fixture(scope="session")

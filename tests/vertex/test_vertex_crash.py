@@ -81,7 +81,11 @@ def _runner(stack: tuple[str, str], data: Path, run_dir: Path, crash: str | None
     if crash:
         env["GEMBATCH_TEST_CRASH_AT"] = crash
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(data), str(run_dir)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", RUNNER, str(data), str(run_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"runner failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -125,5 +129,10 @@ def test_sigkill_then_rerun_loses_nothing_and_doubles_nothing(stack, data, basel
     pd.testing.assert_frame_equal(final, baseline)
     from gembatch.emulator._vertex_gcs import local_storage
 
-    left = [b.name for b in local_storage("local", stack[1]).list_blobs("gembatch-local", prefix=f"gembatch/{run.run_id}/")]
+    left = [
+        b.name
+        for b in local_storage("local", stack[1]).list_blobs(
+            "gembatch-local", prefix=f"gembatch/{run.run_id}/"
+        )
+    ]
     assert left == [], f"objects left behind after a crash at {point}: {left}"

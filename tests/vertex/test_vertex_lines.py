@@ -23,8 +23,10 @@ LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 def test_key_round_trips_through_valid_labels(key):
     labels = key_labels(key)
     for name, value in labels.items():
-        assert 1 <= len(value) <= 63 and set(value) <= LABEL_CHARS, (name, value)
-        assert name[0].isalpha() and set(name) <= LABEL_CHARS
+        assert 1 <= len(value) <= 63, (name, value)
+        assert set(value) <= LABEL_CHARS, (name, value)
+        assert name[0].isalpha()
+        assert set(name) <= LABEL_CHARS
     line = to_vertex_line({"key": key, "request": {"contents": [{"parts": [{"text": "t"}]}]}})
     assert "key" not in line
     assert key_of(json.loads(json.dumps(line))["request"]) == key
@@ -37,9 +39,16 @@ def test_callers_labels_are_kept():
 
 def test_prediction_lines_become_response_or_error_lines():
     request = to_vertex_line({"key": "A b", "request": {"contents": []}})["request"]
-    ok = {"status": "", "request": request, "response": {"candidates": [{"content": {"parts": [{"text": "hi"}]}}]}}
+    ok = {
+        "status": "",
+        "request": request,
+        "response": {"candidates": [{"content": {"parts": [{"text": "hi"}]}}]},
+    }
     bad = {
-        "status": 'Bad Request: {"error": {"code": 400, "message": "Please use a valid role", "status": "INVALID_ARGUMENT"}}',
+        "status": "Bad Request: "
+        + json.dumps(
+            {"error": {"code": 400, "message": "Please use a valid role", "status": "INVALID_ARGUMENT"}}
+        ),
         "request": request,
         "response": {},
     }
