@@ -84,9 +84,20 @@ def test_create_get_list_predictions_delete(client, storage):
     assert gone.value.code == 404
 
 
-def test_cancel_a_running_job(client, storage):
+def test_cancel_a_queued_job(storage, gcs_url, tmp_path):
+    import gembatch as gb
+
+    slow = gb.connect(backend="vertex-emulator", storage_url=gcs_url, speed=1, state_dir=tmp_path)
+    client = genai.Client(
+        vertexai=True,
+        project=PROJECT,
+        location=LOCATION,
+        credentials=token_credentials(),
+        http_options=types.HttpOptions(base_url=slow.base_url),
+    )  # real-time clock: the job queues for about a minute
     src = _put_input(storage, "sdk/cancel.jsonl", ["x " * 2000] * 50)
     job = client.batches.create(model=MODEL, src=src, config={"dest": f"gs://{BUCKET}/sdk/cancel-out"})
+    assert job.state.value == "JOB_STATE_PENDING"
     client.batches.cancel(name=job.name)
     assert _wait(client, job.name).state.value == "JOB_STATE_CANCELLED"
     client.batches.delete(name=job.name)
