@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PREFIX", "TIMINGS", "VertexTransport", "parse_gcs_uri", "parse_vertex_job"]
 
 DEFAULT_PREFIX = "gembatch"
+#: Vertex's limit on one batch job (planning reads the same figure from the catalogue's [vertex] table).
+REQUESTS_PER_JOB = 200_000
 #: Vertex jobs queue for minutes to hours: poll gently.
 TIMINGS = Timings(poll_min_s=15.0, poll_max_s=300.0, reconcile_grace_s=120.0)
 _ACTIVE = {"JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
@@ -164,6 +166,13 @@ class VertexTransport(GeminiTransport):
     def _put(self, chunks: Iterator[bytes], display_name: str) -> str:
         path = f"{self._object_base(display_name)}/input-{uuid.uuid4().hex[:12]}.jsonl"
         data = b"".join(chunks)
+        lines, limit = data.count(b"\n"), REQUESTS_PER_JOB
+        if lines > limit:
+            raise InputError(
+                f"{display_name}: {lines:,} requests in one job; Vertex takes at most {limit:,} "
+                "(plan with catalog=vertex_catalog() or a smaller chunk_tokens)",
+                field="chunk_tokens",
+            )
         self.storage.bucket(self.bucket).blob(path).upload_from_string(data, content_type="application/jsonl")
         return f"gs://{self.bucket}/{path}"
 
@@ -298,6 +307,8 @@ class VertexTransport(GeminiTransport):
 
     def classify(self, exc: BaseException) -> Failure:
         """google-genai errors as for the Developer API; Cloud Storage errors by their HTTP code."""
+        if isinstance(exc, InputError):  # refused before anything reached the service
+            return Failure(transient=False, refused=True, status="InputError", message=str(exc))
         if isinstance(exc, _StillReading):
             return Failure(transient=True, status="StillReading", message=str(exc))
         code = getattr(exc, "code", None)

@@ -60,3 +60,18 @@ def test_prediction_lines_become_response_or_error_lines():
     assert from_prediction({"status": "", "request": {"contents": []}, "response": {"x": 1}}) is None
     data = b"\n".join(json.dumps(x).encode() for x in (ok, bad)) + b"\n\nnot json\n"
     assert [line["key"] for line in iter_predictions(data)] == ["A b", "A b"]
+
+
+def test_plans_use_vertex_limits():
+    import gembatch as gb
+    from gembatch.planning.vertex_limits import vertex_catalog, vertex_limits
+    from gembatch.transport.vertex import REQUESTS_PER_JOB
+
+    limits = vertex_limits()
+    assert limits["requests_per_job"] == REQUESTS_PER_JOB
+    info = vertex_catalog().get("gemini-2.5-flash-lite")
+    assert info.file_limit_bytes == limits["file_limit_bytes"]
+    assert info.enqueued_limit("tier1") == limits["enqueued_tokens"]
+    developer = gb.default_catalog().get("gemini-2.5-flash-lite")
+    assert info.file_limit_bytes < developer.file_limit_bytes  # 1 GB per GCS file, not 2 GB
+    assert info.batch_input_price == developer.batch_input_price  # prices are the model's own
