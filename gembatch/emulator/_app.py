@@ -100,6 +100,7 @@ class App:
         self.batches.start()
 
     def stop(self) -> None:
+        self.vertex.stop()
         self.batches.stop()
         self.save_clock()
 

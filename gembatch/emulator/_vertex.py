@@ -11,6 +11,7 @@ echoed, as Vertex does.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import secrets
@@ -33,6 +34,7 @@ _PATH = re.compile(
 )
 _MODEL = re.compile(r"^(?:publishers/google/models/|models/)?(?P<id>[A-Za-z0-9._-]+)$")
 _FILTER = re.compile(r'^\s*(state|display_name)\s*=\s*"([^"]*)"\s*$')
+logger = logging.getLogger("gembatch.emulator")
 _DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
 
 
@@ -66,6 +68,35 @@ class VertexApi:
         for path in self.root.glob("*.json"):
             record = read_json(path)
             self._jobs[record["id"]] = record
+        self._stop = threading.Event()
+        self._exporter: threading.Thread | None = None
+        if any(r["output_dir"] is None for r in self._jobs.values()):
+            self._start_exporter()
+
+    # --- the service's own writer: predictions leave as soon as a job succeeds -----------------
+    def _start_exporter(self) -> None:
+        with self._lock:
+            if self._exporter is None:
+                self._exporter = threading.Thread(
+                    target=self._export_loop, name="gembatch-vertex-export", daemon=True
+                )
+                self._exporter.start()
+
+    def _export_loop(self) -> None:
+        while not self._stop.wait(0.05):
+            with self._lock:
+                waiting = [r for r in self._jobs.values() if r["output_dir"] is None and not r.get("final")]
+            for record in waiting:
+                try:
+                    self._render(record)
+                except Exception:  # reported when the job is read; the loop must go on
+                    logger.exception("emulator: exporting the predictions of %s failed", record["id"])
+                    record["final"] = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._exporter is not None:
+            self._exporter.join(timeout=5)
 
     @property
     def storage(self) -> Any:
@@ -212,6 +243,7 @@ class VertexApi:
         with self._lock:
             self._jobs[ident] = record
             self._save(record)
+        self._start_exporter()
         return self._render(record)
 
     def _served(self, model: Any) -> tuple[Any, str]:
@@ -254,7 +286,11 @@ class VertexApi:
         meta = op.get("metadata") or {}
         state = str(meta.get("state") or "").removeprefix("BATCH_STATE_")
         if state == "SUCCEEDED" and record["output_dir"] is None:
-            self._export(record, op)
+            with self._lock:  # the exporter and a reader may both get here: write once
+                if record["output_dir"] is None:
+                    self._export(record, op)
+        elif state in _DONE:
+            record["final"] = True
         stats = meta.get("batchStats") or {}
         job: dict[str, Any] = {
             "name": self._name(record),
