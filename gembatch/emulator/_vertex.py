@@ -2,8 +2,8 @@
 
 A Vertex job is a projection of one of the emulator's own batch jobs, so it shares their clock,
 faults (by the same operation names: ``batches.create``, ``batches.get``, …), quotas and
-generated answers. At create the input JSONL is read from the Cloud Storage stand-in and staged as
-an emulator file; once the job succeeds its predictions are written back under the destination
+generated answers. At create the input JSONL is read from the Cloud Storage stand-in and handed
+to a batch job of the emulator as inline requests; once the job succeeds its predictions are written back under the destination
 prefix as ``prediction-model-<time>/predictions.jsonl``, one line per request with the request
 echoed, as Vertex does.
 """
@@ -217,21 +217,12 @@ class VertexApi:
         requests = self._read_input(uris)
         owner = self._project(key)
         ident = str(secrets.randbelow(9 * 10**18) + 10**18)
-        staged = self.root / f"{ident}.input.jsonl"
-        with staged.open("wb") as out:
-            for i, request in enumerate(requests):
-                plain = {k: v for k, v in request.items() if k != "labels"}
-                out.write(json.dumps({"key": str(i), "request": plain}, ensure_ascii=False).encode() + b"\n")
-        file_id = f"vertex-{ident}"
-        self.app.files.add_generated(file_id, staged, self.app.clock.now(), project=owner)
         display = body.get("displayName") or f"vertex-job-{ident}"
-        batch = {"batch": {"displayName": display, "inputConfig": {"fileName": f"files/{file_id}"}}}
-        try:
-            op = self.app.batches.create(served, batch, "generate", owner)
-        except BaseException:
-            self.app.files.delete(file_id, owner)
-            raise
-        self.app.files.delete(file_id, owner)  # the job holds its own copy of the input
+        # Inline to the batch service: its output then lives with the job, not as an expiring file.
+        items = [{"request": {k: v for k, v in r.items() if k != "labels"}, "metadata": {"key": str(i)}}
+                 for i, r in enumerate(requests)]  # fmt: skip
+        batch = {"batch": {"displayName": display, "inputConfig": {"requests": {"requests": items}}}}
+        op = self.app.batches.create(served, batch, "generate", owner)
         (self.root / f"{ident}.requests.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), "utf-8"
         )
@@ -319,18 +310,15 @@ class VertexApi:
 
     def _export(self, record: dict[str, Any], op: Mapping[str, Any]) -> None:
         """Write the job's predictions under its destination prefix (once; the job is then final)."""
-        file_name = str((op.get("metadata") or {}).get("output", {}).get("responsesFile") or "")
-        path = self.app.files.data_path(file_name.removeprefix("files/"))
+        output = (op.get("metadata") or {}).get("output") or {}
+        items = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
         saved = (self.root / f"{record['id']}.requests.jsonl").read_text("utf-8")
         requests = [json.loads(raw) for raw in saved.splitlines() if raw]
         stamp = datetime.fromtimestamp(self.app.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         processed = _rfc3339(self.app.clock.now())
         lines: list[bytes] = []
-        for raw in path.read_bytes().splitlines():
-            if not raw.strip():
-                continue
-            item = json.loads(raw)
-            index = int(item.get("key", -1))
+        for item in items:
+            index = int((item.get("metadata") or {}).get("key", -1))
             request = requests[index] if 0 <= index < len(requests) else {}
             error = item.get("error")
             status = f"Bad Request: {json.dumps({'error': error})}" if error else ""
