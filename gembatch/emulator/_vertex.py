@@ -3,9 +3,9 @@
 A Vertex job is a projection of one of the emulator's own batch jobs, so it shares their clock,
 faults (by the same operation names: ``batches.create``, ``batches.get``, …), quotas and
 generated answers. At create the input JSONL is read from the Cloud Storage stand-in and handed
-to a batch job of the emulator as inline requests; once the job succeeds its predictions are written back under the destination
-prefix as ``prediction-model-<time>/predictions.jsonl``, one line per request with the request
-echoed, as Vertex does.
+to an emulator batch job as inline requests; once the job succeeds its predictions are written
+back under the destination prefix as ``prediction-model-<time>/predictions.jsonl``, one line per
+request with the request echoed, as Vertex does.
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ def iter_article_batches(
         keys = ids.astype(str)
         for offset, key in enumerate(keys.tolist()):
             if key in seen:
-                raise InputError(f"row {row + offset}: article id {key!r} appears twice", row=row + offset, field=id_col)
+                raise InputError(
+                    f"row {row + offset}: article id {key!r} appears twice", row=row + offset, field=id_col
+                )
             seen.add(key)
         frame.index = pd.Index(keys, name="article_id")
         frame = frame.drop(columns=[id_col])
