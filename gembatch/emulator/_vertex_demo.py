@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     run_dir = Path(argv[0] if argv else "runs/demo-vertex")
     n = int(argv[1]) if len(argv) > 1 else 12_000
     vertex = gb.connect(
-        backend="vertex-emulator", speed=100_000, state_dir=run_dir.parent / "vertex-emulator"
+        backend="vertex-emulator", speed=10_000, state_dir=run_dir.parent / "vertex-emulator"
     )
     print(vertex.describe())
     articles = gb.read_articles(gb.synthetic_articles(n, seed=12), id_col="id")
