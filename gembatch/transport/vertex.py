@@ -347,6 +347,22 @@ def vertex_client(
     )
 
 
+def default_credentials() -> tuple[Any, str | None]:
+    """Application Default Credentials (and their project), or one clear :class:`BackendError`."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError as exc:
+        raise BackendError(
+            "no Google Cloud credentials for the vertex backend: run `gcloud auth application-default "
+            "login`, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or pass "
+            f"credentials= ({exc})"
+        ) from None
+    return credentials, project
+
+
 def storage_client(project: str, *, credentials: Any = None, endpoint: str | None = None) -> Any:
     """A ``google.cloud.storage.Client`` (``endpoint``: a Cloud Storage emulator such as fake-gcs-server)."""
     try:
@@ -378,6 +394,9 @@ def create(
         raise BackendError(
             "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs)"
         )
+    if client is None and credentials is None and base_url is None:
+        credentials, found = default_credentials()
+        project = project or found
     if client is None:
         client = vertex_client(
             str(project or ""), str(location or ""), credentials=credentials, base_url=base_url

@@ -75,3 +75,14 @@ def test_plans_use_vertex_limits():
     developer = gb.default_catalog().get("gemini-2.5-flash-lite")
     assert info.file_limit_bytes < developer.file_limit_bytes  # 1 GB per GCS file, not 2 GB
     assert info.batch_input_price == developer.batch_input_price  # prices are the model's own
+
+
+def test_missing_credentials_are_one_clear_error(monkeypatch, tmp_path):
+    import gembatch as gb
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    with pytest.raises(gb.BackendError, match="no Google Cloud credentials") as exc:
+        gb.connect(backend="vertex", project="p", location="us-central1", bucket="b")
+    assert "gcloud auth application-default login" in str(exc.value)
+    with pytest.raises(gb.BackendError, match="needs bucket="):
+        gb.connect(backend="vertex", project="p", location="us-central1")
