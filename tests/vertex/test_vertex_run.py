@@ -67,3 +67,28 @@ def test_describe_never_shows_a_secret(vertex):
     assert "Vertex AI emulator" in text
     assert "emulator'" not in text
     assert "token" not in text.lower()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"op": "batches.create", "drop_response": True},  # the job exists; the answer is lost
+        {"op": "batches.create", "drop_response": "disconnect"},
+        {"op": "batches.create", "status": 429, "message": "Quota exceeded; retry in 0.1s"},
+        {"op": "batches.get", "status": 503},
+        {"op": "batches.list", "status": 500},
+    ],
+    ids=["lost-answer", "disconnect", "quota-429", "get-503", "list-500"],
+)
+def test_faults_on_the_vertex_surface_neither_lose_nor_double(vertex, tmp_path, fault):
+    arts = gb.read_articles(gb.synthetic_articles(10, mean_chars=900, seed=9), id_col="id")
+    plan = gb.plan(arts, "gemini-2.5-flash-lite", prompt="Summarise:\n{text}", chunk_tokens=4_000)
+    run = gb.Run.create(tmp_path / "run", arts, plan, client=vertex, **FAST)
+    reply = httpx.post(f"{vertex.base_url}/emulator/v1/faults", json={**fault, "count": 1})
+    assert reply.status_code == 200, reply.text
+    assert run.wait(timeout=120, progress=False)
+    assert_accounted(run, 10)
+    assert (run.results()["status"] == "succeeded").all()
+    stats = httpx.get(f"{vertex.base_url}/emulator/v1/stats").json()
+    assert_no_duplicate_jobs(stats, run.run_id)
+    assert not stats["pending_faults"], "the fault was never met"
