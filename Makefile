@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: install test lint pytest demo bench clean browser-deps docs dist package-test pre-commit
+.PHONY: install test lint pytest demo demo-vertex bench clean browser-deps docs dist package-test pre-commit
 
 install: $(VENV)/.installed
 
@@ -72,6 +72,11 @@ demo: $(VENV)/.demo-installed
 		> $(DEMO_DIR)/papermill.log 2>&1; then tail -n 40 $(DEMO_DIR)/papermill.log; exit 1; fi; \
 	grep -E '^[0-9:]{8} ' $(DEMO_DIR)/papermill.log | tail -n 3; \
 	$(BIN)/python -m gembatch.runbook $(DEMO_DIR) --since $$start
+
+# The same rehearsal on Vertex AI batch prediction: Cloud Storage in and out, all local (docs/vertex.md).
+DEMO_VERTEX_DIR ?= runs/demo-vertex
+demo-vertex: install
+	$(BIN)/python -m gembatch.emulator._vertex_demo $(DEMO_VERTEX_DIR)
 
 # Regenerate the tables of docs/tier1-12k.md from the catalogue and the planner.
 docs: install

@@ -111,3 +111,23 @@ def adopt(client: Any) -> GeminiTransport | None:
 def register() -> None:
     """The ``gembatch.backends`` entry point: make ``get_backend("emulator")`` available."""
     register_backend("emulator", create, adopt=adopt)
+    register_backend("vertex-emulator", _vertex)
+
+
+def _vertex(
+    *,
+    speed: float | None = None,
+    profile: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Any:
+    """``vertex-emulator``: the emulator at ``base_url``, ``$GEMBATCH_EMULATOR_URL`` or in this process."""
+    from gembatch.emulator._vertex_backend import create_vertex, embedded_storage
+
+    if not (options.get("storage_url") or os.environ.get("STORAGE_EMULATOR_HOST", "").strip()):
+        # started before the in-process emulator, which reads $STORAGE_EMULATOR_HOST
+        os.environ["STORAGE_EMULATOR_HOST"] = embedded_storage()
+    url = options.pop("base_url", None) or os.environ.get("GEMBATCH_EMULATOR_URL", "").strip()
+    if not url:
+        url = embedded(speed, profile, state_dir).base_url
+    return create_vertex(base_url=url, timings=TIMINGS, **options)
