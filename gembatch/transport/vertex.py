@@ -181,6 +181,17 @@ class VertexTransport(GeminiTransport):
         lines = (json.loads(raw) for raw in io.TextIOWrapper(data, encoding="utf-8") if raw.strip())
         return self._put(vertex_jsonl(lines), display_name)
 
+    def list_files(self, page_size: int = 100) -> Iterator[tuple[str, str]]:
+        """The run input objects under the prefix, as ``(gs:// URI, display name)``: the display name
+        is the object's path below the prefix, so a run finds what it uploaded before a crash.
+        Prediction outputs are not listed: they go with their job (see :meth:`delete`)."""
+        for blob in self.storage.list_blobs(self.bucket, prefix=f"{self.prefix}/", page_size=page_size):
+            path = str(blob.name)
+            leaf = path.rsplit("/", 1)[-1]
+            if leaf.startswith("input-") and leaf.endswith(".jsonl"):
+                tail = path.removeprefix(f"{self.prefix}/")
+                yield f"gs://{self.bucket}/{path}", f"gembatch/{tail}"
+
     def file_exists(self, name: str) -> bool:
         return bool(self._blob(name).exists())
 
