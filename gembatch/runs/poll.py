@@ -104,12 +104,16 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
 
 
 def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
-    """The job exists, so its input file only fills the 20 GB store: delete it."""
+    """The job exists, so its input file only fills the 20 GB store: delete it.
+
+    A file already gone (expired after 48 h, or deleted) answers 404 or, on the Gemini API, 403
+    "may not exist": either way there is nothing left to delete.
+    """
     try:
         ctx.transport.delete_file(file_name)
     except Exception as exc:
         failure = ctx.transport.classify(exc)
-        if not failure.not_found:
+        if not (failure.not_found or failure.code == 403):
             if failure.transient:
                 return  # try again next sweep
             raise
