@@ -48,7 +48,9 @@ def timeline(seed: int) -> dict[str, Any]:
         running(speed=0, catalog=cat, profile=PROFILE, seed=seed) as emu,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        run = gb.Run.create(Path(tmp) / "r", arts, plan, client=emu.client(), **FAST)
+        run = gb.Run.create(  # jobs kept, no cache: every run submits
+            Path(tmp) / "r", arts, plan, client=emu.client(), delete_collected_jobs=False, cache=False, **FAST
+        )
         steps = 0
         while not run.step().done:
             emu.advance(DT)
