@@ -19,10 +19,35 @@ from gembatch.runs.results import export, results_frame
 from gembatch.runs.scheduler import Candidate, Capacity, choose
 from gembatch.runs.states import FINISHED, State
 from gembatch.runs.submit import reconcile, submit_chunk
+from gembatch.transport.base import JobStatus
 
-__all__ = ["BatchDriver", "guard"]
+__all__ = ["EXPORT_EVERY_S", "BatchDriver", "export_results", "guard"]
 
 T = TypeVar("T")
+
+#: While a run goes on, results.parquet is rewritten at most this often (and always at its end):
+#: rebuilding it after every collected job made the run loop quadratic in the articles.
+EXPORT_EVERY_S = 60.0
+#: The token ratio is measured again once this many times more results exist than last time.
+CALIBRATE_GROWTH = 1.25
+
+
+def export_results(ctx: Context, *, force: bool = False) -> bool:
+    """Write results.parquet when collected work is missing from it and the interval has passed."""
+    if not (ctx.export_due or force):
+        return False
+    if not force and time.monotonic() - ctx.exported_at < EXPORT_EVERY_S:
+        return False
+    export(results_frame(ctx.store, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
+    ctx.exported_at, ctx.export_due = time.monotonic(), False
+    return True
+
+
+def _recalibrate(ctx: Context, *, force: bool = False) -> None:
+    n = int(ctx.store.tallies().get("results", 0))
+    if force or n >= max(1, ctx.calibrated_on) * CALIBRATE_GROWTH:
+        ctx.store.calibrate()
+        ctx.calibrated_on = n
 
 
 def guard(ctx: Context, phase: str, fn: Callable[[], T]) -> T | None:
@@ -99,16 +124,20 @@ class BatchDriver:
             ctx.refresh()  # set_budget / retry_failed / knobs from another process take effect now
             cancelled = bool(led.get_meta("cancelled"))
             finished = 0
+            listed: dict[str, JobStatus] = {}
             if led.chunks_in(State.SUBMITTING, State.SUBMITTED):
                 listing = guard(ctx, "sweep", lambda: sweep(ctx))
                 if listing is not None:  # reconcile only from a complete listing, never a partial one
+                    listed = listing.by_name
                     guard(ctx, "reconcile", lambda: reconcile(ctx, listing.by_display))
                     if cancelled:
                         guard(ctx, "cancel", lambda: cancel_in_flight(ctx))
                     finished = guard(ctx, "poll", lambda: poll(ctx, listing)) or 0
             collected = 0
             for row in led.chunks_in(*FINISHED):
-                collect = functools.partial(collect_chunk, ctx, row["chunk_id"], user_cancelled=cancelled)
+                collect = functools.partial(
+                    collect_chunk, ctx, row["chunk_id"], user_cancelled=cancelled, listed=listed
+                )
                 collected += guard(ctx, "collect", collect) is not None
             submitted = 0
             if not cancelled and not led.get_meta("paused"):
@@ -117,9 +146,15 @@ class BatchDriver:
                 make_retry_chunks(ctx, flush=not sendable)
                 submitted = guard(ctx, "submit", lambda: _schedule(ctx)) or 0
             if collected:
-                led.calibrate()
-                export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
-            return StepReport(submitted, finished, collected, check_done(ctx))
+                ctx.export_due = True
+                _recalibrate(ctx)
+            done = check_done(ctx)
+            if done and (ctx.export_due or not (ctx.run_dir / RESULTS_FILE).exists()):
+                _recalibrate(ctx, force=True)
+                export_results(ctx, force=True)
+            else:
+                export_results(ctx)
+            return StepReport(submitted, finished, collected, done)
 
     def wait(self, ctx: Context, *, timeout: float | None, progress: bool, stop: threading.Event) -> bool:
         from tqdm.auto import tqdm
@@ -147,3 +182,5 @@ class BatchDriver:
             return False
         finally:
             bar.close()
+            with ctx.lock:  # whoever stops waiting finds every collected result on disk
+                export_results(ctx, force=ctx.export_due)
