@@ -214,11 +214,12 @@ def new_ledger(
             config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
         )
     rows = _article_rows(articles, plan, content)
-    articles.to_parquet(run_dir / ARTICLES_FILE)
+    articles.to_parquet(run_dir / ARTICLES_FILE, row_group_size=4096)  # written a slice at a time
     led = RunStore(run_dir / LEDGER_FILE)
     reps = rows[rows["article_id"] == rows["rep_id"]]
     with led.transaction():
-        led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
+        cols = [str(c) for c in rows.columns]  # one row dict at a time, never a list of them all
+        led.add_articles(dict(zip(cols, t, strict=True)) for t in rows.itertuples(index=False, name=None))
         groups = dict(tuple(reps.groupby("chunk_id", sort=False)))
         for cid in chunks.index:  # plan order: the scheduler submits first-fit in this order
             if cid not in groups:

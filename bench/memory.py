@@ -1,0 +1,107 @@
+"""Peak memory of prepare (read, validate, estimate, plan) + ``Run.create`` at 12k / 100k / 300k articles.
+
+Each size runs in a fresh subprocess and reports its own peak RSS (``ru_maxrss``), so one size's
+memory never counts towards another's. Figures are printed as ratios against the JSONL input size
+(a plain baseline: holding the input once) and, with ``--base DIR`` (a checkout of the previous
+implementation, e.g. ``git worktree add /tmp/base <commit>``), against that implementation.
+
+    python bench/memory.py [--sizes 12000,100000,300000] [--base DIR] [--data DIR]
+
+Inputs are 9k-character synthetic articles (``gembatch datasets synth``), made once under --data.
+Not part of the test run; the target is ≤ 1.2 GB at 100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODEL = "gemini-2.5-flash-lite"
+
+
+def child(src: str) -> None:
+    """Prepare + Run.create in this process; print one JSON line of figures."""
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    t0 = time.perf_counter()
+    import gembatch as gb
+    from gembatch.emulator import running
+
+    after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t1 = time.perf_counter()
+    articles = gb.read_articles(src, model=MODEL)
+    t2 = time.perf_counter()
+    plan = gb.plan(articles, MODEL, policy="waves")
+    t3 = time.perf_counter()
+    with running(speed=1000) as emu, tempfile.TemporaryDirectory() as tmp:
+        gb.Run.create(Path(tmp) / "run", articles, plan, client=emu.client())
+        t4 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({
+        "peak_mb": peak, "import_mb": after_import, "import_s": t1 - t0, "read_s": t2 - t1,
+        "plan_s": t3 - t2, "create_s": t4 - t3, "cpu_s": time.process_time(),
+    }))  # fmt: skip
+
+
+def measure(src: Path, pythonpath: str | None) -> dict[str, float]:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(src)], capture_output=True, text=True, env=env, check=False
+    )
+    if out.returncode:
+        raise SystemExit(f"child failed for {src.name}:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure(data: Path, n: int) -> Path:
+    path = data / f"synth-{n}.jsonl"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, "-m", "gembatch", "datasets", "synth", str(n), "-o", str(path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--sizes", default="12000,100000,300000")
+    ap.add_argument("--base", help="checkout of the previous implementation to compare with")
+    ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "gembatch-bench-data"))
+    args = ap.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    data = Path(args.data)
+    data.mkdir(parents=True, exist_ok=True)
+    print("prepare + Run.create, peak RSS per size (fresh process each):")
+    for n in (int(s) for s in args.sizes.split(",")):
+        src = ensure(data, n)
+        size_mb = src.stat().st_size / 2**20
+        now = measure(src, None)
+        line = (
+            f"  {n:>7,} articles ({size_mb:6.0f} MB JSONL): peak {now['peak_mb']:6.0f} MB "
+            f"= {now['peak_mb'] / size_mb:4.2f}x the input; read {now['read_s']:5.1f} s, "
+            f"plan {now['plan_s']:5.1f} s, create {now['create_s']:5.1f} s"
+        )
+        if args.base:
+            old = measure(src, args.base)
+            line += (
+                f"; previous {old['peak_mb']:6.0f} MB (now {now['peak_mb'] / old['peak_mb']:4.2f}x), "
+                f"time {old['read_s'] + old['plan_s'] + old['create_s']:5.1f} s -> "
+                f"{now['read_s'] + now['plan_s'] + now['create_s']:5.1f} s"
+            )
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
