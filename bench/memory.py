@@ -43,7 +43,7 @@ def child(src: str) -> None:
         gb.Run.create(Path(tmp) / "run", articles, plan, client=emu.client())
         t4 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({
+    print(json.dumps({"module": gb.__file__,
         "peak_mb": peak, "import_mb": after_import, "import_s": t1 - t0, "read_s": t2 - t1,
         "plan_s": t3 - t2, "create_s": t4 - t3, "cpu_s": time.process_time(),
     }))  # fmt: skip
@@ -58,7 +58,10 @@ def measure(src: Path, pythonpath: str | None) -> dict[str, float]:
     )
     if out.returncode:
         raise SystemExit(f"child failed for {src.name}:\n{out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if pythonpath and not str(figures["module"]).startswith(str(Path(pythonpath).resolve())):
+        raise SystemExit(f"--base {pythonpath} was not the gembatch imported: {figures['module']}")
+    return figures
 
 
 def ensure(data: Path, n: int) -> Path:

@@ -80,9 +80,10 @@ def child(src: str, url: str) -> None:
         t3 = time.process_time()
         ok = int((run.results()["status"] == "succeeded").sum())
     collecting = [s for s, c in steps if c]
-    print(json.dumps({
+    print(json.dumps({"module": gb.__file__,
         "done": done, "succeeded": ok, "jobs": len(plan.chunks), "steps": len(steps),
-        "collecting_steps": len(collecting), "prepare_cpu": tc - t0, "connect_cpu": t1 - tc, "create_cpu": t2 - t1,
+        "collecting_steps": len(collecting), "prepare_cpu": tc - t0,
+        "connect_cpu": t1 - tc, "create_cpu": t2 - t1,
         "loop_cpu": t3 - t2, "loop_wall": wall, "phases": cpu,
         "collecting_step_cpu": sum(collecting) / max(1, len(collecting)),
         "other_step_cpu": sum(s for s, c in steps if not c) / max(1, len(steps) - len(collecting)),
@@ -120,7 +121,10 @@ def measure(src: Path, pythonpath: str | None) -> dict[str, Any]:
             proc.wait(timeout=30)
     if out.returncode:
         raise SystemExit(f"child failed for {src.name}:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if pythonpath and not str(figures["module"]).startswith(str(Path(pythonpath).resolve())):
+        raise SystemExit(f"--base {pythonpath} was not the gembatch imported: {figures['module']}")
+    return figures
 
 
 def report(n: int, now: dict[str, Any], old: dict[str, Any] | None) -> None:
