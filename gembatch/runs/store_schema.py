@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_status ON articles(status);
 CREATE INDEX IF NOT EXISTS articles_rep ON articles(rep_id);
+-- the few articles waiting for a retry, found without reading every article at every step
+CREATE INDEX IF NOT EXISTS articles_requeue ON articles(status, attempts, seq) WHERE requeue = 1;
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
