@@ -64,14 +64,13 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
     encoded = encode_lines(lines)
     inline = sum(len(b) for b in encoded) < ctx.config.inline_limit_bytes
     path = ctx.tmp_dir / f"{chunk_id}.jsonl"
+    if not inline:  # a file job: the bytes go to disk and the dicts are no longer needed
+        with path.open("wb") as fh:
+            fh.writelines(encoded)
+        lines = []
+    del encoded
     try:
-        if inline:
-            file_name = None
-        else:
-            with path.open("wb") as fh:
-                fh.writelines(encoded)
-            del encoded
-            file_name = _upload(ctx, chunk_id, path, display, row["input_file"])
+        file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
         path.unlink(missing_ok=True)
         return _refused(ctx, chunk_id, transport.classify(exc), "upload", exc)
