@@ -73,7 +73,9 @@ def _article_rows(articles: pd.DataFrame, plan: Any, content: list[str]) -> pd.D
     rows["seq"] = range(len(rows))
     # identical only when both the request and the article text are: a template that leaves
     # the text out must not make different articles share one answer
-    rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
+    first: dict[tuple[str, str], str] = {}
+    keys = zip(request, content, strict=True)
+    rows["rep_id"] = [first.setdefault(k, a) for k, a in zip(keys, ids, strict=True)]
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
     if pd.isna(assign).any():
         missing = rows["article_id"][pd.isna(assign)].iloc[0]
