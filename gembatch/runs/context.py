@@ -41,9 +41,11 @@ class Context:
     #: held by a step and by configuration changes made through the same ``Run`` object
     lock: threading.RLock = field(default_factory=threading.RLock)
     _resolved: Transport | None = None
-    #: when results.parquet was last written, whether collected work is not in it yet, and how many
-    #: results the token ratio was last measured on (both refreshed on a schedule, not every step)
+    #: when (and on how many results) results.parquet was last written, whether collected work is
+    #: not in it yet, and how many results the token ratio was last measured on (both are refreshed
+    #: on a schedule, not at every step)
     exported_at: float = 0.0
+    exported_on: int = 0
     export_due: bool = False
     calibrated_on: int = 0
 

@@ -21,31 +21,42 @@ from gembatch.runs.states import FINISHED, State
 from gembatch.runs.submit import reconcile, submit_chunk
 from gembatch.transport.base import JobStatus
 
-__all__ = ["EXPORT_EVERY_S", "BatchDriver", "export_results", "guard"]
+__all__ = ["BatchDriver", "export_results", "guard"]
 
 T = TypeVar("T")
 
-#: While a run goes on, results.parquet is rewritten at most this often (and always at its end):
-#: rebuilding it after every collected job made the run loop quadratic in the articles.
+#: While a run goes on, results.parquet is rewritten at most once a minute, and then only once the
+#: results have grown by a quarter since the last export or 15 minutes have passed; always at the
+#: end. Rebuilding it after every collected job made the run loop quadratic in the articles; with
+#: geometric growth all exports together cost a few times the last one.
 EXPORT_EVERY_S = 60.0
-#: The token ratio is measured again once this many times more results exist than last time.
-CALIBRATE_GROWTH = 1.25
+EXPORT_AT_LEAST_S = 900.0
+#: Growth of the results that calls for a new export, or a new measure of the token ratio.
+GROWTH = 1.25
+
+
+def _results(ctx: Context) -> int:
+    return int(ctx.store.tallies().get("results", 0))
 
 
 def export_results(ctx: Context, *, force: bool = False) -> bool:
-    """Write results.parquet when collected work is missing from it and the interval has passed."""
+    """Write results.parquet when collected work is missing from it and its schedule says so."""
     if not (ctx.export_due or force):
         return False
-    if not force and time.monotonic() - ctx.exported_at < EXPORT_EVERY_S:
-        return False
+    n = _results(ctx)
+    if not force:
+        elapsed = time.monotonic() - ctx.exported_at
+        grown = n >= max(1, ctx.exported_on) * GROWTH
+        if elapsed < EXPORT_EVERY_S or not (grown or elapsed >= EXPORT_AT_LEAST_S):
+            return False
     export(results_frame(ctx.store, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
-    ctx.exported_at, ctx.export_due = time.monotonic(), False
+    ctx.exported_at, ctx.exported_on, ctx.export_due = time.monotonic(), n, False
     return True
 
 
 def _recalibrate(ctx: Context, *, force: bool = False) -> None:
-    n = int(ctx.store.tallies().get("results", 0))
-    if force or n >= max(1, ctx.calibrated_on) * CALIBRATE_GROWTH:
+    n = _results(ctx)
+    if force or n >= max(1, ctx.calibrated_on) * GROWTH:
         ctx.store.calibrate()
         ctx.calibrated_on = n
 
