@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,19 +37,23 @@ CASES = {
 }
 
 
-def timed(code: str, pythonpath: str | None, repeat: int) -> float:
+def timed(code: str, pythonpath: str | None, repeat: int) -> tuple[float, float]:
+    """Median (CPU seconds, wall seconds) of ``repeat`` fresh interpreters running ``code``."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    times = []
+    cpu, wall = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         # run outside any checkout: ``-c`` puts the working directory first on sys.path
         subprocess.run(
             [sys.executable, "-c", code], check=True, env=env, capture_output=True, cwd=tempfile.gettempdir()
         )
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(cpu), statistics.median(wall)
 
 
 def main() -> None:
@@ -56,16 +61,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--base", help="checkout of the previous implementation to compare with")
     args = ap.parse_args()
-    print(f"import times, median of {args.repeat} fresh processes (wall seconds):")
-    bare = timed("pass", None, args.repeat)
+    print(f"import cost, median of {args.repeat} fresh processes: CPU seconds (wall seconds; a busy")
+    print("machine inflates wall time, CPU much less):")
+    bare, _ = timed("pass", None, args.repeat)
     for label, code in CASES.items():
-        now = timed(code, None, args.repeat)
-        line = f"  {label:<24} {now:6.3f} s  ({now - bare:6.3f} s over a bare interpreter)"
+        cpu, wall = timed(code, None, args.repeat)
+        line = f"  {label:<24} {cpu:6.3f} s ({wall:6.3f} s wall; {cpu - bare:6.3f} s over a bare interpreter)"
         if args.base:
-            old = timed(code, args.base, args.repeat)
-            line += f"; previous {old:6.3f} s (now {now / old:4.2f}x)"
+            old_cpu, old_wall = timed(code, args.base, args.repeat)
+            line += f"; previous {old_cpu:6.3f} s ({old_wall:6.3f} s wall), now {cpu / old_cpu:4.2f}x"
         print(line, flush=True)
-
 
 if __name__ == "__main__":
     main()
