@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 MODEL = "gemini-2.5-flash-lite"
-#: ~1,000 short articles per job: many jobs, so the per-collecting-step cost shows.
+#: ~1,000 short articles per job, two jobs in flight: jobs finish one by one over ~100 steps at
+#: 100k, so the cost of a collecting step at every size of the ledger shows.
 CHUNK_TOKENS = 200_000
+QUOTA = 500_000
 KNOBS = {"poll_min_s": 0.05, "poll_max_s": 0.5, "backoff_base_s": 0.05, "backoff_max_s": 0.5}
 PHASES = ("sweep", "poll", "reconcile", "collect_chunk", "make_retry_chunks", "_schedule",
           "results_frame", "export", "check_done")  # fmt: skip
@@ -67,7 +69,10 @@ def child(src: str, url: str) -> None:
 
     batch.BatchDriver.step = timed_step  # type: ignore[method-assign]
     articles = gb.read_articles(src, id_col="id")
-    plan = gb.plan(articles, MODEL, prompt="Summarise in one sentence:\n{text}", chunk_tokens=CHUNK_TOKENS)
+    # a small quota in the plan (not in the emulator): two jobs at a time, so they finish one by one
+    catalog = gb.load_catalog({MODEL: {"enqueued_tokens": {"tier1": QUOTA}}})
+    plan = gb.plan(articles, MODEL, prompt="Summarise in one sentence:\n{text}", chunk_tokens=CHUNK_TOKENS,
+                   catalog=catalog)  # fmt: skip
     tc = time.process_time()
     client = gb.connect(prefer="emulator", base_url=url)  # google-genai loads here (or at import)
     t1 = time.process_time()
