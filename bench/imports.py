@@ -59,7 +59,11 @@ def timed(code: str, pythonpath: str | None, repeat: int) -> tuple[float, float]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--base", help="checkout of the previous implementation to compare with")
+    ap.add_argument(
+        "--base",
+        default=os.environ.get("GEMBATCH_BENCH_BASE") or None,
+        help="checkout of the previous implementation to compare with ($GEMBATCH_BENCH_BASE)",
+    )
     args = ap.parse_args()
     print(f"import cost, median of {args.repeat} fresh processes: CPU seconds (wall seconds; a busy")
     print("machine inflates wall time, CPU much less):")

@@ -85,7 +85,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child")
     ap.add_argument("--sizes", default="12000,100000,300000")
-    ap.add_argument("--base", help="checkout of the previous implementation to compare with")
+    ap.add_argument(
+        "--base",
+        default=os.environ.get("GEMBATCH_BENCH_BASE") or None,
+        help="checkout of the previous implementation to compare with ($GEMBATCH_BENCH_BASE)",
+    )
     ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "gembatch-bench-data"))
     args = ap.parse_args()
     if args.child:
