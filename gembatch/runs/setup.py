@@ -30,28 +30,59 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _article_rows(articles: pd.DataFrame, plan: Any, cached: Collection[str] = ()) -> pd.DataFrame:
+_BLOCK = 1024
+
+
+def text_hashes(articles: pd.DataFrame) -> list[str]:
+    """The short hash of every article's text, a block at a time (never every text as a Python string)."""
+    column = articles["text"]
+    out: list[str] = []
+    for start in range(0, len(column), _BLOCK):
+        out.extend(_sha(str(t)) for t in column.iloc[start : start + _BLOCK].tolist())
+    return out
+
+
+def _request_hashes(articles: pd.DataFrame, plan: Any, content: list[str]) -> list[str]:
+    """A hash of what makes each request (model, prompt settings, rendered fields) without building
+    or encoding it: the text stands in by its own hash, other fields by their prompt text."""
+    from gembatch.inputs.prompts import as_text
+
+    spec = plan.spec
+    names = spec.template.fields
+    spec.template.check_columns(articles.columns)
+    head = (str(plan.model), spec.fingerprint())
+    others = [n for n in names if n != "text"]
+    if not others:
+        return [_sha(*head, c if "text" in names else "") for c in content]
+    out: list[str] = []
+    for start in range(0, len(articles), _BLOCK):
+        block = articles.iloc[start : start + _BLOCK]
+        columns = [block[n].tolist() for n in others]
+        for i, values in enumerate(zip(*columns, strict=True)):
+            text = content[start + i] if "text" in names else ""
+            out.append(_sha(*head, text, *(as_text(v) for v in values)))
+    return out
+
+
+def _article_rows(
+    articles: pd.DataFrame, plan: Any, content: list[str], cached: Collection[str] = ()
+) -> pd.DataFrame:
     """Per-article hashes, the representative of each identical request, and estimates.
 
     Articles in ``cached`` (answered from the response cache) may be missing from the plan.
     """
-    from gembatch.inputs.request_lines import iter_request_lines
-
     if not articles.index.is_unique:  # output is matched by key: a repeated key would mix results
         dup = articles.index[articles.index.duplicated()][0]
         raise InputError(f"article id {dup!r} appears more than once; ids must be unique", row=str(dup))
-    model = plan.model
-    ids, content, request = [], [], []
-    texts = articles["text"].astype(str).tolist()
-    for line, text in zip(iter_request_lines(articles, plan.spec), texts, strict=True):
-        ids.append(line["key"])
-        content.append(_sha(text))
-        request.append(_sha(model, json.dumps(line["request"], sort_keys=True, separators=(",", ":"))))
+    ids = [str(i) for i in articles.index.tolist()]
+    request = _request_hashes(articles, plan, content)
     rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
     rows["seq"] = range(len(rows))
     # identical only when both the request and the article text are: a template that leaves
     # the text out must not make different articles share one answer
-    rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
+    first: dict[tuple[str, str], str] = {}
+    keys = zip(request, content, strict=True)
+    rows["rep_id"] = [first.setdefault(k, a) for k, a in zip(keys, ids, strict=True)]
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
     unplanned = pd.isna(assign) & ~rows["article_id"].isin(cached).to_numpy()
     if unplanned.any():
@@ -85,15 +116,17 @@ def _info_dict(info: Any) -> dict[str, Any]:
     return dict(info)
 
 
-def fingerprints(articles: pd.DataFrame, plan: Any, config: dict[str, Any]) -> dict[str, str]:
+def fingerprints(
+    articles: pd.DataFrame, plan: Any, config: dict[str, Any], hashes: list[str] | None = None
+) -> dict[str, str]:
     """Short hashes of what defines a run: input, prompt, model, config (re-create must match).
 
     How the plan splits the articles into jobs is not part of it: the split follows the quota
     (which gembatch may learn between two sessions), and a reopened run keeps the chunks it has.
     """
-    texts = articles["text"].astype(str).tolist()
+    hashes = text_hashes(articles) if hashes is None else hashes
     ids = [str(i) for i in articles.index.tolist()]
-    data = _sha(*(f"{i}\x01{_sha(t)}" for i, t in zip(ids, texts, strict=True)))
+    data = _sha(*(f"{i}\x01{h}" for i, h in zip(ids, hashes, strict=True)))
     cfg = _sha(json.dumps(config, sort_keys=True, default=str))
     return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
 
@@ -161,7 +194,8 @@ def new_ledger(
     left out of every chunk (``None``: the cache is off).
     """
     defining = defining_config(plan, max_attempts, budget_usd)
-    fps = fingerprints(articles, plan, defining)
+    content = text_hashes(articles)  # each text hashed once: for the fingerprint and for duplicates
+    fps = fingerprints(articles, plan, defining, content)
     info = plan.model_info
     quota = int(plan.quota_tokens)
     cap = int(quota * float(plan.headroom))
@@ -195,13 +229,14 @@ def new_ledger(
             config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
         )
     hits = cached.hits if cached is not None else {}
-    rows = _article_rows(articles, plan, hits.keys())
-    articles.to_parquet(run_dir / ARTICLES_FILE)
+    rows = _article_rows(articles, plan, content, hits.keys())
+    articles.to_parquet(run_dir / ARTICLES_FILE, row_group_size=4096)  # written a slice at a time
     led = RunStore(run_dir / LEDGER_FILE)
     all_reps = rows[rows["article_id"] == rows["rep_id"]]
     reps = all_reps[~all_reps["article_id"].isin(hits.keys())] if hits else all_reps
     with led.transaction():
-        led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
+        cols = [str(c) for c in rows.columns]  # one row dict at a time, never a list of them all
+        led.add_articles(dict(zip(cols, t, strict=True)) for t in rows.itertuples(index=False, name=None))
         groups = dict(tuple(reps.groupby("chunk_id", sort=False)))
         for cid in chunks.index:  # plan order: the scheduler submits first-fit in this order
             if cid not in groups:

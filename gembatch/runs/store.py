@@ -16,7 +16,7 @@ from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
 from gembatch.runs.store_cleanup import CleanupStore
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
-from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION
+from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION, TALLIES_FILL, TALLIES_TABLE, TRIGGERS
 
 __all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "RunStore", "WorkLeft"]
 
@@ -46,6 +46,7 @@ class RunStore(StoreFigures, CleanupStore):
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                self._tallies()
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     self._db.execute(
@@ -58,6 +59,16 @@ class RunStore(StoreFigures, CleanupStore):
                     )
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path} is not a readable gembatch ledger: {exc}") from None
+
+    def _tallies(self) -> None:
+        """Running totals: made (and filled from the data) once, then kept by triggers."""
+        known = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='tallies'")
+        fresh = known.fetchone() is None
+        self._db.execute(TALLIES_TABLE)
+        for stmt in TRIGGERS:
+            self._db.execute(stmt)
+        if fresh:
+            self._db.execute(TALLIES_FILL)
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -58,11 +57,19 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
         )
         led.event("intent", display, chunk_id)
     crash_point("intent")
-    path = ctx.tmp_dir / f"{chunk_id}.jsonl"
-    from gembatch.inputs.request_lines import write_jsonl
+    from gembatch.inputs.request_lines import encode_lines
 
-    nbytes = write_jsonl(request_lines(ctx, led.chunk_article_ids(chunk_id)), path)
-    inline = nbytes < ctx.config.inline_limit_bytes
+    # each line is encoded once: its bytes size the chunk and, for a file job, are what is uploaded;
+    # an inline job is sent from the line dicts in memory (no temp file written and parsed back)
+    lines = list(request_lines(ctx, led.chunk_article_ids(chunk_id)))
+    encoded = encode_lines(lines)
+    inline = sum(len(b) for b in encoded) < ctx.config.inline_limit_bytes
+    path = ctx.tmp_dir / f"{chunk_id}.jsonl"
+    if not inline:  # a file job: the bytes go to disk and the dicts are no longer needed
+        with path.open("wb") as fh:
+            fh.writelines(encoded)
+        lines = []
+    del encoded
     try:
         file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
@@ -74,8 +81,6 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
     try:
         job: JobStatus
         if inline:
-            with path.open("rb") as fh:
-                lines = [json.loads(line) for line in fh]
             job = transport.create(ctx.config.model, display, requests=lines)
         else:
             job = transport.create(ctx.config.model, display, file_name=file_name)

@@ -10,8 +10,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import quote, urlsplit
 
-from google.genai import errors as genai_errors
-
 from gembatch.errors import BackendError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
 
@@ -97,6 +95,8 @@ def classify(exc: BaseException) -> Failure:
     dropped connection may come after the service acted (a create may have made the job), so the
     caller must reconcile, never blindly retry. 5xx, 408, 429 and transport failures are transient.
     """
+    from google.genai import errors as genai_errors  # loaded with the client, not with gembatch
+
     if isinstance(exc, genai_errors.APIError):
         code = int(exc.code) if exc.code is not None else None
         client = isinstance(exc, genai_errors.ClientError)
@@ -181,6 +181,8 @@ class GeminiTransport:
         return str(uploaded.name)
 
     def file_exists(self, name: str) -> bool:
+        from google.genai import errors as genai_errors
+
         try:
             self.client.files.get(name=name)
         except genai_errors.APIError:
