@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from gembatch._version import __version__
 from gembatch.errors import (
     BackendError,
@@ -23,37 +26,79 @@ from gembatch.errors import (
     SpendCapWarning,
     UnknownModel,
 )
-from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
 
-# --- foundation (articles, tokens, cost, plan, requests) ---
-# isort: split
-from gembatch.inputs.articles import read_articles
-from gembatch.inputs.datasets import synthetic_articles
-from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
-from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
-from gembatch.planning.cost import Estimate, estimate
-from gembatch.planning.learned_limits import set_limits
-from gembatch.planning.lineup import models
-from gembatch.planning.plan import Plan, plan
+if TYPE_CHECKING:
+    from gembatch import emulator
+    from gembatch.cache import ResponseCache
+    from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.datasets import synthetic_articles
+    from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
+    from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
+    from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
+    from gembatch.planning.cost import Estimate, estimate
+    from gembatch.planning.learned_limits import set_limits
+    from gembatch.planning.lineup import models
+    from gembatch.planning.pilot import Pilot, pilot
+    from gembatch.planning.plan import Plan, plan
+    from gembatch.planning.ratelimit import RateLimits, realtime_duration
+    from gembatch.runs.realtime_send import RealtimeOptions
+    from gembatch.runs.run import Run
+    from gembatch.transport.connect import connect, describe, is_emulator
+    from gembatch.workflow.request import RunRequest
 
-# --- backend and emulator ---
-# isort: split
-from gembatch import emulator
-from gembatch.transport.connect import connect, describe, is_emulator
+# Everything else loads on first use (``gb.Run``, ``from gembatch import plan``): ``import gembatch``
+# and ``gembatch --help`` stay cheap, and google-genai, pandas and pyarrow load only when needed.
+_LAZY = {
+    # foundation (articles, tokens, cost, plan, requests)
+    "Catalog": "gembatch.planning.catalog",
+    "ModelInfo": "gembatch.planning.catalog",
+    "default_catalog": "gembatch.planning.catalog",
+    "load_catalog": "gembatch.planning.catalog",
+    "read_articles": "gembatch.inputs.articles",
+    "synthetic_articles": "gembatch.inputs.datasets",
+    "RequestSpec": "gembatch.inputs.request_lines",
+    "iter_request_lines": "gembatch.inputs.request_lines",
+    "write_jsonl": "gembatch.inputs.request_lines",
+    "Calibration": "gembatch.inputs.tokens",
+    "TokenEstimator": "gembatch.inputs.tokens",
+    "calibrate": "gembatch.inputs.tokens",
+    "Estimate": "gembatch.planning.cost",
+    "estimate": "gembatch.planning.cost",
+    "set_limits": "gembatch.planning.learned_limits",
+    "models": "gembatch.planning.lineup",
+    "Plan": "gembatch.planning.plan",
+    "plan": "gembatch.planning.plan",
+    # backend and emulator
+    "emulator": "gembatch.emulator",
+    "connect": "gembatch.transport.connect",
+    "describe": "gembatch.transport.connect",
+    "is_emulator": "gembatch.transport.connect",
+    # runs and real time
+    "Run": "gembatch.runs.run",
+    "ResponseCache": "gembatch.cache",
+    "Pilot": "gembatch.planning.pilot",
+    "pilot": "gembatch.planning.pilot",
+    "RateLimits": "gembatch.planning.ratelimit",
+    "realtime_duration": "gembatch.planning.ratelimit",
+    "RealtimeOptions": "gembatch.runs.realtime_send",
+    # one request for every face
+    "RunRequest": "gembatch.workflow.request",
+}
 
-# --- runs ---
-# isort: split
-from gembatch.runs.run import Run
 
-# --- realtime ---
-# isort: split
-from gembatch.planning.pilot import Pilot, pilot
-from gembatch.planning.ratelimit import RateLimits, realtime_duration
-from gembatch.runs.realtime_send import RealtimeOptions
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gembatch' has no attribute {name!r}")
+    loaded = importlib.import_module(module)
+    value = loaded if name == "emulator" else getattr(loaded, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
 
-# --- one request for every face ---
-# isort: split
-from gembatch.workflow.request import RunRequest
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "BackendError",
@@ -74,6 +119,7 @@ __all__ = [
     "RateLimits",
     "RealtimeOptions",
     "RequestSpec",
+    "ResponseCache",
     "RetiredModel",
     "Run",
     "RunMismatch",

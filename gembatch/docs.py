@@ -311,10 +311,17 @@ def timeline_table(inp: Inputs) -> str:
     """Jobs, waves and forecast wall time per current model: rolling, waves, and real time."""
     from gembatch.planning.forecast import forecast
 
-    header = ["model", "rolling: jobs, largest", "rolling p50 / p90", "waves", "waves p50 / p90", "real time"]
+    header = ["model", "rolling: jobs, largest", "rolling p50 / p90 sum", "waves", "waves p50 / p90 sum",
+              "real time"]  # fmt: skip
     note = forecast(inp.plans[(MAIN_MODEL, "rolling", "now")], "batch").assumption
     table = _table(header, _timeline_rows(inp, "now"), [False, True, True, True, True, True])
-    return f"{table}\n\nBatch figures assume {note}."
+    return (
+        f"{table}\n\nBatch figures assume {note}: gembatch's own assumption, not a published figure "
+        "(Google states only that a batch job finishes within 24 hours; override it with "
+        "`forecast(plan, turnaround_p50_s=..., turnaround_p90_s=...)`). The p90 sum adds the p90 "
+        "turnaround of every round one after another, so it is closer to a worst case than to a "
+        "90th percentile of the whole run."
+    )
 
 
 def _waves_rows(p: Plan) -> list[list[str]]:

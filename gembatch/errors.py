@@ -55,6 +55,10 @@ class LedgerDamaged(GembatchError):
     """
 
 
+class RunBusy(GembatchError):
+    """Another process is driving the run right now (its lock is held); try again when it stops."""
+
+
 class BackendError(GembatchError):
     """The Gemini service (or the emulator) could not be reached or configured."""
 

@@ -24,6 +24,7 @@ __all__ = [
     "BACKENDS",
     "MODES",
     "ask_api_key",
+    "closing_block",
     "connect_backend",
     "create_run",
     "example_results",
@@ -243,3 +244,80 @@ def example_results(
     run.wait(progress=False)
     write_report(run)
     return path / "results.parquet"
+
+
+def closing_block(run_dir: str | os.PathLike[str], since: float | None = None) -> str:
+    """A few lines to end a headless run with: outcome, articles, cost, duration, where the files are.
+
+    ``since`` (epoch seconds: when this invocation started) lets it say whether the run was
+    reopened and how many jobs this invocation submitted ("nothing submitted" on a re-run).
+    """
+    import json
+
+    import pandas as pd
+
+    from gembatch.presentation import formatters as fmt
+    from gembatch.runs.run import Run
+
+    path = Path(run_dir)
+    run = Run.open(path)
+    s = run.summary()
+    try:
+        saved = json.loads((path / "summary.json").read_text("utf-8"))
+        created = float(json.loads((path / "run.json").read_text("utf-8"))["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        saved, created = {}, None
+    emulated = "emulat" in str(saved.get("backend", "")) or (path / EMULATOR_STATE).is_dir()
+    if not s.done:
+        outcome = f"{s.state}: work still in flight; run the same command again to go on"
+    elif s.failed:
+        outcome = f"{s.state}: {fmt.count(s.failed)} article(s) failed (see results.parquet, column error)"
+    else:
+        outcome = f"{s.state}: every article succeeded"
+    lines = [
+        f"outcome:   {outcome}",
+        f"articles:  {fmt.count(s.succeeded)} ok, {fmt.count(s.failed)} failed, "
+        f"{fmt.count(s.pending)} pending (of {fmt.count(s.articles)})",
+        f"cost:      {fmt.usd(s.cost_actual_usd)}"
+        + (" (emulated: what Gemini would charge; nothing was spent)" if emulated else ""),
+    ]
+    if since is not None:
+        events = run.events()
+        when = pd.to_datetime(events["time"], utc=True)
+        recent = when >= pd.Timestamp(since, unit="s", tz="UTC")
+        submitted = int(((events["kind"] == "submitted") & recent).sum())
+        took = f"duration:  {fmt.duration(time.time() - since)} this time"
+        if s.elapsed_s is not None:
+            took += f" (the run itself: {fmt.duration(s.elapsed_s)})"
+        lines.append(took)
+        if created is not None and created < since:
+            sent = "nothing submitted" if not submitted else f"{submitted} job(s) submitted"
+            state = "finished" if s.done and not submitted else "unfinished"
+            lines.append(f"reopened:  the {state} run in {path}; {sent} this time")
+    kept = ("results.parquet", "summary.json", "runbook.ipynb", "papermill.log")
+    names = [n for n in kept if (path / n).exists()]
+    lines.append(f"files:     in {path}/: " + ", ".join(names))
+    width = max(len(line) for line in lines)
+    rule = "-" * min(width, 100)
+    return "\n".join([rule, *lines, rule])
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m gembatch.runbook RUN_DIR [--since EPOCH]``: print :func:`closing_block` (``make demo``)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m gembatch.runbook", description=_main.__doc__)
+    parser.add_argument("run_dir")
+    parser.add_argument("--since", type=float, default=None, help="when this invocation started (epoch s)")
+    args = parser.parse_args(argv)
+    try:
+        print(closing_block(args.run_dir, args.since))
+    except GembatchError as exc:
+        print(f"gembatch: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

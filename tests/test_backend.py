@@ -108,9 +108,9 @@ def test_no_key_starts_one_in_process_emulator_and_says_so(
 def test_backends_come_from_a_registry_and_the_emulator_registers_itself() -> None:
     from gembatch.transport import registry
 
-    assert {"gemini", "emulator"} <= set(registry.backend_names())  # emulator: via its entry point
-    with pytest.raises(BackendError, match=r"no gembatch backend named 'vertex'.*emulator"):
-        registry.get_backend("vertex")
+    assert {"gemini", "emulator", "vertex"} <= set(registry.backend_names())  # emulator: entry point
+    with pytest.raises(BackendError, match=r"no gembatch backend named 'nowhere'.*emulator"):
+        registry.get_backend("nowhere")
     seen: list[dict[str, object]] = []
     fake = backend.local_emulator()
 

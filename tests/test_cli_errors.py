@@ -3,6 +3,7 @@ nothing sent; `gembatch run` exit codes say how the run stands."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -21,7 +22,12 @@ MODEL = "gemini-2.5-flash-lite"
 
 
 def _cli(args: list[str], emu: Any, **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = {"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": ""}
+    env = {
+        "GEMBATCH_EMULATOR_URL": emu.base_url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "PATH": "",
+        "GEMBATCH_CACHE_DIR": os.environ["GEMBATCH_CACHE_DIR"],
+    }
     return subprocess.run(
         [sys.executable, "-m", "gembatch", *args], capture_output=True, text=True, env=env, timeout=120,
         check=False, **kw,
@@ -80,7 +86,8 @@ def test_a_closed_pipe_is_not_a_traceback(emu, data, tmp_path):
     reader = subprocess.Popen(
         [sys.executable, "-m", "gembatch", "status", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": ""},
+        env={"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": "",
+               "GEMBATCH_CACHE_DIR": os.environ["GEMBATCH_CACHE_DIR"]},
     )  # fmt: skip
     assert reader.stdout is not None
     reader.stdout.close()  # like `| head -0`: the reader is gone before anything is written

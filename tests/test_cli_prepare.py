@@ -55,7 +55,8 @@ def test_plan_table_and_json(data, capsys):
         == 0
     )
     result = json.loads(capsys.readouterr().out)
-    assert result["policy"] == "rolling"
+    assert result["policy"] == "tail"
+    assert "chunk_tokens" in result["policy_reason"]
     assert len(result["chunks"]) > 1
     assert all(c["est_tokens"] <= 50_000 for c in result["chunks"])
 

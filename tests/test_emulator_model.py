@@ -77,6 +77,24 @@ def test_same_request_same_answer_extractive(emu: Emulator) -> None:
     assert other.text != a.text
 
 
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Summarise in one sentence: {text}",  # the README's quick-start prompt: one line
+        "Summarise this article for a busy reader:\n\n{text}",
+        "Article: {text}",
+    ],
+)
+def test_answer_comes_from_the_article_not_the_instruction(emu: Emulator, prompt: str) -> None:
+    client = emu.client()
+    response = client.models.generate_content(model=MODEL, contents=prompt.format(text=ARTICLE))
+    text = response.text or ""
+    assert text.startswith("The city council approved a new budget on Tuesday.")
+    instruction = prompt.split("{text}", maxsplit=1)[0].strip()
+    assert instruction not in text
+    assert "summarise" not in text.lower()
+
+
 def test_structured_output_validates_with_pydantic(emu: Emulator) -> None:
     client = emu.client()
     config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=Summary)

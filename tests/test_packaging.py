@@ -211,6 +211,7 @@ def test_wheels_work_in_a_fresh_virtualenv(dist_dir: Path, tmp_path: Path):
     }  # no key: the run goes to the emulator
     env |= {"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "VIRTUAL_ENV": str(venv)}
     env |= {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env["GEMBATCH_CACHE_DIR"] = str(tmp_path / "response-cache")  # never the user's own cache
     py = str(bin_dir / "python")
     wheels = [str(_one(dist_dir, f"{stem}-*.whl")) for stem in ("gembatch_runner", "gembatch_runner_widgets")]
     # pip reuses its local cache, so the dependencies are mostly unpacked, not downloaded

@@ -64,7 +64,7 @@ def test_12k_waves_reproduce_the_seed_shape(articles_12k):
 
 
 def test_12k_rolling_chunks_are_small_and_many(articles_12k):
-    p = gb.plan(articles_12k, model="gemini-2.5-flash-lite", tier="tier1")
+    p = gb.plan(articles_12k, model="gemini-2.5-flash-lite", tier="tier1", policy="rolling")
     check_plan(p, articles_12k)
     assert p.policy == "rolling"
     assert len(p.chunks) >= 30

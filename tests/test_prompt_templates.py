@@ -3,6 +3,7 @@ is refused on every face with one message naming the problem, and nothing reache
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,12 @@ def test_cli_refuses_a_bad_template_in_one_line_and_submits_nothing(tmp_path: Pa
     data = tmp_path / "a.jsonl"
     gb.synthetic_articles(5, seed=3).to_json(data, orient="records", lines=True)
     with gb.emulator.running(speed=50_000) as emu:
-        env = {"GEMBATCH_EMULATOR_URL": emu.base_url, "NO_PROXY": "127.0.0.1,localhost", "PATH": ""}
+        env = {
+            "GEMBATCH_EMULATOR_URL": emu.base_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PATH": "",
+            "GEMBATCH_CACHE_DIR": os.environ["GEMBATCH_CACHE_DIR"],
+        }
         for command in ("estimate", "plan", "run"):
             args = [sys.executable, "-m", "gembatch", command, str(data), "--model", MODEL,
                     "--prompt", "Summarise this article."]  # fmt: skip

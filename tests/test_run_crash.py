@@ -110,3 +110,8 @@ def test_sigkill_then_rerun_loses_nothing_and_doubles_nothing(emulator, data, ba
     final = _final(run_dir, emulator)
     assert (final["status"] == "succeeded").all()
     pd.testing.assert_frame_equal(final, baseline)
+    sdk = run.client
+    prefix = f"gembatch/{run.run_id}/"
+    left = [f.name for f in sdk.files.list() if (f.display_name or "").startswith(prefix)]
+    left += [j.name for j in sdk.batches.list() if (j.display_name or "").startswith(prefix)]
+    assert left == [], f"the run left files or jobs at the service after a crash at {point}: {left}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from runs_support import FAST, articles, assert_no_duplicate_jobs, make_plan, small_catalog
+from runs_support import FAST, MODEL, articles, assert_no_duplicate_jobs, make_plan, small_catalog
 
 import gembatch as gb
 from gembatch.emulator import running
+from gembatch.runs.config import RunConfig
+from gembatch.runs.hedge import MAX_HEDGES
 from gembatch.runs.poll import Sweep, poll
 
 pytestmark = pytest.mark.slow
@@ -29,12 +31,19 @@ def test_job_missing_from_listing_is_confirmed_with_get(tmp_path):
         assert run.wait(timeout=60, progress=False)
 
 
-def test_watchdog_reports_stale_jobs_and_leaves_them_alone_by_default(tmp_path):
+def test_the_watchdog_is_on_by_default() -> None:
+    config = RunConfig(run_id="r", model=MODEL, tier="tier1", spec={}, model_info={})
+    assert config.pending_limit_s == 86_400.0
+    assert config.cancel_stale is True
+
+
+def test_watchdog_only_reports_stale_jobs_when_cancel_stale_is_off(tmp_path):
     cat = small_catalog()
     arts = articles(40)
     plan = make_plan(arts, cat)
     with running(speed=1, catalog=cat) as emu:
-        run = gb.Run.create(tmp_path / "r", arts, plan, client=emu.client(), pending_limit_s=0.0, **FAST)
+        run = gb.Run.create(tmp_path / "r", arts, plan, client=emu.client(), pending_limit_s=0.0,
+                            cancel_stale=False, **FAST)  # fmt: skip
         run.step()
         run.step()
         ev = run.events()
@@ -65,7 +74,13 @@ def test_watchdog_cancels_confirms_and_requeues(tmp_path):
         stats = emu.stats()
     assert_no_duplicate_jobs(stats, run.run_id)
     chunks = run.chunks()
-    assert set(chunks["attempt"]) == {1, 2}, "cancelled jobs were re-queued as new attempts"
+    # a stale job is sent again under the same attempt MAX_HEDGES times; only the next cancel counts
+    copies = chunks.index.str.contains("h")
+    assert copies.any(), "stale jobs were sent again as copies"
+    assert set(chunks.loc[copies, "attempt"]) == {1, 2}
+    first = chunks[chunks["attempt"] == 1]
+    assert first.index.str.contains("h").sum() == len(plan.chunks) * MAX_HEDGES
+    assert set(chunks["attempt"]) == {1, 2}, "once the free copies are used up, a cancel takes an attempt"
     res = run.results()
     assert (res["status"] == "failed").all()
     assert res["error"].str.contains("gave up after 2 attempts: job cancelled").all()

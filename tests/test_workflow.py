@@ -37,7 +37,7 @@ def articles() -> pd.DataFrame:
         ({"budget_usd": True}, "budget_usd", "positive number of dollars"),
         ({"max_attempts": 0}, "max_attempts", "whole number from 1 to 10"),
         ({"max_attempts": 1.5}, "max_attempts", "whole number from 1 to 10"),
-        ({"policy": "fastest"}, "policy", "policy must be one of rolling, waves"),
+        ({"policy": "fastest"}, "policy", "policy must be one of tail, rolling, waves"),
         ({"mode": "turbo"}, "mode", "mode must be one of batch, realtime"),
         ({"headroom": 1.5}, "headroom", "headroom must be a number in (0, 1]"),
         ({"temperature": 3.0}, "temperature", "temperature"),

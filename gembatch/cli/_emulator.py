@@ -16,6 +16,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "tier": args.tier,
         "seed": args.seed,
         "api_keys": args.api_key or None,
+        "vertex": bool(getattr(args, "vertex", False)),
     }
 
 
@@ -44,6 +45,12 @@ def _start(args: argparse.Namespace) -> int:
     info = start(_state_dir(args), port=args.port, **_options(args))
     print(f"emulator running: pid {info['pid']} port {info['port']} base_url {info['base_url']}")
     print(f"use it with: GEMBATCH_EMULATOR_URL={info['base_url']}")
+    if info.get("storage_url"):
+        print(
+            f"Vertex: STORAGE_EMULATOR_HOST={info['storage_url']}, project {info['vertex_project']}, "
+            f"location {info['vertex_location']}, bucket {info['vertex_bucket']} "
+            '(gb.connect(backend="vertex-emulator") finds them from these two variables)'
+        )
     return 0
 
 
@@ -109,6 +116,11 @@ def register(subparsers: Any) -> None:
             cmd.add_argument("--profile", default=None, help="calm | realistic | chaos | path to TOML/JSON")
             cmd.add_argument("--tier", default=None, help="quota tier: tier1 | tier2 | tier3 (tier1)")
             cmd.add_argument("--seed", type=int, default=None, help="seed of latencies and faults (0)")
+            cmd.add_argument(
+                "--vertex",
+                action="store_true",
+                help="also serve Vertex AI batch prediction, with a Cloud Storage stand-in (fake-gcs-server)",
+            )
             cmd.add_argument(
                 "--api-key",
                 action="append",

@@ -1,4 +1,4 @@
-"""CLI: ``gembatch datasets synth``, ``gembatch estimate`` and ``gembatch plan``."""
+"""CLI: ``gembatch datasets synth``, ``estimate``, ``plan`` and ``prepare`` (the files, nothing sent)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pl.add_argument("--chunks", action="store_true", help="also print every batch job")
     pl.set_defaults(func=_plan)
 
+    prep = sub.add_parser(
+        "prepare", help="write each batch job's request JSONL and the plan, without submitting anything"
+    )
+    add_request_options(prep)
+    prep.add_argument(
+        "-o", "--output-dir", required=True, help="directory for plan.json and the .jsonl files"
+    )
+    prep.add_argument("--json", action="store_true", help="print what was written as JSON")
+    prep.set_defaults(func=_prepare)
+
 
 def _synth(args: argparse.Namespace) -> int:
     from gembatch.inputs.datasets import synthetic_articles, write_articles
@@ -63,4 +73,33 @@ def _plan(args: argparse.Namespace) -> int:
     if args.chunks:
         header, rows, _ = fmt.frame_rows(p.chunks, max_rows=len(p.chunks) + 1)
         print(fmt.text_table(rows, header))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gembatch.inputs.request_lines import iter_request_lines, write_jsonl
+
+    request = request_from_args(args)
+    p = request.plan()
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output-dir {out} is a file, not a directory", field="output_dir")
+    out.mkdir(parents=True, exist_ok=True)
+    articles = request.articles
+    files = []
+    for chunk_id in p.chunks.index:
+        members = p.assignments.index[p.assignments == chunk_id]
+        path = out / f"{chunk_id}.jsonl"
+        write_jsonl(iter_request_lines(articles.loc[members], p.spec), path)
+        files.append(str(path))
+    plan_file = out / "plan.json"
+    plan_file.write_text(json.dumps(p.to_dict(), indent=2, default=str) + "\n", "utf-8")
+    if args.json:
+        print(json.dumps({"plan": str(plan_file), "files": files, "articles": len(articles)}, indent=2))
+    else:
+        print(repr(p))
+        lines = f"{len(files)} request file(s) ({len(articles):,} lines)"
+        print(f"wrote {lines} and {plan_file} to {out}; nothing submitted")
     return 0

@@ -37,10 +37,12 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expected-output-tokens", type=int, default=None, help="mean output tokens per article")
     p.add_argument("--expected-thinking-tokens", type=int, default=None, help="mean thinking tokens")
     p.add_argument("--chunk-tokens", type=int, default=None, help="max input tokens per batch job")
+    p.add_argument("--inline", action=argparse.BooleanOptionalAction, default=None,
+                   help="requests inline in the batch call (default: when small)")  # fmt: skip
     p.add_argument("--catalog", default=None, help="TOML/JSON file adding or overriding models")
     p.add_argument("--billing-date", default=None, metavar="YYYY-MM-DD", help="price date (default today)")
     p.add_argument("--budget", type=float, default=None, metavar="USD", help="never commit more than this")
-    p.add_argument("--policy", choices=("rolling", "waves"), default="rolling")
+    p.add_argument("--policy", choices=("tail", "rolling", "waves"), default="tail")
     p.add_argument("--headroom", type=float, default=0.9, help="fraction of the quota to use (default 0.9)")
     p.add_argument(
         "--mode", choices=MODES, default="batch",
@@ -52,6 +54,16 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-id", default=None, help="prefix of the job display names (default: directory)")
     p.add_argument("--pending-limit", type=float, default=None, metavar="S",
                    help="cancel and re-queue a job still pending after S seconds")  # fmt: skip
+    p.add_argument("--cancel-stale", action=argparse.BooleanOptionalAction, default=None,
+                   help="cancel a job pending past the limit and send it again (default on)")  # fmt: skip
+    p.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                   help="send every article, even those the response cache already answers")  # fmt: skip
+    p.add_argument("--cache-dir", default=None, help="the response cache's directory "
+                   "(default $GEMBATCH_CACHE_DIR, else the user's cache directory)")  # fmt: skip
+    p.add_argument("--deadline", default=None, metavar="WHEN",
+                   help="finish by a time (16:00) or in a duration (2h): late jobs go real time")  # fmt: skip
+    p.add_argument("--deadline-usd", type=float, default=None, metavar="USD",
+                   help="the most the switch to real time for the deadline may cost")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import gembatch as gb
+from gembatch.cli._connect import run_client
 from gembatch.cli._request import add_request_options, request_from_args
 from gembatch.presentation.summary_view import summary_text
 
@@ -27,19 +30,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.set_defaults(func=_run)
 
-    st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID)")
-    st.add_argument("target", help="run directory or batches/ID")
+    st = sub.add_parser("status", help="status of a run directory, or of one job (batches/ID or ID)")
+    st.add_argument("target", help="run directory, batches/ID or a bare job ID")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_status)
 
-    res = sub.add_parser("results", help="results of a run directory, or of one job (batches/ID)")
-    res.add_argument("target", help="run directory or batches/ID")
+    res = sub.add_parser("results", help="results of a run directory, or of one job (batches/ID or ID)")
+    res.add_argument("target", help="run directory, batches/ID or a bare job ID")
+    res.add_argument("name", nargs="?", default=None, help="output file (same as -o)")
     res.add_argument("-o", "--output", default=None, help=".parquet, .csv or .jsonl (default: print)")
     res.add_argument("--join", action="store_true", help="add the input article columns")
     res.set_defaults(func=_results)
 
     cancel = sub.add_parser("cancel", help="cancel a run: submit nothing more, cancel jobs in flight")
     cancel.add_argument("run_dir")
+    cancel.add_argument("--json", action="store_true", help="print the summary as JSON")
     cancel.set_defaults(func=_cancel)
 
     submit = sub.add_parser("submit", help="submit ONE batch job without a run directory")
@@ -47,11 +52,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     submit.add_argument("--name", required=True, help="display name of the job")
     submit.add_argument("--model", default="gemini-3.5-flash-lite")
     submit.add_argument("--prompt", default="{text}")
+    submit.add_argument("--wait", action="store_true", help="wait until the job ends; exit code = outcome")
+    submit.add_argument(
+        "--max-wait", type=float, default=None, metavar="S", help="with --wait: give up after S seconds"
+    )
+    submit.add_argument("--json", action="store_true", help="print the job's name (and status) as JSON")
     submit.set_defaults(func=_submit)
 
 
+_BARE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])?")
+
+
 def _is_job(target: str) -> bool:
-    return target.startswith("batches/")
+    """``batches/ID``, or a bare job ID that is not a directory here (``status abc123``)."""
+    if target.startswith("batches/"):
+        return True
+    return bool(_BARE_ID.fullmatch(target)) and not Path(target).exists()
 
 
 def _show(run: gb.Run) -> None:
@@ -73,7 +89,9 @@ def run_exit_code(summary: Any) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    run = request_from_args(args).plan_and_create(args.run_dir, force=args.force)
+    request = request_from_args(args)
+    plan = request.plan()  # every mistake in the request surfaces before a backend is started
+    run = request.create(args.run_dir, plan, run_client(args.run_dir), force=args.force)
     print(gb.describe(run.client), file=sys.stderr)
     if args.no_wait:
         run.step()
@@ -94,19 +112,24 @@ def _status(args: argparse.Namespace) -> int:
         from gembatch.transport.connect import connect
 
         info: dict[str, Any] = job_status(connect(), args.target)
+        print(json.dumps(info, indent=2, default=str))
+        return job_exit_code(info["state"])
+    run = gb.Run.open(args.target)
+    if args.json:
+        print(json.dumps(run.summary().to_dict(), indent=2, default=str))
     else:
-        run = gb.Run.open(args.target)
-        if not args.json:
-            _show(run)
-            return 0
-        info = run.summary().to_dict()
-    print(json.dumps(info, indent=2, default=str) if args.json or _is_job(args.target) else info)
-    return 0
+        _show(run)
+    return run_exit_code(run.summary())
 
 
 def _results(args: argparse.Namespace) -> int:
     from gembatch.runs.results import export
 
+    output = args.output or args.name
+    if args.output and args.name and args.output != args.name:
+        from gembatch.errors import InputError
+
+        raise InputError(f"two output files given ({args.name!r} and -o {args.output!r}); give one")
     if _is_job(args.target):
         from gembatch.runs.jobs import job_results
         from gembatch.transport.connect import connect
@@ -114,18 +137,21 @@ def _results(args: argparse.Namespace) -> int:
         frame = job_results(connect(), args.target)
     else:
         frame = gb.Run.open(args.target).results(join=args.join)
-    if args.output:
-        print(export(frame, args.output))
+    if output:
+        print(export(frame, output))
     else:
         frame.reset_index().to_json(sys.stdout, orient="records", lines=True)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    run = gb.Run.open(args.run_dir)
+    run = gb.Run.open(args.run_dir, client=run_client(args.run_dir))
     run.cancel()
     run.step()
-    _show(run)
+    if args.json:
+        print(json.dumps(run.summary().to_dict(), indent=2, default=str))
+    else:
+        _show(run)
     return 0
 
 
@@ -133,5 +159,43 @@ def _submit(args: argparse.Namespace) -> int:
     from gembatch.runs.jobs import submit_job
     from gembatch.transport.connect import connect
 
-    print(submit_job(connect(), args.file, model=args.model, prompt=args.prompt, display_name=args.name))
-    return 0
+    client = connect()
+    name = submit_job(client, args.file, model=args.model, prompt=args.prompt, display_name=args.name)
+    if not args.wait:
+        print(json.dumps({"name": name}) if args.json else name)
+        return 0
+    print(name, file=sys.stderr)
+    info = wait_for_job(client, name, timeout=args.max_wait)
+    print(json.dumps(info, indent=2, default=str) if args.json else f"{name}: {info['state']}")
+    return job_exit_code(info["state"])
+
+
+# A single job's end state as an exit code, like a run's: 0 succeeded, 1 failed/cancelled/expired,
+# 3 still running.
+def job_exit_code(state: str) -> int:
+    """0 for a succeeded job, 1 for one that ended otherwise, 3 while it is still pending or running."""
+    from gembatch.transport.base import JobState
+
+    parsed = JobState.parse(state)
+    if not parsed.done:
+        return EXIT_NOT_FINISHED
+    return EXIT_OK if parsed == JobState.SUCCEEDED else EXIT_FAILED_ARTICLES
+
+
+def wait_for_job(client: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
+    """Poll one job until it ends (or ``timeout`` seconds pass); its last status."""
+    import time
+
+    from gembatch.runs.jobs import job_status
+    from gembatch.transport.base import JobState
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        info = job_status(client, name)
+        if JobState.parse(info["state"]).done:
+            return info
+        if deadline is not None and time.monotonic() + delay > deadline:
+            return info
+        time.sleep(delay)
+        delay = min(delay * 1.5, 10.0)

@@ -20,6 +20,8 @@ from gembatch.emulator._persist import read_json, write_json
 from gembatch.emulator._reply import Call, Reply
 from gembatch.emulator._routes import html_not_found, route
 from gembatch.emulator._stats import Stats
+from gembatch.emulator._vertex import VertexApi, is_vertex_path
+from gembatch.emulator._vertex_gcs import local_storage
 from gembatch.planning.catalog import Catalog, default_catalog
 
 __all__ = ["App", "Config"]
@@ -88,6 +90,7 @@ class App:
             own_host=lambda: urlsplit(self.base_url).netloc,
         )
         self.api = GeminiApi(self)
+        self.vertex = VertexApi(self, storage=local_storage)
         self.base_url = ""
 
     def save_clock(self) -> None:
@@ -97,6 +100,7 @@ class App:
         self.batches.start()
 
     def stop(self) -> None:
+        self.vertex.stop()
         self.batches.stop()
         self.save_clock()
 
@@ -108,7 +112,10 @@ class App:
             if path.startswith(ADMIN_PREFIX):
                 return handle_admin(self, method, path, body)
             found = route(method, path, query)
-            if found is None:
+            if found is None and is_vertex_path(path):
+                self.stats.request("vertex")
+                reply = self.vertex.handle(method, path, query, headers, body)
+            elif found is None:
                 # No route of the service: its front end answers an HTML page, not an API error.
                 self.stats.request("unknown")
                 reply = Reply(404, html_not_found(path), content_type="text/html; charset=UTF-8")

@@ -7,12 +7,18 @@ started on first use and stopped at exit) and the emulator's poll timings.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import threading
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gembatch.emulator._admin import ADMIN_PREFIX
+from gembatch.emulator._clock import live_clock
 from gembatch.emulator._server import Emulator
 from gembatch.transport.base import Timings
 from gembatch.transport.credentials import gemini_client
@@ -46,14 +52,37 @@ def embedded(
         return emu
 
 
+def service_clock(base_url: str) -> Callable[[], float]:
+    """The emulated "now" of the emulator at ``base_url``: its clock when it serves in this process,
+    else asked of its admin endpoint (loopback), else the wall clock."""
+
+    def now() -> float:
+        clock = live_clock(base_url)
+        if clock is not None:
+            return clock.now()
+        try:
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
+            with direct.open(f"{base_url}{ADMIN_PREFIX}clock", timeout=5) as reply:
+                return float(json.loads(reply.read())["emulated_seconds"])
+        except (OSError, ValueError, KeyError):
+            return time.time()
+
+    return now
+
+
+def _emulator_transport(client: Any, base_url: str) -> GeminiTransport:
+    transport = GeminiTransport(client, name="emulator", timings=TIMINGS, emulated=True)
+    transport.clock = service_clock(base_url)  # type: ignore[attr-defined]  # job ages, emulated
+    return transport
+
+
 def _transport(base_url: str, client: Any = None) -> GeminiTransport:
     if client is not None:
-        return GeminiTransport(client, name="emulator", timings=TIMINGS, emulated=True)
+        return _emulator_transport(client, base_url)
     with _lock:
         transport = _transports.get(base_url)
         if transport is None:
-            client = gemini_client(KEY, base_url)
-            transport = GeminiTransport(client, name="emulator", timings=TIMINGS, emulated=True)
+            transport = _emulator_transport(gemini_client(KEY, base_url), base_url)
             _transports[base_url] = transport
         return transport
 
@@ -82,3 +111,23 @@ def adopt(client: Any) -> GeminiTransport | None:
 def register() -> None:
     """The ``gembatch.backends`` entry point: make ``get_backend("emulator")`` available."""
     register_backend("emulator", create, adopt=adopt)
+    register_backend("vertex-emulator", _vertex)
+
+
+def _vertex(
+    *,
+    speed: float | None = None,
+    profile: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Any:
+    """``vertex-emulator``: the emulator at ``base_url``, ``$GEMBATCH_EMULATOR_URL`` or in this process."""
+    from gembatch.emulator._vertex_backend import create_vertex, embedded_storage
+
+    if not (options.get("storage_url") or os.environ.get("STORAGE_EMULATOR_HOST", "").strip()):
+        # started before the in-process emulator, which reads $STORAGE_EMULATOR_HOST
+        os.environ["STORAGE_EMULATOR_HOST"] = embedded_storage()
+    url = options.pop("base_url", None) or os.environ.get("GEMBATCH_EMULATOR_URL", "").strip()
+    if not url:
+        url = embedded(speed, profile, state_dir).base_url
+    return create_vertex(base_url=url, timings=TIMINGS, **options)

@@ -12,16 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gembatch.emulator._checks import check_embed, check_generate, check_inline
+from gembatch.emulator._checks import check_inline
 from gembatch.emulator._clock import Clock
-from gembatch.emulator._embed import embed
 from gembatch.emulator._errors import ApiError, invalid, quota_error
 from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
 from gembatch.emulator._jobs import Job, roll, schedule
 from gembatch.emulator._lineup import Lineup, Served
-from gembatch.emulator._models_api import respond
-from gembatch.emulator._output import Answer, InputScan, generate_output, stage_input
+from gembatch.emulator._models_api import batch_line_answer
+from gembatch.emulator._output import InputScan, generate_output, stage_input
 from gembatch.emulator._persist import new_id, read_json, write_json
 from gembatch.emulator._reply import page_token as make_token
 from gembatch.emulator._reply import read_page_token
@@ -66,6 +65,7 @@ class BatchService:
         self._line_tokens: dict[str, array[int]] = {}
         self._inline_cache: OrderedDict[str, list[Any]] = OrderedDict()
         self._work: queue.Queue[str] = queue.Queue()
+        self._gen_locks: dict[str, threading.Lock] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         for path in self.root.glob("*.job.json"):
@@ -101,6 +101,7 @@ class BatchService:
             self.files.expire(self.clock.now())
 
     def _worker(self) -> None:
+        """Write outputs ahead of time (:meth:`advance` catches up on a job due before that)."""
         while not self._stop.is_set():
             try:
                 job_id = self._work.get(timeout=0.1)
@@ -108,8 +109,18 @@ class BatchService:
                 continue
             with self._lock:
                 job = self._jobs.get(job_id)
-            if job is None or not job.active or job.generated:
-                continue
+            if job is not None:
+                self._ensure_generated(job)
+
+    def _generation_lock(self, job_id: str) -> threading.Lock:
+        with self._lock:
+            return self._gen_locks.setdefault(job_id, threading.Lock())
+
+    def _ensure_generated(self, job: Job) -> None:
+        """Write ``job``'s output once (worker or a caller catching up); never call holding ``_lock``."""
+        with self._generation_lock(job.id):
+            if not job.active or job.generated:
+                return
             try:
                 result = self._generate(job)
             except Exception:  # a broken input must fail the job, never kill the worker
@@ -118,43 +129,25 @@ class BatchService:
                     if job.active:
                         job.planned, job.end_at = "FAILED", min(job.end_at, self.clock.now())
                         self._save(job)
-                continue
+                return
             if result is None:
-                continue
+                return
             with self._lock:
                 if job.active:
                     job.ok_count, job.fail_count, job.extra["sha256"] = result
                     job.generated, job.generated_at = True, self.clock.now()
                     self._save(job)
 
-    def _answer(self, job: Job) -> Answer:
-        """How one line of ``job`` is answered: checked like a request, then generated."""
-        served = self.lineup.get(job.model)
-        if job.kind == "embed":
-
-            def embed_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
-                check_embed(served, request, "request.content")
-                return {"embedding": embed(request, served.dimensions, served.input_limit)}
-
-            return embed_line
-
-        def generate_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
-            checked = check_generate(
-                served,
-                request,
-                file_exists=lambda file_id: self.files.exists(file_id, job.project),
-                own_host=self.own_host(),
-                prompt_tokens=tokens,
-            )
-            return respond(checked)
-
-        return generate_line
-
     def _generate(self, job: Job) -> tuple[int, int, str] | None:
         return generate_output(
             input_path=self._path(job.id, "input.jsonl"),
             output_path=self._output_path(job),
-            answer=self._answer(job),
+            answer=batch_line_answer(
+                self.lineup.get(job.model),
+                job.kind,
+                file_exists=lambda file_id: self.files.exists(file_id, job.project),
+                own_host=self.own_host(),
+            ),
             inline=job.source == "inline",
             kind=job.kind,
             profile=self.profile,
@@ -254,8 +247,9 @@ class BatchService:
         concurrent = info.concurrent_batch_jobs if info else 100
         expiry_hours = info.batch_expiry_hours if info else 48.0
         tier_label = self.tier.replace("tier", "Tier").replace("free", "FreeTier")
+        self._catch_up()
         with self._lock:
-            self.advance()
+            self._commit_due()
             now = self.clock.now()
             active = [j for j in self._jobs.values() if j.active and j.project == project]
             if len(active) >= concurrent:
@@ -265,7 +259,7 @@ class BatchService:
                     "BatchConcurrentRequestsPerProject",
                     concurrent,
                     None,
-                    max(1.0, self.clock.real_seconds(retry)),
+                    self.clock.real_seconds(max(retry, 1.0)),
                 )
             try:
                 # An embedding model the catalogue does not price has no known quota: none is enforced.
@@ -281,7 +275,7 @@ class BatchService:
                     f"BatchEnqueuedTokensPerModelPerProject-{tier_label}",
                     limit,
                     model,
-                    max(1.0, self.clock.real_seconds(retry)),
+                    self.clock.real_seconds(max(retry, 1.0)),
                 )
             self._seq += 1
             seq = self._seq
@@ -338,23 +332,39 @@ class BatchService:
 
     # --- progress -------------------------------------------------------------------------
     def advance(self) -> None:
-        """Commit every state change due by now (PENDING → RUNNING → terminal)."""
+        """Commit every state change due by now (PENDING → RUNNING → terminal).
+
+        A job whose emulated end has come but whose output is not written yet gets it written
+        first, here: the emulated timeline never waits for the CPU.
+        """
+        self._catch_up()
+        with self._lock:
+            self._commit_due()
+
+    def _catch_up(self) -> None:
+        """Write the output of every job due by now that has none yet (outside ``_lock``)."""
         with self._lock:
             now = self.clock.now()
-            for job in [j for j in self._jobs.values() if j.active]:
-                outcome = job.due(now)
-                if outcome is None:
-                    if job.state == "PENDING" and now >= job.start_at:
-                        job.state, job.update_time = "RUNNING", job.start_at
-                        self._save(job)
-                    continue
-                self._finish(job, outcome, now)
+            late = [j for j in self._jobs.values() if j.active and not j.generated and now >= j.end_at]
+        for job in sorted(late, key=lambda j: j.seq):
+            self._ensure_generated(job)
+
+    def _commit_due(self) -> None:  # under _lock
+        now = self.clock.now()
+        for job in [j for j in self._jobs.values() if j.active]:
+            outcome = job.due(now)
+            if outcome is None:
+                if job.state == "PENDING" and now >= job.start_at:
+                    job.state, job.update_time = "RUNNING", job.start_at
+                    self._save(job)
+                continue
+            self._finish(job, outcome, now)
 
     def _finish(self, job: Job, outcome: str, now: float) -> None:
         if outcome == "EXPIRED":
             end = job.expire_at
         elif outcome == "SUCCEEDED":
-            end = max(job.end_at, job.generated_at)
+            end = job.end_at  # on the emulated clock, however long the output took to write
         elif outcome == "CANCELLED":
             end = now
         else:
@@ -375,8 +385,9 @@ class BatchService:
 
     # --- reads and changes -----------------------------------------------------------------
     def get(self, job_id: str, project: str | None = None) -> dict[str, Any]:
+        self._catch_up()
         with self._lock:
-            self.advance()
+            self._commit_due()
             return self._render(self._job(job_id, project), self.clock.now())
 
     def list(
@@ -389,8 +400,9 @@ class BatchService:
                 after = int(read_page_token("batches", page_token))
             except ValueError:
                 raise ApiError(400, "Invalid page token.") from None
+        self._catch_up()
         with self._lock:
-            self.advance()
+            self._commit_due()
             now = self.clock.now()
             jobs = sorted(
                 (j for j in self._jobs.values() if project is None or j.project == project),
@@ -405,8 +417,9 @@ class BatchService:
             return body
 
     def cancel(self, job_id: str, project: str | None = None) -> dict[str, Any]:
+        self._catch_up()
         with self._lock:
-            self.advance()
+            self._commit_due()
             job = self._job(job_id, project)
             if not job.active:
                 # google.longrunning semantics: cancel is best effort; a job that already
@@ -416,8 +429,9 @@ class BatchService:
             return {}
 
     def delete(self, job_id: str, project: str | None = None) -> dict[str, Any]:
+        self._catch_up()
         with self._lock:
-            self.advance()
+            self._commit_due()
             job = self._job(job_id, project)
             if job.active:
                 self._finish(job, "CANCELLED", self.clock.now())

@@ -92,7 +92,7 @@ def quota_error(metric: str, quota_id: str, limit: int, model: str | None, retry
         "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n"
         f"* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, limit: {limit}"
         + (f", model: {model}" if model else "")
-        + f"\nPlease retry in {retry_s:.1f}s."
+        + f"\nPlease retry in {retry_s:.3f}s."
     )
     details: list[dict[str, Any]] = [
         {
@@ -115,6 +115,7 @@ def quota_error(metric: str, quota_id: str, limit: int, model: str | None, retry
                 }
             ],
         },
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{max(1, round(retry_s))}s"},
+        # a Duration: fractional seconds are allowed, so a sped-up clock asks for a sped-up wait
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{max(retry_s, 0.0):.3f}s"},
     ]
     return ApiError(429, message, details=details)

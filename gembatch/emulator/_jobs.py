@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gembatch.emulator._clock import rfc3339
 from gembatch.emulator._faults import Profile
+from gembatch.planning.latency import draw_job_times
 
 __all__ = ["ACTIVE", "TERMINAL", "Job", "schedule"]
 
@@ -143,14 +143,11 @@ class Job:
 
 def schedule(profile: Profile, *, seed: int, seq: int, tokens: int, created: float) -> tuple[float, float]:
     """Seeded heavy-tailed (lognormal) start and end times for a new job."""
-    digest = hashlib.sha256(f"{seed}:{seq}".encode()).digest()
-    rng = random.Random(int.from_bytes(digest[:8], "big"))
-    queue = profile.queue_median_s * rng.lognormvariate(0.0, profile.queue_sigma) + profile.extra_latency_s
-    work = (profile.overhead_s + tokens / max(profile.tokens_per_s, 1e-9)) * rng.lognormvariate(
-        0.0, profile.proc_sigma
-    )
-    start = created + queue
-    return start, start + work
+    return draw_job_times(
+        seed, seq, tokens, created, queue_median_s=profile.queue_median_s, queue_sigma=profile.queue_sigma,
+        overhead_s=profile.overhead_s, tokens_per_s=profile.tokens_per_s, proc_sigma=profile.proc_sigma,
+        extra_latency_s=profile.extra_latency_s,
+    )  # fmt: skip
 
 
 def roll(seed: int, *parts: object) -> float:

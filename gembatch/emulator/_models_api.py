@@ -16,7 +16,7 @@ from gembatch.emulator._proto import read_message
 from gembatch.emulator._reply import Call, Reply, json_body, page_token, read_page_token
 from gembatch.emulator._tokenizer import prompt_token_details, request_prompt_tokens
 
-__all__ = ["ModelsApi", "respond"]
+__all__ = ["ModelsApi", "batch_line_answer", "respond"]
 
 DEFAULT_MODELS_PAGE = 50
 MAX_MODELS_PAGE = 1000
@@ -181,3 +181,24 @@ def _base_id(checked: Checked) -> str:
 
 def _reply(data: Any) -> Reply:
     return Reply.json(data)
+
+
+def batch_line_answer(
+    served: Any, kind: str, *, file_exists: Callable[[str], bool], own_host: str
+) -> Callable[[dict[str, Any], int | None], dict[str, Any]]:
+    """How one line of a batch job is answered: checked like a request, then generated/embedded."""
+    if kind == "embed":
+
+        def embed_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
+            check_embed(served, request, "request.content")
+            return {"embedding": embed(request, served.dimensions, served.input_limit)}
+
+        return embed_line
+
+    def generate_line(request: dict[str, Any], tokens: int | None) -> dict[str, Any]:
+        checked = check_generate(
+            served, request, file_exists=file_exists, own_host=own_host, prompt_tokens=tokens
+        )
+        return respond(checked)
+
+    return generate_line

@@ -73,8 +73,6 @@ def status(state_dir: Path) -> dict[str, Any] | None:
 
 def serve_from_options(state_dir: Path, port: int | None, options: dict[str, Any]) -> int:
     """Serve in the foreground; options left None come from the last run in ``state_dir``."""
-    from gembatch.emulator._server import serve
-
     state_dir.mkdir(parents=True, exist_ok=True)
     saved = _read(state_dir / "config.json")
     merged = {k: options.get(k) if options.get(k) is not None else saved.get(k) for k in _SAVED}
@@ -86,6 +84,15 @@ def serve_from_options(state_dir: Path, port: int | None, options: dict[str, Any
     kwargs = dict(kept)
     if options.get("api_keys"):
         kwargs["api_keys"] = options["api_keys"]
+    if options.get("vertex"):
+        from gembatch.emulator._vertex_backend import serve_storage
+
+        return serve_storage(state_dir, lambda: _serve_now(state_dir, port, kept, kwargs))
+    return _serve_now(state_dir, port, kept, kwargs)
+
+
+def _serve_now(state_dir: Path, port: int, kept: dict[str, Any], kwargs: dict[str, Any]) -> int:
+    from gembatch.emulator._server import serve
 
     def remember_port(emu: Any) -> None:
         # The next start reuses this port, so base URLs saved by clients keep working.
@@ -100,7 +107,7 @@ def start(
     """Start a detached emulator process for ``state_dir`` and wait until it answers."""
     running = status(state_dir)
     if running:
-        return running
+        return {**running, **_read(state_dir / "vertex.json")}
     state_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (state_dir / "server.json").unlink()
@@ -112,6 +119,8 @@ def start(
             cmd += [f"--{name}", str(options[name])]
     for key in options.get("api_keys") or ():
         cmd += ["--api-key", key]
+    if options.get("vertex"):
+        cmd.append("--vertex")
     log = (state_dir / "emulator.log").open("ab")
     proc = subprocess.Popen(
         cmd,
@@ -129,7 +138,7 @@ def start(
             )
         info = _read(state_dir / "server.json")
         if info.get("pid") == proc.pid and _answers(str(info.get("base_url")), 1.0):
-            return info
+            return {**info, **_read(state_dir / "vertex.json")} if options.get("vertex") else info
         time.sleep(0.05)
     proc.terminate()
     raise BackendError(f"the emulator did not answer within {timeout:g}s; see {state_dir / 'emulator.log'}")

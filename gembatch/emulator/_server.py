@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from gembatch.emulator._admin import inject
 from gembatch.emulator._admin import stats as admin_stats
 from gembatch.emulator._app import App, Config
+from gembatch.emulator._clock import register_live
 from gembatch.emulator._faults import Profile, load_profile
 from gembatch.emulator._http import EmulatorHTTPServer
 from gembatch.emulator._persist import write_json
@@ -111,6 +112,7 @@ class Emulator:
         self._server = EmulatorHTTPServer(self.app, "127.0.0.1", self._port)
         self.app.base_url = f"http://127.0.0.1:{self._server.port}"
         self.app.start()
+        register_live(self.app.base_url, self.app.clock)  # clients read job ages on this clock
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -124,6 +126,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop serving, save the clock, and remove a temporary state directory."""
         if self._server is not None:
+            register_live(self.app.base_url, None)
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -162,7 +165,12 @@ class Emulator:
         cache_key = (api_key, self.base_url, repr(sorted(http_options.items())))
         client = self._clients.get(cache_key)
         if client is None:
-            options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **http_options)
+            from gembatch.transport.credentials import loopback_http_args
+
+            merged: dict[str, Any] = {**http_options}
+            for name, args in loopback_http_args(self.base_url).items():  # no proxy for 127.0.0.1
+                merged[name] = {**args, **(http_options.get(name) or {})}
+            options = types.HttpOptions(base_url=self.base_url, api_version="v1beta", **merged)
             client = self._clients[cache_key] = genai.Client(api_key=api_key, http_options=options)
         return client
 

@@ -97,13 +97,27 @@ def prompt_text(request: Mapping[str, Any]) -> str:
     return "\n".join(texts)
 
 
+# A short instruction ending in a colon on the article's first line ("Summarise in one sentence: ..."):
+# it starts with a verb of instruction or names the input; a headline ("Trams: what ...") stays.
+_INSTRUCTION_WORDS = (
+    r"(?:please\s+)?(?:summari[sz]e|classify|categori[sz]e|extract|translate|describe|rewrite|list|answer"
+    r"|give|write|identify|tag|label|rate|score|analy[sz]e|explain|find|return|produce|create|generate"
+    r"|read|detect|determine|provide|condense|shorten|paraphrase|simplify|review|evaluate|assess|output)\b"
+    r"|[^.!?:\n]*\b(?:article|text|passage|document|story|input|following|below)\b"
+)
+_INLINE_INSTRUCTION = re.compile(rf"^(?i:{_INSTRUCTION_WORDS})[^.!?:\n]{{0,160}}:[ \t]+(?=\S)")
+
+
 def _article_text(text: str) -> str:
     """The prompt without its leading instruction lines ("Summarise this article:"), if any."""
     lines = text.strip().splitlines()
     i = 0
     while i < len(lines) - 1 and (not lines[i].strip() or lines[i].rstrip().endswith(":")):
         i += 1
-    return "\n".join(lines[i:])
+    rest = lines[i:]
+    if rest:  # "Summarise in one sentence: <article>": the instruction shares the article's line
+        rest[0] = _INLINE_INSTRUCTION.sub("", rest[0], count=1)
+    return "\n".join(rest)
 
 
 def lead_sentences(text: str, n: int) -> list[str]:

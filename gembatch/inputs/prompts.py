@@ -51,6 +51,30 @@ class PromptTemplate:
         """The template with every placeholder removed (what every request carries)."""
         return _PLACEHOLDER.sub(lambda m: "" if m.group(1) else m.group(0)[0], self.template)
 
+    def pieces(self) -> tuple[tuple[str, str], ...]:
+        """The template as ``("text", literal)`` and ``("field", column)`` pieces, in order:
+        :meth:`render` is their concatenation (``{{``/``}}`` already turned into single braces).
+
+        >>> PromptTemplate("Sum {{x}}: {text}").pieces()
+        (('text', 'Sum {x}: '), ('field', 'text'))
+        """
+        out: list[tuple[str, str]] = []
+        pos, literal = 0, ""
+        for m in _PLACEHOLDER.finditer(self.template):
+            literal += self.template[pos : m.start()]
+            pos = m.end()
+            if m.group(1):
+                if literal:
+                    out.append(("text", literal))
+                out.append(("field", m.group(1)))
+                literal = ""
+            else:
+                literal += m.group(0)[0]
+        literal += self.template[pos:]
+        if literal:
+            out.append(("text", literal))
+        return tuple(out)
+
     def render(self, row: Mapping[str, Any]) -> str:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)

@@ -25,6 +25,7 @@ __all__ = [
     "PromptTemplate",
     "RequestSpec",
     "check_schema",
+    "encode_lines",
     "inlined_request",
     "iter_request_lines",
     "request_line",
@@ -201,6 +202,12 @@ def write_jsonl(lines: Iterable[Mapping[str, Any]], dest: str | os.PathLike[str]
             tmp.unlink(missing_ok=True)
         return n
     return _write(lines, dest)
+
+
+def encode_lines(lines: Iterable[Mapping[str, Any]]) -> list[bytes]:
+    """Each line as compact UTF-8 JSON bytes with its newline (what :func:`write_jsonl` writes)."""
+    dumps = json.JSONEncoder(**_DUMPS).encode  # type: ignore[arg-type]
+    return [(dumps(line) + "\n").encode() for line in lines]
 
 
 def _write(lines: Iterable[Mapping[str, Any]], fh: IO[bytes]) -> int:

@@ -218,7 +218,7 @@ class Catalog:
             known = ", ".join(sorted(self._models))
             raise UnknownModel(
                 f"unknown model {model!r}; known models: {known}. "
-                "Add it with gb.load_catalog({...}) or GEMBATCH_CATALOG=file.toml"
+                "Add it with --catalog FILE.toml (Python: gb.load_catalog) or GEMBATCH_CATALOG=FILE.toml"
             ) from None
         day = as_date(billing_date).isoformat()
         if (key, day) not in self._dated:

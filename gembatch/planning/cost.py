@@ -94,7 +94,12 @@ class Estimate:
 
     def _notes(self) -> list[str]:
         s = self.summary
+        cached = [
+            f"cache: {fmt.num(s['cache_hits'])} articles already answered (saves "
+            f"{fmt.usd(s['cache_saved_usd'])}); the figures are for the other {fmt.num(s['articles'])}"
+        ] if s.get("cache_hits") else []  # fmt: skip
         return [
+            *cached,
             f"batch saves {fmt.usd(s['savings_usd'])} ({s['savings_pct']:.0f}%) against real time",
             *_duration_note(s),
             f"tokens: {self.estimator.source}",

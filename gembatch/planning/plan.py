@@ -21,8 +21,10 @@ from gembatch.presentation import formatters as fmt
 
 __all__ = ["POLICIES", "Plan", "plan", "request_bytes"]
 
-Policy = Literal["rolling", "waves"]
-POLICIES: tuple[str, ...] = ("rolling", "waves")
+Policy = Literal["tail", "rolling", "waves"]
+POLICIES: tuple[str, ...] = ("tail", "rolling", "waves")
+# The tail policy compares splits of the quota into this many jobs at once (1 = one job per wave).
+TAIL_SPLITS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 # Rolling chunks are small so many run at once and quota frees in small steps: at most 1M
 # tokens (a few hundred 9k-character articles) and at most 1/8 of the usable quota.
 ROLLING_CHUNK_TOKENS = 1_000_000
@@ -59,6 +61,7 @@ class Plan:
     billing_date: str | None = None
     warnings: tuple[str, ...] = ()  # said before submitting: spend cap passed, prices changing
     notes: tuple[str, ...] = ()  # limits learned or set, share of the spend cap
+    policy_reason: str = ""  # why this policy and job size, with the expected makespan
 
     @property
     def cap_tokens(self) -> int:
@@ -75,6 +78,7 @@ class Plan:
             "model": self.model,
             "tier": self.tier,
             "policy": self.policy,
+            "policy_reason": self.policy_reason,
             "headroom": self.headroom,
             "budget_usd": self.budget_usd,
             "quota_tokens": self.quota_tokens,
@@ -103,6 +107,7 @@ class Plan:
             + (" (quota assumed, not published: a 429 teaches gembatch the real one)" if assumed else ""),
             f"estimated batch cost {fmt.usd(self.est_cost_usd)} "
             f"(p90 {fmt.usd(self.cost.summary['batch_cost_usd_p90'])}); {budget}",
+            f"policy {self.policy}: {self.policy_reason}",
             f"tokens: {self.cost.estimator.source}",
             f"prices on {self.billing_date} ({self.model_info.source})",
             *self.notes,
@@ -194,7 +199,7 @@ def plan(
     schema: Any = None,
     budget_usd: float | None = None,
     headroom: float = 0.9,
-    policy: Policy = "rolling",
+    policy: Policy = "tail",
     chunk_tokens: int | None = None,
     expected_output_tokens: int | None = None,
     expected_thinking_tokens: int | None = None,
@@ -207,21 +212,29 @@ def plan(
     inline: bool | None = None,
     billing_date: DateLike = None,
     project: Any = "auto",
+    latency: Any = None,
 ) -> Plan:
     """Split articles into batch jobs that respect the quota, size limits and budget.
 
-    ``policy="waves"`` fills each wave up to quota × ``headroom`` enqueued tokens, one job per
-    wave unless the 2 GB file limit splits it; waves run one after another. ``"rolling"`` (the
-    default) makes small jobs (≤ ``chunk_tokens``, default min(1M, cap/8)) so the scheduler can
-    keep the quota full; its ``wave`` column is the quota-sized group a job falls in if submitted in
-    order. No wave ever holds more than quota × headroom tokens or more than the concurrent-job
-    limit. Jobs under the 20 MB inline limit go inline unless ``inline=False``.
+    ``policy="tail"`` (the default) sizes jobs for the makespan: it compares splits of the quota
+    into 1…12 concurrent jobs under the latency model (:mod:`gembatch.planning.latency`: a
+    heavy-tailed queue, stragglers hedged) and keeps the one with the best mean + p90 makespan;
+    ``chunk_tokens`` overrides the size. ``"waves"`` fills each wave up to quota × ``headroom``
+    enqueued tokens, one job per wave unless the 2 GB file limit splits it; waves run one after
+    another and never hedge (the previous behaviour). ``"rolling"`` makes small jobs
+    (≤ ``chunk_tokens``, default min(1M, cap/8)) so the scheduler can keep the quota full. The
+    ``wave`` column is the quota-sized group a job falls in if submitted in order;
+    ``plan.policy_reason`` says why this policy and size. No wave ever holds more than
+    quota × headroom tokens or more than the concurrent-job limit. Jobs under the 20 MB inline limit
+    go inline unless ``inline=False``.
 
     Prices are those in force on ``billing_date`` (default today). Limits are the catalogue's,
     replaced by what ``project`` (default: the API key's project, see
     :mod:`gembatch.planning.learned_limits`) learned from the service or set. ``plan.warnings`` lists what
     must be read before submitting — a monthly spend cap the cost would pass, a price change while
     the work may still be billed — each also given as a :class:`~gembatch.errors.GembatchWarning`.
+    ``latency`` (a :class:`~gembatch.planning.latency.LatencyModel`, default the prior) is what the
+    ``tail`` policy sizes jobs for.
 
     Raises
     ------
@@ -260,8 +273,8 @@ def plan(
             "budget, plan fewer articles, shorten the prompt or pick a cheaper model"
         )
     tokens = est.per_article["input_tokens"].to_numpy(np.int64)
-    worst = int(np.argmax(tokens))
-    if tokens[worst] > cap:
+    worst = int(np.argmax(tokens)) if len(tokens) else 0  # no articles (all cached): no jobs
+    if len(tokens) and tokens[worst] > cap:
         raise QuotaExceeded(
             f"article {articles.index[worst]!r} needs ~{tokens[worst]:,} tokens, more than the enqueued "
             f"cap {cap:,} (quota {quota:,} × headroom {headroom:g}) of {info.id} on {tier}; "
@@ -269,15 +282,14 @@ def plan(
         )
     nbytes = request_bytes(articles, spec)
     file_limit = info.file_limit_bytes
-    if int(nbytes.max()) > file_limit:
+    if int(nbytes.max(initial=0)) > file_limit:
         raise QuotaExceeded(f"one request line is larger than the {file_limit:,}-byte file limit")
 
     if chunk_tokens is not None and not 0 < chunk_tokens <= cap:
         raise InputError(f"chunk_tokens must be between 1 and the cap quota × headroom = {cap:,}")
-    if policy == "waves":
-        size = chunk_tokens or cap  # one job per wave unless the file limit splits it
-    else:
-        size = chunk_tokens or max(1, min(ROLLING_CHUNK_TOKENS, cap // ROLLING_CHUNKS_PER_QUOTA))
+    size, reason = _job_size(
+        policy, chunk_tokens, int(tokens.sum()), cap, max_jobs=info.concurrent_batch_jobs, latency=latency
+    )
     chunk_of = _labels(_segments(tokens, nbytes, size, file_limit), len(tokens))
 
     per = est.per_article
@@ -326,9 +338,38 @@ def plan(
     result = Plan(
         chunks=chunks, assignments=assignments, waves=waves, spec=spec, model=info.id, tier=tier,
         policy=policy, headroom=headroom, budget_usd=budget_usd, quota_tokens=quota, cost=est,
-        model_info=info, billing_date=info.billing_date,
+        model_info=info, billing_date=info.billing_date, policy_reason=reason,
     )  # fmt: skip
     return check_plan(result, catalog, project)
+
+
+def _job_size(
+    policy: str, chunk_tokens: int | None, total: int, cap: int, *, max_jobs: int, latency: Any
+) -> tuple[int, str]:
+    """The job size for ``policy`` and why (with the expected makespan for ``tail``)."""
+    from gembatch.planning.latency import HEDGE_QUANTILE, PRIOR, forecast_makespan
+
+    model = latency or PRIOR
+
+    hedge = f"stragglers pending past the p{HEDGE_QUANTILE * 100:.0f} turnaround are hedged"
+    if policy == "waves":
+        return chunk_tokens or cap, "one job per quota-sized wave, waves one after another, no hedging"
+    if policy == "rolling":
+        size = chunk_tokens or max(1, min(ROLLING_CHUNK_TOKENS, cap // ROLLING_CHUNKS_PER_QUOTA))
+        return size, f"small jobs (≤ {fmt.num(size)} tokens) refill the quota as it frees; {hedge}"
+    if chunk_tokens:
+        return chunk_tokens, f"jobs of ≤ {fmt.num(chunk_tokens)} tokens (chunk_tokens); {hedge}"
+    sizes = sorted({max(1, cap // k) for k in TAIL_SPLITS}, reverse=True)
+    runs = [forecast_makespan(total, s, cap, max_jobs, model, draws=32) for s in sizes]
+    best = min(runs, key=lambda f: f.mean_s + f.p90_s)
+    waves = forecast_makespan(total, cap, cap, max_jobs, model, waves=True, hedge_quantile=None, draws=32)
+    return best.job_tokens, (
+        f"{best.jobs} job(s) of ≤ {fmt.num(best.job_tokens)} tokens, "
+        f"up to {max(1, min(max_jobs, cap // best.job_tokens))} "
+        f"at once; {hedge}; expected makespan {best.mean_s / 3600:.1f} h (p90 {best.p90_s / 3600:.1f} h) vs "
+        f"{waves.mean_s / 3600:.1f} h (p90 {waves.p90_s / 3600:.1f} h) with waves, for a latency prior "
+        f"of {model.describe()}"
+    )
 
 
 def _check_limits(chunks: pd.DataFrame, waves: pd.DataFrame, cap: int, info: ModelInfo) -> None:

@@ -1,6 +1,7 @@
 """Text and HTML views of a :class:`~gembatch.runs.summary.RunSummary` (one look for every face).
 
->>> from gembatch.runs.summary import RunSummary
+>>> from gembatch.runs.log import plain_problem
+from gembatch.runs.summary import RunSummary
 >>> s = RunSummary(run_id="r1", model="m", tier="tier1", policy="rolling", mode="batch",
 ...                state="running", done=False, articles=10, succeeded=6, failed=1, pending=3)
 >>> print(summary_text(s, "runs/r1").splitlines()[1])
@@ -13,6 +14,7 @@ import time
 
 from gembatch.presentation import formatters as fmt
 from gembatch.presentation import html_blocks as html_repr
+from gembatch.runs.log import plain_problem
 from gembatch.runs.summary import RunSummary
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "summary_html",
     "summary_line",
     "summary_text",
+    "trouble_text",
 ]
 
 
@@ -145,6 +148,15 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         f"{fmt.usd(s.cost_estimated_usd)} estimated"
         + ("" if s.budget_usd is None else f" (budget {fmt.usd(s.budget_usd)})"),
     }
+    if s.cache_hits:
+        fields["cache"] = (
+            f"{fmt.count(s.cache_hits)} articles answered from the cache, "
+            f"{fmt.count(s.cache_misses)} sent · saved {fmt.usd(s.cache_saved_usd)}"
+        )
+    if s.deadline_at:
+        left = s.deadline_at - time.time()
+        when = _clock(s.deadline_at) + ("" if s.done or left <= 0 else f" (in {fmt.duration(left)})")
+        fields["deadline"] = when + (f" · {s.deadline_note}" if s.deadline_note else "")
     timing = _timing(s)
     if timing:
         fields["time"] = timing
@@ -153,14 +165,39 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         fields["failures"] = ", ".join(f"{reason} {fmt.count(n)}" for reason, n in reasons)
     if s.last_error:
         when = f" ({_clock(s.last_error_at)})" if s.last_error_at else ""
-        fields["last error"] = f"{s.last_error}{when}"
+        fields["last error"] = f"{plain_problem(s.last_error)}{when}"
+    if s.leftovers:
+        fields["left at the service"] = (
+            f"{fmt.count(s.leftovers)} files or jobs still to delete (`gembatch cleanup RUN_DIR`)"
+        )
     if s.last_event:
         when = f" ({_clock(s.last_event_at)})" if s.last_event_at else ""
         fields["last event"] = f"{s.last_event}{when}"
     if _backing_off(s) and s.backoff_until:
         wait = s.backoff_until - time.time()
-        fields["back-off"] = f"submitting again at {_clock(s.backoff_until)} (in {fmt.duration(wait)})"
+        fields["back-off"] = (
+            f"backing off {fmt.duration(wait)}: submitting again at {_clock(s.backoff_until)}"
+        )
     return fields
+
+
+def trouble_text(s: RunSummary) -> str:
+    """``backing off 18.9 s: 429 quota`` or ``last error: cannot reach the service…`` for a run
+    still going (a back-off now, or an error of the last ten minutes); "" when there is none."""
+    if s.done:
+        return ""
+    problem = plain_problem(s.last_error).split(" (", 1)[0] if s.last_error else ""
+    if s.backoff_until and s.backoff_until > time.time():
+        wait = fmt.duration(s.backoff_until - time.time())
+        return f"backing off {wait}" + (f": {problem}" if problem else "")
+    if problem and s.last_error_at and time.time() - s.last_error_at < 600:
+        return f"last error: {problem}"[:160]
+    return ""
+
+
+def _trouble(s: RunSummary) -> str:
+    text = trouble_text(s)
+    return f" · {text}" if text else ""
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -169,7 +206,8 @@ def summary_line(summary: RunSummary) -> str:
     return (
         f"{fmt.count(s.finished)}/{fmt.count(s.articles)} articles done ({fmt.count(s.failed)} failed), "
         f"{fmt.count(s.jobs_in_flight)} jobs in flight, {fmt.usd(s.cost_actual_usd)} spent"
-        + (f" · {badge(s)}" if badge(s) not in ("running", "done") else "")
+        + (f" · {badge(s)}" if badge(s) not in ("running", "done", "backing off") else "")
+        + _trouble(s)
     )
 
 

@@ -7,32 +7,45 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gembatch.runs.cleanup import announce_deletes, settle
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
-from gembatch.runs.outcomes import article_outcome
+from gembatch.runs.outcomes import article_outcome, attempt_free
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
 from gembatch.runs.states import State
+from gembatch.transport.base import JobStatus
 
 __all__ = ["collect_chunk", "make_retry_chunks"]
 
 
-def _fetch(ctx: Context, row: Any) -> dict[str, LineResult]:
+def _fetch(ctx: Context, row: Any, listed: Mapping[str, JobStatus] | None) -> dict[str, LineResult]:
     schema = ctx.spec.response_schema
     records: Iterable[Mapping[str, Any] | None]
     if row["output_file"]:
         data = ctx.transport.download(str(row["output_file"]))
         crash_point("download")
         records = iter_jsonl(data)
-    else:
-        records = ctx.transport.get(row["batch_name"]).inline_responses or ()
+    else:  # inline output rides in the listing this step already read; ask again only without it
+        job = (listed or {}).get(str(row["batch_name"]))
+        if job is None or job.inline_responses is None or not job.state.done:
+            job = ctx.transport.get(row["batch_name"])
+        records = job.inline_responses or ()
     out: dict[str, LineResult] = {}
     for res in parse_lines(records, schema):
         out.setdefault(res.key, res)  # a duplicated key keeps its first line, never a later one
     return out
 
 
-def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) -> dict[str, int]:
+def collect_chunk(
+    ctx: Context,
+    chunk_id: str,
+    *,
+    user_cancelled: bool = False,
+    listed: Mapping[str, JobStatus] | None = None,
+) -> dict[str, int]:
     """Record every article of a finished chunk in one transaction; returns counts by outcome.
+
+    ``listed`` (remote jobs by name, from this step's listing) spares a second fetch of inline output.
 
     A SIGKILL anywhere before the commit leaves the chunk uncollected, so collecting again is safe.
     """
@@ -42,8 +55,12 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
     ids = led.chunk_article_ids(chunk_id)
     job_reason = None
     lines: dict[str, LineResult] = {}
+    if state == State.CANCELLED and attempt_free(row["cancel_reason"]) and not user_cancelled:
+        from gembatch.runs.hedge import withdraw
+
+        return withdraw(ctx, row, ids)  # sent again under the same attempt, nothing billed
     if state == State.SUCCEEDED:
-        lines = _fetch(ctx, row)
+        lines = _fetch(ctx, row, listed)
     elif state == State.CANCELLED and (user_cancelled or row["cancel_reason"] == "user"):
         job_reason = "cancelled by the user"
     else:
@@ -91,6 +108,7 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             failed=counts["failed"],
             retried=counts["retry"],
         )
+        announce_deletes(ctx, row)  # with the results: a crash after the commit still deletes them
         crash_point("collect")
         led.event(
             "collected",
@@ -98,17 +116,8 @@ def collect_chunk(ctx: Context, chunk_id: str, *, user_cancelled: bool = False) 
             f"${tot['cost']:.4f} actual vs ${row['est_cost_usd']:.4f} estimated",
             chunk_id,
         )
-    if row["output_file"] and ctx.config.delete_output_files:
-        try:
-            ctx.transport.delete_file(str(row["output_file"]))
-        except Exception as exc:  # the results are safe; a leftover file only costs storage for 48 h
-            led.event("output_delete_failed", f"{row['output_file']}: {type(exc).__name__}", chunk_id)
-    if row["batch_name"] and ctx.config.delete_collected_jobs:
-        # a finished job (with inline output) would otherwise ride along in every later listing
-        try:
-            ctx.transport.delete(str(row["batch_name"]))
-        except Exception as exc:
-            led.event("job_delete_failed", f"{row['batch_name']}: {type(exc).__name__}", chunk_id)
+    crash_point("collected")  # results committed, output file and job not yet deleted
+    settle(ctx, chunk_id)
     return counts
 
 

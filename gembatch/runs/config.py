@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from gembatch.planning.latency import HEDGE_QUANTILE
 from gembatch.transport.base import Timings
 
 __all__ = ["ARTICLES_FILE", "LEDGER_FILE", "MARKER_FILE", "RESULTS_FILE", "RunConfig"]
@@ -42,8 +43,11 @@ class RunConfig:
     delete_input_files: bool = True
     delete_output_files: bool = True
     delete_collected_jobs: bool = True  # batches.delete once results are in the ledger
-    pending_limit_s: float | None = None
-    cancel_stale: bool = False
+    # the watchdog: a job pending this long (wall clock) is cancelled and sent again, attempt-free
+    pending_limit_s: float | None = 86_400.0
+    cancel_stale: bool = True
+    # hedge stragglers: cancel (attempt-free) and resend a job pending past this turnaround quantile
+    hedge_quantile: float | None = HEDGE_QUANTILE
     # a backend's own timings (e.g. the emulator's) replace these when a run is created
     poll_min_s: float = Timings.poll_min_s
     poll_max_s: float = Timings.poll_max_s
@@ -61,6 +65,7 @@ class RunConfig:
         "delete_collected_jobs",
         "pending_limit_s",
         "cancel_stale",
+        "hedge_quantile",
         "poll_min_s",
         "poll_max_s",
         "backoff_base_s",

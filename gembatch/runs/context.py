@@ -41,6 +41,13 @@ class Context:
     #: held by a step and by configuration changes made through the same ``Run`` object
     lock: threading.RLock = field(default_factory=threading.RLock)
     _resolved: Transport | None = None
+    #: when (and on how many results) results.parquet was last written, whether collected work is
+    #: not in it yet, and how many results the token ratio was last measured on (both are refreshed
+    #: on a schedule, not at every step)
+    exported_at: float = 0.0
+    exported_on: int = 0
+    export_due: bool = False
+    calibrated_on: int = 0
 
     @property
     def ledger(self) -> RunStore:

@@ -1,9 +1,11 @@
 """Test-only crash points: ``GEMBATCH_TEST_CRASH_AT=<point>`` makes the process SIGKILL itself there.
 
 Used by the crash-safety tests to prove a run survives being killed at the worst moments. Points:
-``upload`` (mid-upload), ``intent`` (intent committed, before create), ``create`` (create returned,
-not yet recorded), ``download`` (output downloaded, not parsed), ``collect`` (results written inside
-the collection transaction, not committed). Never set it outside tests.
+``upload`` (mid-upload), ``uploaded`` (the upload answered, its name not yet recorded), ``intent``
+(intent committed, before create), ``create`` (create returned, not yet recorded), ``download``
+(output downloaded, not parsed), ``collect`` (results written inside the collection transaction,
+not committed), ``collected`` (collection committed, output file and job not yet deleted),
+``delete`` (a delete done at the service, not yet recorded). Never set it outside tests.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import signal
 
 __all__ = ["POINTS", "crash_point"]
 
-POINTS = ("upload", "intent", "create", "download", "collect")
+POINTS = ("upload", "uploaded", "intent", "create", "download", "collect", "collected", "delete")
 
 
 def crash_point(name: str) -> None:

@@ -79,9 +79,10 @@ def open_existing(
     )
     raise LedgerDamaged(
         f"{run_dir} holds {who} ({', '.join(evidence)}) but its ledger is {problem}: starting afresh "
-        f"could submit and pay for every article again, so nothing was done.{jobs} restore "
-        f"{LEDGER_FILE} from a backup to go on, or start a new run over it with force=True "
-        "(gb.Run.create) / --force (gembatch run), which moves the old files aside first"
+        f"could submit and pay for every article again, so nothing was done.{jobs} Restore "
+        f"{LEDGER_FILE} from a backup to go on, or start a new run over it with `gembatch run FILE "
+        f"--run-dir {run_dir} --force` (Python: force=True), which first moves the old files into "
+        "damaged-<time>/"
     )
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from gembatch.errors import BackendError, JobNotFound, ServiceUnreachable
+from gembatch.errors import BackendError, GembatchError, JobNotFound, ServiceUnreachable
 from gembatch.runs.response_lines import LineResult, iter_jsonl, parse_lines
 from gembatch.transport.connect import as_transport
 from gembatch.transport.names import batch_name
 
-__all__ = ["job_results", "job_status", "submit_job"]
+__all__ = ["job_results", "job_status", "service_error", "submit_job"]
 
 INLINE_LIMIT_BYTES = 19_000_000
 
@@ -45,13 +45,16 @@ def submit_job(
     buf = io.BytesIO()
     write_jsonl(iter_request_lines(articles, spec), buf)
     transport = as_transport(client)
-    if buf.tell() < INLINE_LIMIT_BYTES:
-        lines = [json.loads(line) for line in buf.getvalue().splitlines()]
-        job = transport.create(spec.model, display_name, requests=lines)
-    else:
-        buf.seek(0)
-        file_name = transport.upload(buf, display_name)
-        job = transport.create(spec.model, display_name, file_name=file_name)
+    try:
+        if buf.tell() < INLINE_LIMIT_BYTES:
+            lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+            job = transport.create(spec.model, display_name, requests=lines)
+        else:
+            buf.seek(0)
+            file_name = transport.upload(buf, display_name)
+            job = transport.create(spec.model, display_name, file_name=file_name)
+    except Exception as exc:
+        raise service_error(transport, exc, f"create the batch job {display_name!r}") from None
     return job.name
 
 
@@ -67,12 +70,18 @@ def _get(transport: Any, name: str) -> Any:
                 "project of the API key that created it)",
                 field="job",
             ) from None
-        if failure.answered:
-            raise BackendError(f"the service refused to read {name}: {failure.summary()}") from None
-        raise ServiceUnreachable(
-            f"cannot reach the service to read {name}: {failure.summary()} "
-            "(a proxy in the way? NO_PROXY=127.0.0.1,localhost for a local emulator)"
-        ) from None
+        raise service_error(transport, exc, f"read {name}") from None
+
+
+def service_error(transport: Any, exc: BaseException, doing: str) -> GembatchError:
+    """One clear error for a failed call: the service refused it, or could not be reached."""
+    failure = transport.classify(exc)
+    if failure.answered:
+        return BackendError(f"the service refused to {doing}: {failure.summary()}")
+    return ServiceUnreachable(
+        f"cannot reach the service to {doing}: {failure.summary()} "
+        "(a proxy in the way? NO_PROXY=127.0.0.1,localhost for a local emulator)"
+    )
 
 
 def job_status(client: Any, name: str) -> dict[str, Any]:

@@ -7,9 +7,27 @@ from typing import Literal
 
 from gembatch.runs.store import RunStore, WorkLeft
 
-__all__ = ["ArticleOutcome", "DoneReason", "article_outcome", "finish", "is_done"]
+__all__ = [
+    "ATTEMPT_FREE_CANCELS",
+    "ArticleOutcome",
+    "DoneReason",
+    "article_outcome",
+    "attempt_free",
+    "finish",
+    "is_done",
+]
 
 DoneReason = Literal["complete", "budget", "cancelled"]
+
+#: Cancel reasons that withdraw a job for the scheduler's own sake (``hedge``: a straggler cancelled
+#: to be sent again; ``watchdog``: a job pending past ``pending_limit_s``): its unanswered articles
+#: wait again without spending an attempt.
+ATTEMPT_FREE_CANCELS = frozenset({"hedge", "watchdog"})
+
+
+def attempt_free(cancel_reason: str | None) -> bool:
+    """True when a job cancelled for ``cancel_reason`` costs its articles no attempt."""
+    return cancel_reason in ATTEMPT_FREE_CANCELS
 
 
 @dataclass(frozen=True)
@@ -20,18 +38,26 @@ class ArticleOutcome:
     status: Literal["succeeded", "failed", "pending"]
     requeue: bool
     error: str | None
+    refund: bool = False  # the attempt this answer was sent under does not count (``withdrawn``)
 
     def as_row(self) -> tuple[str, int, str | None]:
         return self.status, int(self.requeue), self.error
 
 
 def article_outcome(
-    result: Literal["succeeded", "retryable", "failed"], error: str | None, tries: int, max_attempts: int
+    result: Literal["succeeded", "retryable", "failed", "withdrawn"],
+    error: str | None,
+    tries: int,
+    max_attempts: int,
 ) -> ArticleOutcome:
-    """The one rule: a success is final; a retryable answer re-queues the article while it has
-    attempts left; anything else fails it, saying why (and after how many attempts)."""
+    """The one rule: a success is final; a ``withdrawn`` article (its job cancelled for an
+    attempt-free reason, see :data:`ATTEMPT_FREE_CANCELS`) waits again with its attempt given back;
+    a retryable answer re-queues the article while it has attempts left; anything else fails it,
+    saying why (and after how many attempts)."""
     if result == "succeeded":
         return ArticleOutcome("succeeded", False, None)
+    if result == "withdrawn":
+        return ArticleOutcome("pending", True, error, refund=True)
     if result == "retryable" and tries < max_attempts:
         return ArticleOutcome("pending", True, error)
     why = error if result == "failed" else f"gave up after {tries} attempts: {error}"

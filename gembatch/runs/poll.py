@@ -1,4 +1,5 @@
-"""Watching jobs: one listing sweep, batches.get where a job is missing, the watchdog, cancellation."""
+"""Watching jobs: one listing sweep, batches.get where a job is missing, the watchdog, hedging
+stragglers (see :mod:`gembatch.runs.hedge`), cancellation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from gembatch.runs.cleanup import delete_now
 from gembatch.runs.context import Context
+from gembatch.runs.hedge import MAX_HEDGES, hedge_due, hedge_generation, observe, service_now, threshold
 from gembatch.runs.states import State, from_remote
 from gembatch.transport.base import JobStatus
 
@@ -51,6 +54,8 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
     """Update every submitted chunk from ``listing``; returns how many reached a terminal state."""
     now = time.time() if now is None else now
     led, transport = ctx.store, ctx.transport
+    service = service_now(ctx)  # job ages are read on the service's clock (emulated for the emulator)
+    limit = threshold(ctx)  # the hedge threshold, once per poll
     finished = 0
     for row in led.chunks_in(State.SUBMITTED):
         chunk_id, name = row["chunk_id"], row["batch_name"]
@@ -79,8 +84,11 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
                 led.update_chunk(chunk_id, remote_state=state_str, stats=stats_json)
             if state_str != row["remote_state"]:
                 led.event("remote_state", f"{name}: {state_str}", chunk_id)
-            _watchdog(ctx, row, state_str, now)
+            if not _watchdog(ctx, row, state_str, now):
+                _hedge(ctx, row, job, service, limit)
             continue
+        if terminal == State.SUCCEEDED:
+            observe(ctx, job)
         with led.transaction():
             led.transition(
                 chunk_id,
@@ -97,17 +105,10 @@ def poll(ctx: Context, listing: Sweep, *, now: float | None = None) -> int:
 
 
 def _delete_input(ctx: Context, chunk_id: str, file_name: str) -> None:
-    """The job exists, so its input file only fills the 20 GB store: delete it."""
-    try:
-        ctx.transport.delete_file(file_name)
-    except Exception as exc:
-        failure = ctx.transport.classify(exc)
-        if not failure.not_found:
-            if failure.transient:
-                return  # try again next sweep
-            raise
-    ctx.store.update_chunk(chunk_id, input_file=None)
-    ctx.store.event("input_deleted", file_name, chunk_id)
+    """The job exists, so its input file only fills the 20 GB store: delete it (announced first)."""
+    if delete_now(ctx, "file", file_name, chunk_id=chunk_id, reason="input of a submitted job") is None:
+        ctx.store.update_chunk(chunk_id, input_file=None)
+        ctx.store.event("input_deleted", file_name, chunk_id)  # a failure is retried at the next sweep
 
 
 def cancel_job(ctx: Context, chunk_id: str, name: str, reason: str) -> None:
@@ -132,21 +133,33 @@ def cancel_in_flight(ctx: Context) -> None:
             cancel_job(ctx, row["chunk_id"], row["batch_name"], "user")
 
 
-def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> None:
+def _hedge(ctx: Context, row: Any, job: JobStatus, now: float, limit: float | None) -> None:
+    why = hedge_due(ctx, row, job, now, limit)
+    if why is None:
+        return
+    cancel_job(ctx, row["chunk_id"], row["batch_name"], "hedge")
+    ctx.store.event("hedge_cancel", why, row["chunk_id"])
+
+
+def _watchdog(ctx: Context, row: Any, state_str: str, now: float) -> bool:
+    """Flag (or cancel, with ``cancel_stale``) a job pending past ``pending_limit_s``; True if cancelled."""
     limit = ctx.config.pending_limit_s
     if limit is None or not state_str.endswith("PENDING") or row["cancel_reason"]:
-        return
+        return False
     age = now - float(row["submitted_at"] or now)
     if age < limit:
-        return
+        return False
     chunk_id, name = row["chunk_id"], row["batch_name"]
     if not ctx.config.cancel_stale:
         if row["blocked"] != "stale":
             ctx.store.update_chunk(chunk_id, blocked="stale")
             ctx.store.event("stale", f"{name} pending for {age:.0f}s (limit {limit:.0f}s)", chunk_id)
-        return
-    cancel_job(ctx, chunk_id, name, "watchdog")
+        return False
+    # attempt-free (sent again under the same attempt) up to MAX_HEDGES copies; then it counts
+    reason = "watchdog" if hedge_generation(chunk_id) < MAX_HEDGES else "stale"
+    cancel_job(ctx, chunk_id, name, reason)
     confirmed = str(ctx.transport.get(name).state)
     ctx.store.event(
         "watchdog_cancel", f"{name} pending {age:.0f}s; cancel requested, now {confirmed}", chunk_id
     )
+    return True

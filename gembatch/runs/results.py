@@ -26,6 +26,7 @@ RESULT_COLUMNS = (
     "error",
     "chunk_id",
     "attempt",
+    "cached",
 )
 STATUS = pd.CategoricalDtype(["succeeded", "failed", "pending"])
 
@@ -61,6 +62,7 @@ def results_frame(
     """One row per article (index ``article_id``) with the documented results columns, schema fields typed.
 
     Articles still pending have missing values (``<NA>``), never zeros pretending to be results.
+    ``cached`` marks answers taken from the response cache (``attrs``: ``cache_hits``, ``cache_saved_usd``).
     ``articles`` given → its columns are joined on the right (prefixed ``input_`` on a clash).
     """
     rows = ledger.result_rows()
@@ -92,6 +94,11 @@ def results_frame(
     frame["error"] = pd.array(list(cols[9]), dtype="string")
     frame["chunk_id"] = pd.array(list(cols[10]), dtype="string")
     frame["attempt"] = pd.array(list(cols[11]), dtype="Int64")
+    # answered from the response cache when the run was created (cost 0: paid for by an earlier run)
+    frame["cached"] = pd.array([c == "cache" for c in cols[10]], dtype="boolean")
+    cached = ledger.get_meta("cache") or {}
+    frame.attrs["cache_hits"] = int(cached.get("cache_hits") or 0)
+    frame.attrs["cache_saved_usd"] = float(cached.get("cache_saved_usd") or 0.0)
     if articles is not None:
         extra = articles.rename(columns={c: f"input_{c}" for c in articles.columns if c in frame.columns})
         frame = frame.join(extra, how="left")

@@ -5,24 +5,29 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from gembatch.errors import GembatchError, InputError, LedgerDamaged
+from gembatch.cache.lookup import lookup, open_cache
+from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.values import check_attempts, check_budget
+from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
+from gembatch.runs.deadline import parse_deadline, set_deadline
 from gembatch.runs.drivers import StepReport, driver_for
 from gembatch.runs.drivers.batch import guard
 from gembatch.runs.drivers.realtime import check_options, finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.guard import open_existing, set_aside, write_marker
-from gembatch.runs.lock import create_lock
+from gembatch.runs.lock import create_lock, driver_lock
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.results import results_frame
+from gembatch.runs.reuse import absorb
 from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
@@ -44,6 +49,12 @@ def _check_knobs(knobs: dict[str, Any]) -> None:
         raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
     if "mode" in knobs or "realtime" in knobs:
         check_options(knobs.get("mode"), knobs.get("realtime"))
+    q = knobs.get("hedge_quantile")
+    if q is not None and (isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1):
+        raise InputError(
+            f"hedge_quantile must be a number between 0 and 1 (or None: no hedging), not {q!r}",
+            field="hedge_quantile",
+        )
 
 
 def _timing_knobs(transport: Transport) -> dict[str, float]:
@@ -83,6 +94,10 @@ class Run:
         budget_usd: float | None = None,
         run_id: str | None = None,
         force: bool = False,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+        deadline: Any = None,
+        deadline_usd: float | None = None,
         **knobs: Any,
     ) -> Run:
         """Create the run, or reopen it when ``run_dir`` already holds the same one.
@@ -99,9 +114,21 @@ class Run:
         ``client`` is a ``google.genai.Client`` or a :class:`~gembatch.transport.base.Transport`
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+
+        ``cache`` (default on) answers every article whose request (backend, model, contents,
+        system instruction, generation config) is in the response cache at no cost, and only the
+        rest is sent; the run's paid answers go into the cache. ``cache_dir`` (default
+        ``$GEMBATCH_CACHE_DIR``, else the user's cache directory) says where it lives. A reopened
+        run keeps what it was created with.
+
+        ``deadline`` (a time such as ``"16:00"`` or a duration such as ``"2h"``, see
+        :meth:`set_deadline`) moves jobs that would miss it to real time, spending at most
+        ``deadline_usd`` on that.
         """
         _check_knobs(knobs)
         max_attempts, budget_usd = check_attempts(max_attempts), check_budget(budget_usd)
+        parse_deadline(deadline)  # a bad deadline is refused before anything is written
+        check_budget(deadline_usd, "deadline_usd")
         path = Path(run_dir)
         if path.exists() and not path.is_dir():
             raise InputError(f"run_dir {path} is a file, not a directory; pick another path", field="run_dir")
@@ -123,16 +150,29 @@ class Run:
                 ledger, stored = existing
                 config = RunConfig.from_dict(stored)
                 defining = defining_config(plan, max_attempts, budget_usd)
-                check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                try:
+                    check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                except RunMismatch:
+                    ledger.close()  # refused: the directory is left as it was found
+                    raise
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
-                return cls(path, ledger, transport)
-            ledger = new_ledger(
-                path, articles, plan, max_attempts=max_attempts, run_id=run_id, budget_usd=budget_usd, **knobs
-            )
+                return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
+            store = open_cache(cache, cache_dir)
+            with store if store is not None else nullcontext():
+                found = None if store is None else lookup(articles, plan.spec, transport.name, store)
+                ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
+                                    budget_usd=budget_usd, cached=found, **knobs)  # fmt: skip
+                if store is not None and found is not None and found.hits:
+                    store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
             write_marker(path, config.run_id, config.model)
-            return cls(path, ledger, transport)
+            return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
+
+    def _with_deadline(self, deadline: Any, deadline_usd: float | None) -> Run:
+        if deadline is not None and not (isinstance(deadline, str) and not deadline.strip()):
+            self.set_deadline(deadline, deadline_usd)
+        return self
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike[str], client: Any = None, **knobs: Any) -> Run:
@@ -142,6 +182,8 @@ class Run:
         """
         _check_knobs(knobs)
         path = Path(run_dir)
+        if path.is_file():
+            raise InputError(f"{path} is a file, not a run directory", field="run_dir")
         had_ledger = (path / LEDGER_FILE).exists()
         existing = open_existing(path)  # a damaged ledger beside earlier work: LedgerDamaged
         if existing is None:
@@ -150,7 +192,10 @@ class Run:
                     f"{path} holds no gembatch run; start one with `gembatch run FILE --run-dir {path}` "
                     "(or gb.Run.create in Python)"
                 )
-            raise GembatchError(f"{path}: the run was never fully created; create it again")
+            raise GembatchError(
+                f"{path}: the run was never fully created; create it again with `gembatch run FILE "
+                f"--run-dir {path}`"
+            )
         ledger, stored = existing
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
@@ -191,12 +236,18 @@ class Run:
         """One tick of the run's driver (batch: reconcile, sweep, collect, re-queue, submit what fits;
         real time: a bounded slice of sending)."""
         mode = self._ctx.refresh().mode
-        return driver_for(mode).step(self._ctx)
+        try:
+            return driver_for(mode).step(self._ctx)
+        finally:
+            absorb(self._ctx)
 
     def wait(self, timeout: float | None = None, progress: bool = True) -> bool:
         """Drive until every article is accounted for (or ``timeout`` seconds pass); True when done."""
         mode = self._ctx.refresh().mode
-        return driver_for(mode).wait(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
+        try:
+            return driver_for(mode).wait(self._ctx, timeout=timeout, progress=progress, stop=self._stop)
+        finally:
+            absorb(self._ctx)  # the answers paid for go into the response cache
 
     def start(self) -> Run:
         """Drive the run from a daemon thread (for notebooks); calling it again is harmless."""
@@ -258,6 +309,17 @@ class Run:
                 store.set_meta("done", None)
             store.event("budget", f"budget_usd {old} -> {cfg.budget_usd}")
 
+    def set_deadline(self, deadline: Any, deadline_usd: float | None = None) -> float | None:
+        """Finish by ``deadline``: jobs that would miss it are cancelled and their articles sent in
+        real time (see :mod:`gembatch.runs.deadline`); returns the deadline as UNIX seconds.
+
+        ``deadline``: a time (``"16:00"``, ``"2026-12-01T16:00"``, a ``datetime``) or a duration from
+        now (``"90m"``, ``"2h"``, seconds); ``None`` removes it. ``deadline_usd``: the most the
+        switch to real time may cost (``None``: only ``budget_usd`` bounds it).
+        """
+        with self._lock:
+            return set_deadline(self._ctx, deadline, check_budget(deadline_usd, "deadline_usd"))
+
     def retry_failed(self) -> int:
         """Give every failed article one more attempt (e.g. after fixing a quota); returns how many."""
         ctx, store = self._ctx, self.store
@@ -278,7 +340,10 @@ class Run:
         twice. ``options``: :class:`gembatch.runs.realtime_send.RealtimeOptions` fields (``rpm``, ``tpm``...).
         """
         self.stop()  # the batch driver must not submit what real time is about to send
-        return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
+        try:
+            return finish_realtime(self._ctx, timeout=timeout, progress=progress, stop=self._stop, **options)
+        finally:
+            absorb(self._ctx)
 
     def monitor(self, **kwargs: Any) -> Any:
         """A live monitor panel for this run, from the installed panel package (gembatch-widgets).
@@ -307,6 +372,28 @@ class Run:
                     )
                 store.event("cancel", "run cancelled by the user")
             guard(self._ctx, "cancel", lambda: cancel_in_flight(self._ctx))  # retried by the next step
+
+    def cleanup(self, dry_run: bool = False) -> CleanupReport:
+        """Delete what the service still holds for this run and the run no longer needs.
+
+        Lists the service's jobs and files under the run's display-name prefix, plus the deletes
+        the run still owes; keeps what a chunk in flight needs. With ``dry_run`` nothing is
+        deleted: the report lists what would be. Driving the run (``wait``, ``gembatch run``)
+        does the same by itself; this is for a run left behind, or to see what is left.
+        """
+        from gembatch.runs.cleanup import cleanup
+
+        if dry_run:
+            return cleanup(self._ctx, dry_run=True)
+        with self._lock, driver_lock(self.run_dir) as mine:
+            if not mine:
+                raise RunBusy(
+                    f"another process is driving the run in {self.run_dir}; it cleans up as it goes. "
+                    f"Try again when it has stopped, or see what is left with "
+                    f"`gembatch cleanup {self.run_dir} --dry-run`"
+                )
+            self._ctx.refresh()
+            return cleanup(self._ctx, dry_run=False)
 
     # -- frames and summary ---------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["POLICIES", "Candidate", "Capacity", "Decision", "choose"]
 
-POLICIES = ("rolling", "waves")
+POLICIES = ("tail", "rolling", "waves")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ def choose(
 ) -> Decision:
     """First-fit in plan order under every limit.
 
-    ``rolling`` considers every planned chunk, so capacity freed by any job is used at once;
+    ``tail`` and ``rolling`` consider every planned chunk, so capacity freed by any job is used at
+    once (they differ in the plan's job sizes);
     ``waves`` only the chunks of the open wave, so a wave starts when the previous one is collected.
     A chunk larger than the whole cap is let through alone when nothing else is in flight (the
     service then decides), so a run never stalls silently.

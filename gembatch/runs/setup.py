@@ -7,14 +7,16 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gembatch.cache.lookup import CacheLookup
 from gembatch.errors import InputError, QuotaExceeded, RunMismatch
 from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE, RunConfig
+from gembatch.runs.reuse import record_hits
 from gembatch.runs.store import RunStore
 
 __all__ = ["check_same_run", "fingerprints", "new_ledger"]
@@ -28,28 +30,63 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
-    """Per-article hashes, the representative of each identical request, and estimates."""
-    from gembatch.inputs.request_lines import iter_request_lines
+_BLOCK = 1024
 
+
+def text_hashes(articles: pd.DataFrame) -> list[str]:
+    """The short hash of every article's text, a block at a time (never every text as a Python string)."""
+    column = articles["text"]
+    out: list[str] = []
+    for start in range(0, len(column), _BLOCK):
+        out.extend(_sha(str(t)) for t in column.iloc[start : start + _BLOCK].tolist())
+    return out
+
+
+def _request_hashes(articles: pd.DataFrame, plan: Any, content: list[str]) -> list[str]:
+    """A hash of what makes each request (model, prompt settings, rendered fields) without building
+    or encoding it: the text stands in by its own hash, other fields by their prompt text."""
+    from gembatch.inputs.prompts import as_text
+
+    spec = plan.spec
+    names = spec.template.fields
+    spec.template.check_columns(articles.columns)
+    head = (str(plan.model), spec.fingerprint())
+    others = [n for n in names if n != "text"]
+    if not others:
+        return [_sha(*head, c if "text" in names else "") for c in content]
+    out: list[str] = []
+    for start in range(0, len(articles), _BLOCK):
+        block = articles.iloc[start : start + _BLOCK]
+        columns = [block[n].tolist() for n in others]
+        for i, values in enumerate(zip(*columns, strict=True)):
+            text = content[start + i] if "text" in names else ""
+            out.append(_sha(*head, text, *(as_text(v) for v in values)))
+    return out
+
+
+def _article_rows(
+    articles: pd.DataFrame, plan: Any, content: list[str], cached: Collection[str] = ()
+) -> pd.DataFrame:
+    """Per-article hashes, the representative of each identical request, and estimates.
+
+    Articles in ``cached`` (answered from the response cache) may be missing from the plan.
+    """
     if not articles.index.is_unique:  # output is matched by key: a repeated key would mix results
         dup = articles.index[articles.index.duplicated()][0]
         raise InputError(f"article id {dup!r} appears more than once; ids must be unique", row=str(dup))
-    model = plan.model
-    ids, content, request = [], [], []
-    texts = articles["text"].astype(str).tolist()
-    for line, text in zip(iter_request_lines(articles, plan.spec), texts, strict=True):
-        ids.append(line["key"])
-        content.append(_sha(text))
-        request.append(_sha(model, json.dumps(line["request"], sort_keys=True, separators=(",", ":"))))
+    ids = [str(i) for i in articles.index.tolist()]
+    request = _request_hashes(articles, plan, content)
     rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
     rows["seq"] = range(len(rows))
     # identical only when both the request and the article text are: a template that leaves
     # the text out must not make different articles share one answer
-    rows["rep_id"] = rows.groupby(["request_hash", "content_hash"])["article_id"].transform("first")
+    first: dict[tuple[str, str], str] = {}
+    keys = zip(request, content, strict=True)
+    rows["rep_id"] = [first.setdefault(k, a) for k, a in zip(keys, ids, strict=True)]
     assign = plan.assignments.reindex(rows["article_id"]).to_numpy()
-    if pd.isna(assign).any():
-        missing = rows["article_id"][pd.isna(assign)].iloc[0]
+    unplanned = pd.isna(assign) & ~rows["article_id"].isin(cached).to_numpy()
+    if unplanned.any():
+        missing = rows["article_id"][unplanned].iloc[0]
         raise InputError(
             f"article {missing!r} is not in the plan; re-run gb.plan() on these articles", row=missing
         )
@@ -63,7 +100,7 @@ def _article_rows(articles: pd.DataFrame, plan: Any) -> pd.DataFrame:
         ("est_cost_usd", "est_cost_usd"),
     ):
         per_chunk = chunks[src].reindex(rows["chunk_id"]).to_numpy(dtype="float64")
-        rows[dst] = per_chunk * rows["w"]
+        rows[dst] = (per_chunk * rows["w"]).fillna(0.0)  # a cached article has no chunk: nothing to pay
     rows["est_input_tokens"] = rows["est_input_tokens"].round().astype("int64")
     rows["est_output_tokens"] = rows["est_output_tokens"].round().astype("int64")
     return rows
@@ -79,15 +116,17 @@ def _info_dict(info: Any) -> dict[str, Any]:
     return dict(info)
 
 
-def fingerprints(articles: pd.DataFrame, plan: Any, config: dict[str, Any]) -> dict[str, str]:
+def fingerprints(
+    articles: pd.DataFrame, plan: Any, config: dict[str, Any], hashes: list[str] | None = None
+) -> dict[str, str]:
     """Short hashes of what defines a run: input, prompt, model, config (re-create must match).
 
     How the plan splits the articles into jobs is not part of it: the split follows the quota
     (which gembatch may learn between two sessions), and a reopened run keeps the chunks it has.
     """
-    texts = articles["text"].astype(str).tolist()
+    hashes = text_hashes(articles) if hashes is None else hashes
     ids = [str(i) for i in articles.index.tolist()]
-    data = _sha(*(f"{i}\x01{_sha(t)}" for i, t in zip(ids, texts, strict=True)))
+    data = _sha(*(f"{i}\x01{h}" for i, h in zip(ids, hashes, strict=True)))
     cfg = _sha(json.dumps(config, sort_keys=True, default=str))
     return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
 
@@ -133,8 +172,8 @@ def check_same_run(
             said[diffs.index("model")] = f"the model (the run uses {stored.model}, now {wanted['model']})"
         raise RunMismatch(
             f"{run_dir} already holds run {stored.run_id}, and these differ from it: {'; '.join(said)}. "
-            "Use a new run directory for a new run, or continue this one as it was created "
-            "(gb.Run.open(run_dir) in Python; the same command and options as before in a terminal)"
+            "Use a new run directory for a new run, or continue this one as it was created: "
+            f"`gembatch resume {run_dir}` (Python: gb.Run.open(run_dir))"
         )
 
 
@@ -146,11 +185,17 @@ def new_ledger(
     max_attempts: int,
     run_id: str | None,
     budget_usd: float | None = None,
+    cached: CacheLookup | None = None,
     **knobs: Any,
 ) -> RunStore:
-    """Snapshot the inputs and write the whole initial ledger in one transaction."""
+    """Snapshot the inputs and write the whole initial ledger in one transaction.
+
+    ``cached``: the response cache's hits for these articles; they are recorded as answered and
+    left out of every chunk (``None``: the cache is off).
+    """
     defining = defining_config(plan, max_attempts, budget_usd)
-    fps = fingerprints(articles, plan, defining)
+    content = text_hashes(articles)  # each text hashed once: for the fingerprint and for duplicates
+    fps = fingerprints(articles, plan, defining, content)
     info = plan.model_info
     quota = int(plan.quota_tokens)
     cap = int(quota * float(plan.headroom))
@@ -183,12 +228,15 @@ def new_ledger(
         config.inline_limit_bytes = min(
             config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
         )
-    rows = _article_rows(articles, plan)
-    articles.to_parquet(run_dir / ARTICLES_FILE)
+    hits = cached.hits if cached is not None else {}
+    rows = _article_rows(articles, plan, content, hits.keys())
+    articles.to_parquet(run_dir / ARTICLES_FILE, row_group_size=4096)  # written a slice at a time
     led = RunStore(run_dir / LEDGER_FILE)
-    reps = rows[rows["article_id"] == rows["rep_id"]]
+    all_reps = rows[rows["article_id"] == rows["rep_id"]]
+    reps = all_reps[~all_reps["article_id"].isin(hits.keys())] if hits else all_reps
     with led.transaction():
-        led.add_articles(rows.to_dict("records"))  # type: ignore[arg-type]
+        cols = [str(c) for c in rows.columns]  # one row dict at a time, never a list of them all
+        led.add_articles(dict(zip(cols, t, strict=True)) for t in rows.itertuples(index=False, name=None))
         groups = dict(tuple(reps.groupby("chunk_id", sort=False)))
         for cid in chunks.index:  # plan order: the scheduler submits first-fit in this order
             if cid not in groups:
@@ -205,9 +253,10 @@ def new_ledger(
                 est_output_tokens=int(group["est_output_tokens"].sum()),
                 est_cost_usd=float(group["est_cost_usd"].sum()),
             )
-        dups = len(rows) - len(reps)
+        dups = len(rows) - len(all_reps)
         led.set_meta("config", config.to_dict())
         led.event(
             "created", f"{len(rows)} articles ({dups} identical requests sent once), {len(chunks)} chunks"
         )
+        record_hits(led, cached, time.time(), set(all_reps["article_id"]))
     return led

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.errors import GembatchError
+from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
+from gembatch.runs.store_cleanup import CleanupStore
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
-from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION
+from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION, TALLIES_FILL, TALLIES_TABLE, TRIGGERS
 
 __all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "RunStore", "WorkLeft"]
 
@@ -23,7 +25,7 @@ class LedgerError(GembatchError):
     """The ledger file is unreadable, from a newer gembatch, or not a gembatch ledger."""
 
 
-class RunStore(StoreFigures):
+class RunStore(StoreFigures, CleanupStore):
     """Named operations on ``ledger.sqlite``; every public write is one committed transaction.
 
     Safe to share between the driving thread and readers (one connection behind a lock);
@@ -44,6 +46,7 @@ class RunStore(StoreFigures):
                 for stmt in SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
+                self._tallies()
                 row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     self._db.execute(
@@ -56,6 +59,16 @@ class RunStore(StoreFigures):
                     )
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path} is not a readable gembatch ledger: {exc}") from None
+
+    def _tallies(self) -> None:
+        """Running totals: made (and filled from the data) once, then kept by triggers."""
+        known = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='tallies'")
+        fresh = known.fetchone() is None
+        self._db.execute(TALLIES_TABLE)
+        for stmt in TRIGGERS:
+            self._db.execute(stmt)
+        if fresh:
+            self._db.execute(TALLIES_FILL)
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager
@@ -281,6 +294,29 @@ class RunStore(StoreFigures):
             top = int(db.execute("SELECT COALESCE(MAX(attempts), 0) FROM articles").fetchone()[0])
         return int(n), top
 
+    def record_cached(self, results: Sequence[Sequence[Any]], label: str) -> None:
+        """Articles answered from the response cache: their result rows (``RESULT_FIELDS`` order),
+        each article and its identical ones succeeded, ``chunk_id`` = ``label`` (joins a transaction)."""
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO results({', '.join(RESULT_FIELDS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_FIELDS))})",
+                results,
+            )
+            db.executemany(
+                "UPDATE articles SET status='succeeded', requeue=0, error=NULL, chunk_id=? WHERE rep_id=?",
+                ((label, r[0]) for r in results),
+            )
+
+    def answers_after(self, rowid: int, skip_label: str) -> list[sqlite3.Row]:
+        """Succeeded result rows written after ``rowid`` (``rowid`` column included), except those
+        labelled ``skip_label``: what the response cache has not been given yet."""
+        return self._rows(
+            "SELECT rowid, * FROM results WHERE rowid > ? AND status='succeeded' AND chunk_id != ? "
+            "ORDER BY rowid",
+            (rowid, skip_label),
+        )
+
     def event(self, kind: str, message: str = "", chunk_id: str | None = None) -> None:
         """Append an event with the figures the charts need (joins an open transaction)."""
         with self._tx() as db:
@@ -292,6 +328,7 @@ class RunStore(StoreFigures):
                 "succeeded, failed, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), kind, chunk_id, message, enq, committed, actual, *c.values()),
             )
+        log_event(self.path.parent.name, kind, message, chunk_id)  # and to the `gembatch` logger
 
 
 #: Older name of :class:`RunStore`.

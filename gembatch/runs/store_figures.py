@@ -69,11 +69,15 @@ class StoreFigures:
         """Articles whose request is actually sent (the others repeat one of them)."""
         return int(self._one("SELECT COUNT(*) FROM articles WHERE article_id = rep_id"))
 
+    def tallies(self) -> dict[str, float]:
+        """The running totals the triggers keep (article counts per status, results, cost, usage)."""
+        return {str(r[0]): float(r[1]) for r in self._rows("SELECT name, value FROM tallies")}
+
     def counts(self) -> dict[str, int]:
         """Articles per final status: ``{"succeeded": n, "failed": n, "pending": n}``."""
         out = {"succeeded": 0, "failed": 0, "pending": 0}  # this order is the events' column order
-        for status, n in self._rows("SELECT status, COUNT(*) FROM articles GROUP BY status"):
-            out[status] = n
+        for name, n in self._rows("SELECT name, value FROM tallies WHERE name LIKE 'status:%'"):
+            out[str(name).removeprefix("status:")] = int(n)
         return out
 
     def requeued_articles(self) -> list[sqlite3.Row]:
@@ -177,16 +181,13 @@ class StoreFigures:
 
     def spend(self) -> tuple[float, float]:
         """(actual USD settled, committed USD = actual + estimates of everything in flight)."""
-        actual = float(self._one("SELECT COALESCE(SUM(cost_usd), 0) FROM results"))
+        actual = max(0.0, float(self._one("SELECT value FROM tallies WHERE name='cost_usd'")))
         return actual, actual + self.in_flight()[2]
 
     def usage_totals(self) -> tuple[int, int, int]:
         """(prompt, output, thoughts) tokens the service reported, summed over every result."""
-        row = self._rows(
-            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(output_tokens), 0), "
-            "COALESCE(SUM(thoughts_tokens), 0) FROM results"
-        )[0]
-        return int(row[0]), int(row[1]), int(row[2])
+        t = self.tallies()
+        return int(t["prompt_tokens"]), int(t["output_tokens"]), int(t["thoughts_tokens"])
 
     def recent_answers(self, since: float, label_prefix: str) -> list[tuple[float, int]]:
         """(time, prompt tokens) of results labelled ``label_prefix…`` recorded after ``since``."""
@@ -204,7 +205,8 @@ class StoreFigures:
     def last_problem(self) -> tuple[str, str, float] | None:
         """(kind, message, time) of the newest error, refusal or failure event, if any."""
         rows = self._rows(
-            "SELECT kind, message, time FROM events WHERE kind IN ('error', 'transient_error') "
+            "SELECT kind, message, time FROM events "
+            "WHERE kind IN ('error', 'transient_error', 'create_unknown') "
             "OR kind LIKE '%\\_refused' ESCAPE '\\' OR kind LIKE '%\\_failed' ESCAPE '\\' "
             "ORDER BY id DESC LIMIT 1"
         )

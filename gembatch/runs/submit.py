@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from gembatch.runs.cleanup import announce_upload, record_upload
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
 from gembatch.runs.states import State
@@ -57,21 +57,30 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
         )
         led.event("intent", display, chunk_id)
     crash_point("intent")
-    path = ctx.tmp_dir / f"{chunk_id}.jsonl"
-    from gembatch.inputs.request_lines import write_jsonl
+    from gembatch.inputs.request_lines import encode_lines
 
-    nbytes = write_jsonl(request_lines(ctx, led.chunk_article_ids(chunk_id)), path)
-    inline = nbytes < ctx.config.inline_limit_bytes
+    # each line is encoded once: its bytes size the chunk and, for a file job, are what is uploaded;
+    # an inline job is sent from the line dicts in memory (no temp file written and parsed back)
+    lines = list(request_lines(ctx, led.chunk_article_ids(chunk_id)))
+    encoded = encode_lines(lines)
+    inline = sum(len(b) for b in encoded) < ctx.config.inline_limit_bytes
+    path = ctx.tmp_dir / f"{chunk_id}.jsonl"
+    if not inline:  # a file job: the bytes go to disk and the dicts are no longer needed
+        with path.open("wb") as fh:
+            fh.writelines(encoded)
+        lines = []
+    del encoded
     try:
         file_name = None if inline else _upload(ctx, chunk_id, path, display, row["input_file"])
     except Exception as exc:  # nothing was created: the create call was never made
         path.unlink(missing_ok=True)
-        return _refused(ctx, chunk_id, transport.classify(exc), "upload", exc)
+        failure = transport.classify(exc)
+        if failure.refused:  # the service stored nothing: no file can be left behind
+            led.intent_done("upload", display)
+        return _refused(ctx, chunk_id, failure, "upload", exc)
     try:
         job: JobStatus
         if inline:
-            with path.open("rb") as fh:
-                lines = [json.loads(line) for line in fh]
             job = transport.create(ctx.config.model, display, requests=lines)
         else:
             job = transport.create(ctx.config.model, display, file_name=file_name)
@@ -100,9 +109,11 @@ def submit_chunk(ctx: Context, chunk_id: str) -> SubmitResult:
 def _upload(ctx: Context, chunk_id: str, path: Path, display: str, previous: str | None) -> str:
     if previous and ctx.transport.file_exists(previous):  # uploaded before a crash: reuse it
         return previous
+    announce_upload(ctx, chunk_id, display)  # a crash from here on may leave a file: swept later
     with _CrashingReader(path, "rb") as fh:
         name = ctx.transport.upload(fh, display)
-    ctx.store.update_chunk(chunk_id, input_file=name)
+    crash_point("uploaded")
+    record_upload(ctx, chunk_id, display, name)
     return name
 
 

@@ -114,6 +114,8 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
     problem = ledger.last_problem()
     last = ledger.last_event()
     backoff = ledger.get_meta("backoff_until")
+    cached = ledger.get_meta("cache") or {}
+    deadline = ledger.get_meta("deadline") or {}
     return RunSummary(
         run_id=config.run_id,
         model=config.model,
@@ -158,4 +160,10 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         last_error=None if problem is None else f"{problem[0]}: {problem[1]}",
         last_error_at=None if problem is None else problem[2],
         failure_reasons=ledger.failure_reasons(),
+        cache_hits=int(cached.get("cache_hits") or 0),
+        cache_misses=int(cached.get("cache_misses") or 0),
+        cache_saved_usd=float(cached.get("cache_saved_usd") or 0.0),
+        deadline_at=float(deadline["at"]) if deadline.get("at") else None,
+        deadline_note=deadline.get("note"),
+        leftovers=ledger.leftovers(),
     )

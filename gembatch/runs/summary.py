@@ -73,6 +73,12 @@ class RunSummary:
     stragglers: int = 0  # jobs in flight for longer than the observed p90 turnaround
     last_event: str | None = None  # the newest event, as "kind: message"
     last_event_at: float | None = None
+    cache_hits: int = 0  # articles answered from the response cache when the run was created
+    cache_misses: int = 0  # articles the run had to send (0 with the cache off)
+    cache_saved_usd: float = 0.0  # what the cached answers cost when they were paid for
+    deadline_at: float | None = None  # epoch seconds: jobs that would miss it go through real time
+    deadline_note: str | None = None  # the last switch to real time the deadline made
+    leftovers: int = 0  # files or jobs the run may still hold at the service (deletes owed)
 
     @property
     def finished(self) -> int:

@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from google.genai import errors
 from pydantic import ValidationError
 
 from gembatch._version import __version__
@@ -31,6 +33,7 @@ from gembatch.errors import (
 from gembatch.server._auth import BearerAuth, run_path
 from gembatch.server._limits import BodyLimit
 from gembatch.server._models import ArticlesBody, CreateParams, CreateRunBody, JobBody, RunParams
+from gembatch.server._operate import add_run_operations
 from gembatch.server._registry import RunRegistry, UnknownRun
 from gembatch.workflow.request import RunRequest
 
@@ -153,6 +156,20 @@ def create_app(
         }.get(type(exc), 400)
         return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=code)
 
+    @app.exception_handler(errors.APIError)
+    async def _service_error(_: Request, exc: errors.APIError) -> JSONResponse:
+        code = exc.code if isinstance(exc.code, int) and 400 <= exc.code < 500 else 502
+        return JSONResponse(
+            {"detail": f"Gemini: {exc.status}: {exc.message}", "error": "BackendError"}, status_code=code
+        )
+
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        detail = f"cannot reach the service: {type(exc).__name__}: {exc} (proxy settings?)"
+        return JSONResponse({"detail": detail, "error": "ServiceUnreachable"}, status_code=503)
+
+    for transport_error in _transport_errors():
+        app.add_exception_handler(transport_error, _unreachable)
+
     @app.exception_handler(ValidationError)
     async def _validation_error(_: Request, exc: ValidationError) -> JSONResponse:
         errors = [
@@ -204,9 +221,7 @@ def create_app(
     def _run(run_id: str) -> Any:
         return registry.get_run(run_id, run_path(root, run_id))
 
-    @app.get("/v1/runs/{run_id}", dependencies=[auth], tags=["runs"])
-    def run_summary(run_id: str) -> dict[str, Any]:
-        return {"run_id": run_id, "summary": _run(run_id).summary().to_dict()}
+    add_run_operations(app, _run, auth)  # status (?wait_s), pause, resume, retry, set-budget, events...
 
     @app.get("/v1/runs/{run_id}/chunks", dependencies=[auth], tags=["runs"])
     def run_chunks(run_id: str) -> dict[str, Any]:
@@ -276,8 +291,28 @@ def create_app(
         frame = _remote(lambda: results(registry.client, _job_name(job_id)))
         return {"job_id": job_id, "items": _records(frame)}
 
+    @app.post("/v1/runs/{run_id}/cleanup", dependencies=[auth], tags=["runs"])
+    def cleanup_run(run_id: str, dry_run: bool = False) -> dict[str, Any]:
+        from gembatch.errors import RunBusy
+
+        try:
+            report = _run(run_id).cleanup(dry_run=dry_run)
+        except RunBusy as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        return {"run_id": run_id, "cleanup": report.to_dict()}
+
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
+
+
+def _transport_errors() -> list[type[Exception]]:
+    """The HTTP clients' connection errors (httpx, and httpx2 when the SDK uses it)."""
+    found: list[type[Exception]] = [httpx.TransportError]
+    try:
+        import httpx2
+    except ImportError:
+        return found
+    return [*found, httpx2.TransportError]
 
 
 def _remote(call: Any) -> Any:

@@ -15,7 +15,9 @@ from gembatch.planning.catalog import DEFAULT_MODEL
 MAX_ARTICLES_JSON = 50_000
 # RunRequest fields a request body cannot set: the articles come as ``articles`` or a file part;
 # server-side paths (prompt/system files, catalogue) and Python objects stay with the operator.
-NOT_IN_BODY = ("inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options")
+NOT_IN_BODY = (
+    "inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options", "cache_dir",
+)  # fmt: skip
 
 
 class RunParams(BaseModel):
@@ -41,13 +43,16 @@ class RunParams(BaseModel):
         None, max_length=40, description="price date, YYYY-MM-DD (default today)"
     )
     budget_usd: float | None = Field(None, description="dollars; checked against the cost of the mode")
-    policy: str | None = Field(None, max_length=20, description="rolling (default) or waves")
+    policy: str | None = Field(None, max_length=20, description="tail (default), rolling or waves")
     headroom: float | None = Field(None, description="fraction of the quota to use (default 0.9)")
     mode: str | None = Field(None, max_length=20, description="batch (default) or realtime")
     realtime: dict[str, Any] | None = Field(None, description="real-time options: rpm, tpm, ...")
     max_attempts: int | None = None
     pending_limit_s: float | None = None
     cancel_stale: bool | None = None
+    cache: bool | None = Field(None, description="take answers from the response cache (default true)")
+    deadline: str | None = Field(None, max_length=40, description="a time (16:00) or a duration (2h)")
+    deadline_usd: float | None = Field(None, description="the most the switch to real time may cost")
     id_col: str | None = Field(None, max_length=200)
     text_col: str | None = Field(None, max_length=200)
 
@@ -90,3 +95,34 @@ class JobBody(BaseModel):
     model: str = Field("gemini-3.5-flash-lite", min_length=1, max_length=200)
     prompt: str = Field("{text}", min_length=1, max_length=100_000)
     display_name: str = Field("gembatch-job", min_length=1, max_length=128)
+
+
+class BudgetBody(BaseModel):
+    """A run's new budget: dollars, or null for none (``POST /v1/runs/{id}/set-budget``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget_usd: float | None = Field(..., description="dollars; null removes the budget")
+
+
+class DeadlineBody(BaseModel):
+    """A run's deadline (``POST /v1/runs/{id}/set-deadline``): a time such as ``"16:00"`` or
+    ``"2026-12-01T16:00"``, a duration such as ``"2h"``, or null to remove it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deadline: str | None = Field(..., max_length=64, description="a time, a duration, or null")
+    deadline_usd: float | None = Field(None, description="the most the switch to real time may cost")
+
+
+class RealtimeBody(BaseModel):
+    """Options of ``POST /v1/runs/{id}/finish-realtime`` (unset: the catalogue's limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="input tokens per minute")
+    max_concurrency: int | None = Field(None, ge=1, le=1000)
+
+    def options(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -79,7 +80,8 @@ def _announce(url: str) -> None:
         _announced.add("notice")
         print(
             f"gembatch: no GEMINI_API_KEY found; using the local Gemini emulator at {url}. "
-            "Results are emulated, not produced by Gemini."
+            "Results are emulated, not produced by Gemini.",
+            file=sys.stderr,  # a notice, not output: `gembatch ... --json | jq` stays valid
         )
 
 
@@ -117,7 +119,9 @@ def connect(
     *,
     base_url: str | None = None,
     prefer: Literal["real", "emulator"] | None = None,
-) -> genai.Client:
+    backend: str | None = None,
+    **options: Any,
+) -> Any:
     """A ``google.genai.Client`` (API version v1beta) for the real service or the emulator.
 
     Parameters
@@ -131,6 +135,11 @@ def connect(
         ``"emulator"`` ignores any key; ``"real"`` raises :class:`BackendError` when no key is found.
         Default: the real service when a key is found, else ``$GEMBATCH_EMULATOR_URL``, else an
         in-process emulator started once per process.
+    backend
+        Another backend by name, such as ``"vertex"`` (Vertex AI batch prediction: pass
+        ``project=``, ``location=``, ``bucket=`` and optionally ``credentials=``, else Application
+        Default Credentials); ``options`` go to it and the backend's transport is returned, ready
+        for ``gb.Run.create(client=...)``.
 
     Examples
     --------
@@ -138,6 +147,12 @@ def connect(
     >>> describe(client)  # doctest: +SKIP
     'Gemini emulator at http://127.0.0.1:40123 (v1beta); results are emulated'
     """
+    if backend is not None and backend not in ("gemini", "emulator"):
+        if base_url is not None:
+            options["base_url"] = base_url
+        return get_backend(backend, **options)
+    if options:
+        raise BackendError(f"unexpected options for the Gemini backend: {', '.join(sorted(options))}")
     transport = connect_transport(api_key, base_url=base_url, prefer=prefer)
     client: genai.Client = getattr(transport, "client")  # noqa: B009 - Gemini transports carry one
     return client

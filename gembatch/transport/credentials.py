@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from google import genai
 
-__all__ = ["KEY_VARS", "gemini_client", "key_from_env"]
+__all__ = ["KEY_VARS", "gemini_client", "key_from_env", "loopback_http_args"]
 
 KEY_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def loopback_http_args(base_url: str | None) -> dict[str, Any]:
+    """``HttpOptions`` arguments that keep a loopback endpoint away from any proxy.
+
+    httpx (the SDK's client) honours ``HTTP(S)_PROXY`` even for 127.0.0.1 unless ``NO_PROXY``
+    says otherwise; a local emulator is never behind a proxy, so its clients ignore the
+    environment's proxy settings (``trust_env=False``). Other endpoints: no change.
+
+    >>> loopback_http_args("http://127.0.0.1:8080")["client_args"]
+    {'trust_env': False}
+    >>> loopback_http_args("https://generativelanguage.googleapis.com")
+    {}
+    """
+    host = urlsplit(base_url or "").hostname or ""
+    if host not in _LOOPBACK:
+        return {}
+    return {"client_args": {"trust_env": False}, "async_client_args": {"trust_env": False}}
 
 
 def key_from_env() -> tuple[str | None, str | None]:
@@ -36,5 +56,5 @@ def gemini_client(api_key: str, base_url: str | None = None, api_version: str = 
     from google import genai
     from google.genai import types
 
-    options = types.HttpOptions(api_version=api_version, base_url=base_url)
+    options = types.HttpOptions(api_version=api_version, base_url=base_url, **loopback_http_args(base_url))
     return genai.Client(api_key=api_key, http_options=options)

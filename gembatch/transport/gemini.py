@@ -10,8 +10,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import quote, urlsplit
 
-from google.genai import errors as genai_errors
-
 from gembatch.errors import BackendError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
 
@@ -97,6 +95,8 @@ def classify(exc: BaseException) -> Failure:
     dropped connection may come after the service acted (a create may have made the job), so the
     caller must reconcile, never blindly retry. 5xx, 408, 429 and transport failures are transient.
     """
+    from google.genai import errors as genai_errors  # loaded with the client, not with gembatch
+
     if isinstance(exc, genai_errors.APIError):
         code = int(exc.code) if exc.code is not None else None
         client = isinstance(exc, genai_errors.ClientError)
@@ -181,6 +181,8 @@ class GeminiTransport:
         return str(uploaded.name)
 
     def file_exists(self, name: str) -> bool:
+        from google.genai import errors as genai_errors
+
         try:
             self.client.files.get(name=name)
         except genai_errors.APIError:
@@ -192,6 +194,11 @@ class GeminiTransport:
 
     def delete_file(self, name: str) -> None:
         self.client.files.delete(name=name)
+
+    def list_files(self, page_size: int = 100) -> Iterator[tuple[str, str]]:
+        """Every file the service holds for this key, as ``(name, display name)``, following all pages."""
+        for item in self.client.files.list(config={"page_size": int(page_size)}):
+            yield str(item.name), str(item.display_name or "")
 
     # -- batches ----------------------------------------------------------------------------
     def create(

@@ -106,4 +106,11 @@ def adopters() -> list[Adopter]:
         return list(_adopters.values())
 
 
+def _vertex(**options: Any) -> Transport:
+    from gembatch.transport.vertex import create
+
+    return create(**options)
+
+
 register_backend("gemini", _gemini)
+register_backend("vertex", _vertex)

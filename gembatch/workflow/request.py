@@ -23,6 +23,7 @@ from gembatch.presentation import formatters as fmt
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gembatch.cache.lookup import CacheLookup
     from gembatch.inputs.tokens import TokenEstimator
     from gembatch.planning.catalog import Catalog
     from gembatch.planning.cost import Estimate
@@ -71,6 +72,12 @@ class RunRequest:
         ``"batch"`` (half price) or ``"realtime"``; ``realtime``: :class:`~gembatch.RealtimeOptions` fields.
     max_attempts, run_id, pending_limit_s, cancel_stale, run_options
         Run settings (see :meth:`gembatch.Run.create`); ``run_options`` passes further operational knobs.
+    cache, cache_dir
+        Take answers already paid for from the response cache (default on) and plan only the rest;
+        ``cache_dir`` (default ``$GEMBATCH_CACHE_DIR``, else the user's cache directory) says where it is.
+    deadline, deadline_usd
+        Finish by this time (``"16:00"``) or within this duration (``"2h"``): jobs that would miss it go
+        through real time, which may cost at most ``deadline_usd`` (see :meth:`gembatch.Run.set_deadline`).
     id_col, text_col
         Input columns holding the article id and text.
 
@@ -101,7 +108,7 @@ class RunRequest:
     billing_date: str | dt.date | None = None
     project: Any = "auto"
     budget_usd: float | None = None
-    policy: Literal["rolling", "waves"] = "rolling"
+    policy: Literal["tail", "rolling", "waves"] = "tail"
     headroom: float = 0.9
     mode: Literal["batch", "realtime"] = "batch"
     realtime: Mapping[str, Any] | None = None
@@ -112,10 +119,14 @@ class RunRequest:
     run_options: Mapping[str, Any] = field(default_factory=dict)
     id_col: str | None = None
     text_col: str | None = None
+    cache: bool = True
+    cache_dir: str | os.PathLike[str] | None = None
+    deadline: Any = None
+    deadline_usd: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompt_file", "system_instruction", "system_file", "schema", "catalog", "run_id",
-                     "id_col", "text_col", "billing_date"):  # fmt: skip
+                     "id_col", "text_col", "billing_date", "cache_dir", "deadline"):  # fmt: skip
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 object.__setattr__(self, name, None)  # "" from a form or a notebook parameter: unset
         self._validate()
@@ -141,6 +152,12 @@ class RunRequest:
         if self.mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}", field="mode")
         check_budget(self.budget_usd)
+        from gembatch.runs.deadline import parse_deadline
+
+        parse_deadline(self.deadline)
+        check_budget(self.deadline_usd, "deadline_usd")
+        if not isinstance(self.cache, bool):
+            raise InputError(f"cache must be true or false, not {self.cache!r}", field="cache")
         _number("headroom", self.headroom, low=0.0, high=1.0, low_open=True)
         check_attempts(self.max_attempts)
         for name in ("max_output_tokens", "chunk_tokens", "expected_output_tokens"):
@@ -234,11 +251,41 @@ class RunRequest:
             "project": self.project,
         }
 
-    def estimate(self) -> Estimate:
-        """Tokens and cost, batch against real time (:func:`gembatch.estimate`)."""
+    def cache_lookup(self, client: Any = None) -> CacheLookup | None:
+        """Which articles the response cache already answers (``None`` with the cache off).
+
+        The key includes the backend: ``client``'s, else the one :func:`gembatch.connect` would pick.
+        """
+        from gembatch.cache.lookup import backend_kind, lookup, open_cache
+        from gembatch.planning.cost import make_spec
+
+        store = open_cache(self.cache, self.cache_dir)
+        if store is None:
+            return None
+        kw = self.spec_kwargs()
+        spec = make_spec(None, kw["model"], kw["prompt"], kw["system_instruction"], kw["schema"],
+                         temperature=self.temperature, max_output_tokens=self.max_output_tokens,
+                         thinking_budget=self.thinking_budget)  # fmt: skip
+        with store:
+            return lookup(self.articles, spec, backend_kind(client), store)
+
+    def _to_run(self, client: Any) -> tuple[pd.DataFrame, CacheLookup | None]:
+        """The articles to estimate and plan: the cache's misses (all of them with the cache off)."""
+        found = self.cache_lookup(client)
+        if found is None or not found.hits:
+            return self.articles, found
+        return self.articles.loc[list(found.misses)], found
+
+    def estimate(self, client: Any = None) -> Estimate:
+        """Tokens and cost, batch against real time (:func:`gembatch.estimate`), of what the cache
+        does not answer; ``cache_hits``, ``cache_misses`` and ``cache_saved_usd`` say how much it does."""
+        from gembatch.cache.lookup import note_estimate
         from gembatch.planning.cost import estimate
 
-        return estimate(self.articles, **self.spec_kwargs())
+        articles, found = self._to_run(client)
+        est = estimate(articles, **self.spec_kwargs())
+        note_estimate(est, found)
+        return est
 
     def budget_problem(self, cost: Estimate) -> str | None:
         """Why ``cost`` breaks the budget for this request's mode, or ``None``: the one budget check."""
@@ -254,15 +301,21 @@ class RunRequest:
             "prompt or pick a cheaper model"
         )
 
-    def plan(self, *, check_budget: bool = True) -> Plan:
-        """The plan (:func:`gembatch.plan`); raises :class:`~gembatch.BudgetExceeded` over budget.
+    def plan(self, *, check_budget: bool = True, client: Any = None) -> Plan:
+        """The plan (:func:`gembatch.plan`) of what the response cache does not answer; raises
+        :class:`~gembatch.BudgetExceeded` over budget.
 
         ``check_budget=False`` returns the plan anyway (e.g. to show what is over budget).
+        ``client``: the backend the run will use (its answers are cached apart from others').
         """
+        from gembatch.cache.lookup import cache_note, note_estimate
         from gembatch.planning.plan import plan
 
-        work = plan(self.articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
+        articles, found = self._to_run(client)
+        work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
                     chunk_tokens=self.chunk_tokens, inline=self.inline, **self.spec_kwargs())  # fmt: skip
+        if note_estimate(work.cost, found):
+            work = dataclasses.replace(work, notes=(*work.notes, cache_note(work.cost.summary)))
         problem = self.budget_problem(work.cost)
         if check_budget and problem:
             raise BudgetExceeded(problem)
@@ -276,6 +329,12 @@ class RunRequest:
         for name in ("pending_limit_s", "cancel_stale"):
             if getattr(self, name) is not None:
                 knobs[name] = getattr(self, name)
+        knobs.setdefault("cache", self.cache)
+        if self.deadline is not None:
+            knobs.setdefault("deadline", self.deadline)
+            knobs.setdefault("deadline_usd", self.deadline_usd)
+        if self.cache_dir is not None:
+            knobs.setdefault("cache_dir", self.cache_dir)
         return {
             "max_attempts": self.max_attempts,
             "budget_usd": self.budget_usd,
@@ -298,7 +357,7 @@ class RunRequest:
         """
         from gembatch.runs.run import Run
 
-        work = plan if plan is not None else self.plan()
+        work = plan if plan is not None else self.plan(client=client)
         try:
             return Run.create(run_dir, self.articles, work, client=client, force=force, **self.run_kwargs())
         except TypeError as exc:  # an unknown name in run_options
@@ -308,7 +367,7 @@ class RunRequest:
         self, run_dir: str | os.PathLike[str], client: Any = None, *, force: bool = False
     ) -> Run:
         """Plan, check the budget, and create (or reopen) the :class:`~gembatch.Run` in ``run_dir``."""
-        return self.create(run_dir, self.plan(), client, force=force)
+        return self.create(run_dir, self.plan(client=client), client, force=force)
 
     def replace(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (validated again); articles already read are kept."""

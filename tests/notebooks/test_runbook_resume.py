@@ -28,6 +28,7 @@ PARAMS: dict[str, Any] = {
     "backend": "emulator",
     "emulator_speed": 30.0,
     "display_mode": "static",
+    "cache": False,  # the killed run must send its articles, not find the clean run's answers
 }
 
 

@@ -75,6 +75,7 @@ class PlanSummary:
             return {"estimate": "— (fix the highlighted field)" if self.field else (self.error or "—")}
         out: dict[str, object] = {
             "articles": fmt.count(self.articles),
+            **_cache_field(self.plan.cost.summary),
             "input tokens": f"{fmt.tokens(self.input_tokens)} (p50 {fmt.tokens(self.input_tokens_p50)}, "
             f"p90 {fmt.tokens(self.input_tokens_p90)})",
             "output tokens": f"{fmt.tokens(self.output_tokens)} (p90 {fmt.tokens(self.output_tokens_p90)}), "
@@ -114,6 +115,14 @@ class PlanSummary:
     def key(self) -> tuple[object, ...]:
         """Changes whenever a shown figure does."""
         return (tuple(self.fields().items()), self.mode, self.budget_problem, self.error)
+
+
+def _cache_field(figures: dict[str, Any]) -> dict[str, object]:
+    """The response cache's share, when it answers some articles (they are not in the figures)."""
+    if not figures.get("cache_hits"):
+        return {}
+    hits, saved = fmt.count(figures["cache_hits"]), fmt.usd(figures["cache_saved_usd"])
+    return {"cache": f"{hits} articles already answered (saves {saved}); not counted below"}
 
 
 def _plural(n: int | None, word: str) -> str:

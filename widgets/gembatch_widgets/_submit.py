@@ -69,7 +69,7 @@ class SubmitPanel(SnapshotDisplay):
         system_instruction: str = "",
         schema: Any = None,
         budget_usd: float | None = None,
-        policy: str = "rolling",
+        policy: str = "tail",
         mode: str = "batch",
         expected_output_tokens: int | None = None,
         client: Any = None,
@@ -144,9 +144,10 @@ class SubmitPanel(SnapshotDisplay):
         )
         self.expected_output.add_class("gb-submit-output-tokens")
         self.policy = widgets.Dropdown(
-            options=["rolling", "waves"], value=policy, description="policy", style=_STYLE
+            options=["tail", "rolling", "waves"], value=policy, description="policy", style=_STYLE
         )
         self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="mode", style=_STYLE)
+        self.cache = widgets.Checkbox(value=bool(options.pop("cache", True)), description="cached answers")
         self.run_dir = widgets.Text(
             value=str(run_dir),
             description="run directory",
@@ -207,6 +208,7 @@ class SubmitPanel(SnapshotDisplay):
                 widgets.HBox([widgets.VBox([self.budget, self.budget_hint, self.messages["budget"]]),
                               row("expected_output"), self.policy]),
                 self.mode,
+                self.cache,
                 row("run_dir"),
             ]
         )  # fmt: skip
@@ -225,7 +227,7 @@ class SubmitPanel(SnapshotDisplay):
         for w in (self.model, self.tier, self.prompt, self.system_instruction, self.schema, self.budget,
                   self.expected_output):  # fmt: skip
             w.observe(self._on_change, names="value")
-        for w in (self.policy, self.mode):
+        for w in (self.policy, self.mode, self.cache):
             w.observe(self._on_change, names="value")
         if isinstance(articles, pd.DataFrame):
             self._set_articles(articles)
@@ -288,6 +290,7 @@ class SubmitPanel(SnapshotDisplay):
             policy=self.policy.value,
             mode=self.mode.value,
             catalog=self.catalog,
+            cache=self.cache.value,
             **self.options,
         )
 
@@ -338,7 +341,7 @@ class SubmitPanel(SnapshotDisplay):
 
     def _lock(self, locked: bool) -> None:
         """Lock the form after Submit, so the estimate always describes the submitted run."""
-        for widget in (*self.inputs.values(), self.policy, self.mode):
+        for widget in (*self.inputs.values(), self.policy, self.mode, self.cache):
             widget.disabled = locked
         self.new_run_button.layout.display = "" if locked else "none"
 

@@ -16,6 +16,7 @@ from gembatch.runs.handover import handover
 from gembatch.runs.lock import driver_lock
 from gembatch.runs.outcomes import article_outcome, finish
 from gembatch.runs.realtime_send import Answer, Job, RealtimeOptions, SendReport, send
+from gembatch.runs.reuse import absorb
 from gembatch.runs.store import RESULT_FIELDS
 
 __all__ = ["RT_PREFIX", "RealtimeDriver", "check_options", "drive", "finish_realtime"]
@@ -212,6 +213,7 @@ def _send_rows(
     finally:
         bar.close()
     led.event("realtime_stop", _report_message(report, recorder))
+    absorb(ctx)  # the answers just paid for go into the response cache
     export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
     return report.stopped is None
 
