@@ -68,7 +68,7 @@ def test_keywords_shown_in_prose_exist(path: Path) -> None:
 
 
 SIGNATURES = (
-    "gb.connect(api_key=None, *, base_url=None, prefer=None)",
+    "gb.connect(api_key=None, *, base_url=None, prefer=None, backend=None, **options)",
     "gb.read_articles(source, id_col=None, text_col=None, *, model=None, catalog=None, estimator=None)",
 )
 
@@ -80,6 +80,7 @@ def test_the_guide_shows_the_real_signatures(shown: str) -> None:
     sig = inspect.signature(getattr(gb, name))
     rendered = ", ".join(
         ("*, " if p.kind is p.KEYWORD_ONLY and i == _first_kw(sig) else "")
+        + ("**" if p.kind is p.VAR_KEYWORD else "")
         + (p.name if p.default is p.empty else f"{p.name}={p.default!r}")
         for i, p in enumerate(sig.parameters.values())
     )
