@@ -10,7 +10,8 @@ from typing import Any
 
 from gembatch.runs.collect import collect_chunk
 from gembatch.runs.context import Context
-from gembatch.runs.states import State, from_remote
+from gembatch.runs.handover import cancel_and_confirm
+from gembatch.runs.states import State
 
 __all__ = ["switch_to_realtime"]
 
@@ -29,20 +30,11 @@ def _withdraw_submitted(ctx: Context, row: Any, reason: str) -> bool:
     A job that finished before the cancel reached it is collected as it is (its answers count, and
     are paid once); one whose cancel is not confirmed yet is left for the next step.
     """
-    led, transport, cid, name = ctx.store, ctx.transport, row["chunk_id"], row["batch_name"]
-    job = transport.get(name)
-    if from_remote(job.state) is None:
-        try:
-            transport.cancel(name)
-        except Exception as exc:
-            failure = transport.classify(exc)
-            if not (failure.refused and failure.code in (400, 404, 409)):  # 400: it finished meanwhile
-                raise
-        job = transport.get(name)
-    terminal = from_remote(job.state)
-    if terminal is None:
-        led.event("deadline_cancel_pending", f"{name}: cancel requested, still {job.state}", cid)
+    led, cid = ctx.store, row["chunk_id"]
+    ended = cancel_and_confirm(ctx, row, pending_kind="deadline_cancel_pending")
+    if ended is None:
         return False
+    job, terminal = ended
     cancelled = terminal == State.CANCELLED
     with led.transaction():
         led.transition(cid, terminal, remote_state=str(job.state), output_file=job.output_file,

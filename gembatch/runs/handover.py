@@ -12,7 +12,7 @@ from gembatch.runs.poll import sweep
 from gembatch.runs.states import FINISHED, State, from_remote
 from gembatch.runs.submit import reconcile
 
-__all__ = ["REALTIME", "collect_or_release", "handover"]
+__all__ = ["REALTIME", "cancel_and_confirm", "collect_or_release", "handover"]
 
 #: ``cancel_reason`` of chunks taken over by real time.
 REALTIME = "realtime"
@@ -46,11 +46,12 @@ def collect_or_release(ctx: Context, chunk_id: str) -> None:
             led.requeue_pending(chunk_id)
 
 
-def _cancel_confirmed(ctx: Context, row: Any) -> str:
-    """Cancel one submitted job and confirm its fate with ``batches.get``; returns what happened.
+def cancel_and_confirm(ctx: Context, row: Any, *, pending_kind: str) -> tuple[Any, State] | None:
+    """Cancel one submitted job (unless it already ended) and read its fate back with ``batches.get``.
 
-    ``cancelled`` (confirmed: its articles may go real time), ``finished`` (it ended on its own:
-    collected as a batch result) or ``waiting`` (not confirmed yet: its articles wait).
+    Returns the job and its terminal state once it has ended (cancelled, or finished on its own
+    before the cancel reached it), or ``None`` while the cancel is not confirmed yet (recorded as
+    a ``pending_kind`` event).
     """
     led, transport, cid, name = ctx.store, ctx.transport, row["chunk_id"], row["batch_name"]
     job = transport.get(name)
@@ -64,8 +65,22 @@ def _cancel_confirmed(ctx: Context, row: Any) -> str:
         job = transport.get(name)
     terminal = from_remote(job.state)
     if terminal is None:
-        led.event("realtime_cancel_pending", f"{name}: cancel requested, still {job.state}", cid)
+        led.event(pending_kind, f"{name}: cancel requested, still {job.state}", cid)
+        return None
+    return job, terminal
+
+
+def _cancel_confirmed(ctx: Context, row: Any) -> str:
+    """Cancel one submitted job and confirm its fate with ``batches.get``; returns what happened.
+
+    ``cancelled`` (confirmed: its articles may go real time), ``finished`` (it ended on its own:
+    collected as a batch result) or ``waiting`` (not confirmed yet: its articles wait).
+    """
+    led, cid, name = ctx.store, row["chunk_id"], row["batch_name"]
+    ended = cancel_and_confirm(ctx, row, pending_kind="realtime_cancel_pending")
+    if ended is None:
         return "waiting"
+    job, terminal = ended
     reason = REALTIME if terminal == State.CANCELLED else row["cancel_reason"]
     with led.transaction():
         led.transition(
