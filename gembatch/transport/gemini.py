@@ -225,15 +225,18 @@ class GeminiTransport:
             raise BackendError(f"a batch name looks like 'batches/<id>', not {name!r}")
         return self._request("get", name)
 
+    # the list method's path and the field of each page that holds the jobs (a backend may differ)
+    list_path, list_field = "batches", "operations"
+
     def list_raw(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
-        """Every batch Operation as sent, following all pages of ``batches.list``."""
+        """Every batch job as sent, following all pages of the list method."""
         token: str | None = None
         while True:
-            path = f"batches?pageSize={int(page_size)}"
+            path = f"{self.list_path}?pageSize={int(page_size)}"
             if token:
                 path += f"&pageToken={quote(token, safe='')}"
             page = self._request("get", path)
-            yield from page.get("operations") or []
+            yield from page.get(self.list_field) or []
             token = page.get("nextPageToken")
             if not token:
                 return

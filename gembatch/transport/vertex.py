@@ -18,7 +18,6 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote
 
 from gembatch.errors import BackendError, InputError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
@@ -112,6 +111,8 @@ class VertexTransport(GeminiTransport):
     >>> t.describe()                                                                       # doctest: +SKIP
     'Vertex AI batch prediction in p/us-central1 (v1beta1), data in gs://b/gembatch'
     """
+
+    list_path, list_field = "batchPredictionJobs", "batchPredictionJobs"
 
     def __init__(
         self,
@@ -279,18 +280,6 @@ class VertexTransport(GeminiTransport):
     def get_raw(self, name: str) -> dict[str, Any]:
         """The ``BatchPredictionJob`` exactly as the service sent it."""
         return self._request("get", self._path(name))
-
-    def list_raw(self, page_size: int = 100) -> Iterator[dict[str, Any]]:
-        token: str | None = None
-        while True:
-            path = f"batchPredictionJobs?pageSize={int(page_size)}"
-            if token:
-                path += f"&pageToken={quote(token, safe='')}"
-            page = self._request("get", path)
-            yield from page.get("batchPredictionJobs") or []
-            token = page.get("nextPageToken")
-            if not token:
-                return
 
     def get(self, name: str) -> JobStatus:
         return self._remember(self.get_raw(name))
