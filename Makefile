@@ -68,7 +68,7 @@ demo: $(VENV)/.demo-installed
 	@start=$$(date +%s); \
 	echo "running notebooks/20_runbook_12k.ipynb (log: $(DEMO_DIR)/papermill.log)"; \
 	if ! $(BIN)/python -m papermill notebooks/20_runbook_12k.ipynb $(DEMO_DIR)/runbook.ipynb -k python3 --cwd . \
-		--no-progress-bar --log-output -p run_dir $(DEMO_DIR) -p display_mode static -p emulator_speed 20000 \
+		--no-progress-bar --log-output -p run_dir $(DEMO_DIR) -p display_mode static \
 		> $(DEMO_DIR)/papermill.log 2>&1; then tail -n 40 $(DEMO_DIR)/papermill.log; exit 1; fi; \
 	grep -E '^[0-9:]{8} ' $(DEMO_DIR)/papermill.log | tail -n 3; \
 	$(BIN)/python -m gembatch.runbook $(DEMO_DIR) --since $$start
