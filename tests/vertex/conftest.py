@@ -53,3 +53,30 @@ def vertex(gcs_url: str, tmp_path_factory: pytest.TempPathFactory):
 
     state = tmp_path_factory.mktemp("vertex-emu")
     return gb.connect(backend="vertex-emulator", storage_url=gcs_url, speed=20_000, state_dir=state)
+
+
+@pytest.fixture(scope="session")
+def bq_url() -> Iterator[str]:
+    """A BigQuery stand-in (bqemulator, offline) for the session; ``$BIGQUERY_EMULATOR_HOST`` points at it."""
+    from gembatch.emulator._vertex_bq import BIGQUERY_VAR, LocalBigQuery, bigquery_available
+
+    if not bigquery_available():
+        pytest.skip("the BigQuery stand-in is not installed (pip install 'gembatch-runner[vertex]')")
+    bq = LocalBigQuery(project="local").start()
+    before = os.environ.get(BIGQUERY_VAR)
+    os.environ[BIGQUERY_VAR] = bq.url
+    try:
+        yield bq.url
+    finally:
+        bq.stop()
+        if before is None:
+            os.environ.pop(BIGQUERY_VAR, None)
+        else:
+            os.environ[BIGQUERY_VAR] = before
+
+
+@pytest.fixture(scope="session")
+def bigquery(bq_url: str):
+    from gembatch.emulator._vertex_bq import local_bigquery
+
+    return local_bigquery("local", bq_url)

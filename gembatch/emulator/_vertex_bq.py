@@ -1,0 +1,155 @@
+"""The local BigQuery stand-in: bqemulator (DuckDB-backed, from PyPI), started offline and reached here.
+
+bqemulator loads DuckDB's ``spatial`` extension at start and would download it; there is no network
+here, so the process gets a private home whose DuckDB extension directory holds the extension from
+the ``duckdb-extension-spatial`` wheel (built for the same DuckDB version), and DuckDB's
+``INSTALL spatial`` finds it already installed. The Vertex half of the emulator and the backend
+reach it with the official google-cloud-bigquery client pointed at ``BIGQUERY_EMULATOR_HOST``,
+which must be a loopback URL: the emulator never touches real BigQuery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gembatch.errors import BackendError
+
+__all__ = ["BIGQUERY_VAR", "LocalBigQuery", "bigquery_available", "local_bigquery"]
+
+BIGQUERY_VAR = "BIGQUERY_EMULATOR_HOST"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_MISSING = "the BigQuery stand-in is not installed: pip install 'gembatch-runner[vertex]'"
+
+
+def _spatial_extension() -> tuple[str, Path] | None:
+    """(DuckDB version, path) of the spatial extension shipped by ``duckdb-extension-spatial``."""
+    try:
+        import duckdb_extension_spatial as wheel
+    except ImportError:
+        return None
+    for path in sorted((Path(wheel.__file__).parent / "extensions").glob("v*/spatial.duckdb_extension")):
+        return path.parent.name, path
+    return None
+
+
+def bigquery_available() -> bool:
+    """True when bqemulator and the offline spatial extension are both installed."""
+    try:
+        import bqemulator  # noqa: F401
+    except ImportError:
+        return False
+    return _spatial_extension() is not None
+
+
+def _duckdb_home(root: Path) -> Path:
+    """A home directory whose ``.duckdb/extensions`` holds the wheel's spatial extension."""
+    found = _spatial_extension()
+    if found is None:
+        raise BackendError(_MISSING + " (duckdb-extension-spatial is missing)")
+    version, source = found
+    target = root / ".duckdb" / "extensions" / version / "linux_amd64" / source.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalBigQuery:
+    """One bqemulator process on 127.0.0.1 (REST on ``port``, gRPC beside it); in memory, or under ``root``."""
+
+    def __init__(self, project: str = "local", port: int = 0, root: Path | None = None):
+        self.project = project
+        self.port = port or _free_port()
+        self.grpc_port = _free_port()
+        self.root = root
+        self.process: subprocess.Popen[bytes] | None = None
+        self._home: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> LocalBigQuery:
+        if not bigquery_available():
+            raise BackendError(_MISSING)
+        self._home = tempfile.TemporaryDirectory(prefix="gembatch-bq-")
+        home = _duckdb_home(Path(self._home.name))
+        args = [sys.executable, "-m", "bqemulator", "start", "--rest-host", "127.0.0.1",
+                "--rest-port", str(self.port), "--grpc-host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
+                "--project", self.project, "--log-level", "error", "--no-admin"]  # fmt: skip
+        if self.root is None:
+            args.append("--ephemeral")
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            args += ["--persistent", "--data-dir", str(self.root)]
+        env = {**os.environ, "HOME": str(home), "NO_PROXY": "127.0.0.1,localhost"}
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                self.stop()
+                raise BackendError(f"the BigQuery stand-in exited at start: {err.strip()[-300:]}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise BackendError(
+            f"the BigQuery stand-in did not listen on 127.0.0.1:{self.port} within {timeout_s:.0f}s"
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
+        self.process = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
+
+    def __enter__(self) -> LocalBigQuery:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def local_bigquery(project: str = "local", url: str | None = None) -> Any:
+    """A google-cloud-bigquery client for the loopback stand-in at ``url`` or ``$BIGQUERY_EMULATOR_HOST``."""
+    url = url or os.environ.get(BIGQUERY_VAR, "").strip()
+    if not url:
+        raise BackendError(
+            f"no BigQuery stand-in: set {BIGQUERY_VAR} (gembatch emulator start --vertex starts one)"
+        )
+    if (urlsplit(url).hostname or "") not in _LOOPBACK:
+        raise BackendError(f"{BIGQUERY_VAR}={url!r} is not a loopback address; the emulator stays local")
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(
+        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
+    )
