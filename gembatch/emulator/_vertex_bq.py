@@ -71,7 +71,7 @@ def _free_port() -> int:
 
 
 class LocalBigQuery:
-    """One bqemulator process on 127.0.0.1 (REST on ``port``, gRPC beside it); in memory, or under ``root``."""
+    """One bqemulator on 127.0.0.1 (REST on ``port``, gRPC beside it), in memory or under ``root``."""
 
     def __init__(self, project: str = "local", port: int = 0, root: Path | None = None):
         self.project = project
