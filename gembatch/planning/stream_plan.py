@@ -5,6 +5,10 @@
 requests-per-job limit or the file-size limit, and (with ``out_dir``) writes each chunk's request
 file as it goes. Memory is bounded by one batch and one pending line, never by the number of
 articles; the plan keeps one small row per chunk.
+
+The plan of a named source (a Parquet path, a directory of Parquet files, an
+:class:`~gembatch.inputs.stream.ArticleStream`) is what ``gb.Run.create(run_dir, source, plan)``
+turns into a run: it carries the prompt, the model and the settings a run is defined by.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from gembatch.errors import InputError
+from gembatch.errors import BudgetExceeded, InputError
 from gembatch.inputs.request_lines import RequestSpec, iter_request_lines
+from gembatch.inputs.stream import as_stream, is_stream_source
 from gembatch.inputs.tokens import TokenEstimator, request_chars
 from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog
 
-__all__ = ["StreamChunk", "StreamPlan", "plan_stream"]
+__all__ = ["StreamChunk", "StreamPlan", "article_costs", "plan_stream"]
 
 #: lines → encoded JSONL lines (each ending in a newline); the default writes ``{"key", "request"}``.
 LineFormat = Callable[[Iterable[Mapping[str, Any]]], Iterator[bytes]]
@@ -50,10 +55,19 @@ class StreamChunk:
 
 @dataclass
 class StreamPlan:
-    """Chunks of a streamed input, in order; totals over them."""
+    """Chunks of a streamed input, in order; totals over them; what a run over it is defined by."""
 
     model: str
     chunks: list[StreamChunk] = field(default_factory=list)
+    spec: RequestSpec | None = None
+    model_info: ModelInfo | None = None
+    tier: str = "tier1"
+    policy: str = "stream"
+    headroom: float = 0.9
+    budget_usd: float | None = None
+    quota_tokens: int = 0
+    chunk_tokens: int = 0
+    estimator: TokenEstimator | None = field(default=None, repr=False)
 
     @property
     def articles(self) -> int:
@@ -110,9 +124,12 @@ class _Writer:
 
 
 def plan_stream(
-    batches: Iterable[pd.DataFrame],
+    batches: Iterable[pd.DataFrame] | Any,
     spec: RequestSpec,
     *,
+    tier: str = "tier1",
+    headroom: float = 0.9,
+    budget_usd: float | None = None,
     chunk_tokens: int = 2_000_000,
     max_requests: int = 200_000,
     file_limit_bytes: int | None = None,
@@ -126,19 +143,32 @@ def plan_stream(
     A chunk never holds more than ``chunk_tokens`` estimated input tokens, ``max_requests``
     articles or ``file_limit_bytes`` bytes (default: the model's file limit); an article over the
     token cap or the file limit on its own is an :class:`InputError` naming it.
+
+    ``batches``: frames indexed by ``article_id``, or a source read batch by batch (a Parquet path,
+    a directory of Parquet files, an :class:`~gembatch.inputs.stream.ArticleStream`; the prompt's
+    extra columns are read with the text). ``tier``, ``headroom`` and ``budget_usd`` are the
+    run's, as in :func:`gembatch.plan`; a chunk never passes the enqueued-token quota × headroom.
     """
     info: ModelInfo = (catalog or default_catalog()).get(spec.model)
     estimator = estimator or TokenEstimator()
+    if is_stream_source(batches):
+        batches = as_stream(batches).with_columns(spec.template.fields)
+    quota = info.enqueued_limit(tier)
+    if not 0 < headroom <= 1:
+        raise InputError(f"headroom must be in (0, 1], not {headroom}", field="headroom")
+    chunk_tokens = max(1, min(int(chunk_tokens), int(quota * headroom)))
     file_limit = int(file_limit_bytes or info.file_limit_bytes)
     folder = None if out_dir is None else Path(out_dir)
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    plan = StreamPlan(model=info.id)
+    plan = StreamPlan(model=info.id, spec=spec, model_info=info, tier=tier, headroom=float(headroom),
+                      budget_usd=budget_usd, quota_tokens=quota, chunk_tokens=chunk_tokens,
+                      estimator=estimator)  # fmt: skip
     out_tokens = int(spec.expected_output_tokens) + int(spec.thinking_tokens or 0)
     current = _Writer(folder, 1)
     for frame in batches:
         tokens = estimator.tokens(request_chars(frame, spec))
-        costs = _costs(info, tokens, out_tokens)
+        costs = article_costs(info, tokens, out_tokens)
         for i, line in enumerate(iter_request_lines(frame, spec)):
             data = b"".join(line_format((line,)))
             key, t = str(line["key"]), int(tokens[i])
@@ -158,10 +188,15 @@ def plan_stream(
     elif current.path is not None:
         current.close()
         current.path.unlink(missing_ok=True)
+    if budget_usd is not None and plan.est_cost_usd > budget_usd:
+        raise BudgetExceeded(
+            f"estimated batch cost ${plan.est_cost_usd:,.2f} for {plan.articles:,} articles is over "
+            f"budget_usd={budget_usd:g}; raise the budget, plan fewer articles or pick a cheaper model"
+        )
     return plan
 
 
-def _costs(info: ModelInfo, tokens: np.ndarray, out_tokens: int) -> np.ndarray:
+def article_costs(info: ModelInfo, tokens: np.ndarray, out_tokens: int) -> np.ndarray:
     """Batch USD per article (vectorised; the long-context price where a prompt passes its threshold)."""
     pin, pout = info.prices("batch", 0)
     cost = (tokens * pin + out_tokens * pout) / 1e6
