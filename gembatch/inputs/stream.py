@@ -64,7 +64,9 @@ class ArticleStream:
 
     def with_columns(self, columns: Any) -> ArticleStream:
         """The same source reading these extra columns as well."""
-        extra = tuple(dict.fromkeys([*self.columns, *(c for c in columns if c not in ("text", self.text_col))]))
+        extra = tuple(
+            dict.fromkeys([*self.columns, *(c for c in columns if c not in ("text", self.text_col))])
+        )
         return ArticleStream(self.path, self.id_col, self.text_col, extra, self.batch_size, self.unique)
 
     def without_unique_check(self) -> ArticleStream:
@@ -133,7 +135,8 @@ def _iter(src: ArticleStream) -> Iterator[pd.DataFrame]:
         missing = [c for c in wanted if c not in names]
         if missing:
             raise InputError(
-                f"{os.fspath(path)!r} has no column(s) {', '.join(map(repr, missing))}; it has {sorted(names)}",
+                f"{os.fspath(path)!r} has no column(s) {', '.join(map(repr, missing))}; "
+                f"it has {sorted(names)}",
                 field=missing[0],
             )
         for batch in pfile.iter_batches(batch_size=src.batch_size, columns=wanted):
@@ -142,7 +145,9 @@ def _iter(src: ArticleStream) -> Iterator[pd.DataFrame]:
             row += len(frame)
 
 
-def _checked(frame: pd.DataFrame, row: int, id_col: str, text_col: str, seen: set[str] | None) -> pd.DataFrame:
+def _checked(
+    frame: pd.DataFrame, row: int, id_col: str, text_col: str, seen: set[str] | None
+) -> pd.DataFrame:
     ids = frame[id_col]
     if ids.isna().any():
         at = row + int(ids.isna().to_numpy().argmax())

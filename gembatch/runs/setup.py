@@ -19,7 +19,16 @@ from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE, RunConfig
 from gembatch.runs.reuse import record_hits
 from gembatch.runs.store import RunStore
 
-__all__ = ["check_same_run", "fingerprints", "new_ledger"]
+__all__ = [
+    "InputDigest",
+    "check_same_run",
+    "fingerprints",
+    "make_config",
+    "new_ledger",
+    "plan_fingerprints",
+    "request_hashes",
+    "text_hashes",
+]
 
 
 def _sha(*parts: str) -> str:
@@ -33,6 +42,21 @@ def _sha(*parts: str) -> str:
 _BLOCK = 1024
 
 
+class InputDigest:
+    """The input fingerprint fed a batch of (id, text hash) pairs at a time (same value as all at once)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def update(self, ids: list[str], hashes: list[str]) -> None:
+        for i, h in zip(ids, hashes, strict=True):
+            self._h.update(f"{i}\x01{h}".encode())
+            self._h.update(b"\x00")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()[:16]
+
+
 def text_hashes(articles: pd.DataFrame) -> list[str]:
     """The short hash of every article's text, a block at a time (never every text as a Python string)."""
     column = articles["text"]
@@ -42,7 +66,7 @@ def text_hashes(articles: pd.DataFrame) -> list[str]:
     return out
 
 
-def _request_hashes(articles: pd.DataFrame, plan: Any, content: list[str]) -> list[str]:
+def request_hashes(articles: pd.DataFrame, plan: Any, content: list[str]) -> list[str]:
     """A hash of what makes each request (model, prompt settings, rendered fields) without building
     or encoding it: the text stands in by its own hash, other fields by their prompt text."""
     from gembatch.inputs.prompts import as_text
@@ -75,7 +99,7 @@ def _article_rows(
         dup = articles.index[articles.index.duplicated()][0]
         raise InputError(f"article id {dup!r} appears more than once; ids must be unique", row=str(dup))
     ids = [str(i) for i in articles.index.tolist()]
-    request = _request_hashes(articles, plan, content)
+    request = request_hashes(articles, plan, content)
     rows = pd.DataFrame({"article_id": ids, "content_hash": content, "request_hash": request})
     rows["seq"] = range(len(rows))
     # identical only when both the request and the article text are: a template that leaves
@@ -125,8 +149,13 @@ def fingerprints(
     (which gembatch may learn between two sessions), and a reopened run keeps the chunks it has.
     """
     hashes = text_hashes(articles) if hashes is None else hashes
-    ids = [str(i) for i in articles.index.tolist()]
-    data = _sha(*(f"{i}\x01{h}" for i, h in zip(ids, hashes, strict=True)))
+    digest = InputDigest()
+    digest.update([str(i) for i in articles.index.tolist()], hashes)
+    return plan_fingerprints(digest.hexdigest(), plan, config)
+
+
+def plan_fingerprints(data: str, plan: Any, config: dict[str, Any]) -> dict[str, str]:
+    """The fingerprints of a run from its input's digest (see :func:`fingerprints`)."""
     cfg = _sha(json.dumps(config, sort_keys=True, default=str))
     return {"input": data, "prompt": plan.spec.fingerprint(), "model": str(plan.model), "config": cfg}
 
@@ -196,7 +225,6 @@ def new_ledger(
     defining = defining_config(plan, max_attempts, budget_usd)
     content = text_hashes(articles)  # each text hashed once: for the fingerprint and for duplicates
     fps = fingerprints(articles, plan, defining, content)
-    info = plan.model_info
     quota = int(plan.quota_tokens)
     cap = int(quota * float(plan.headroom))
     chunks = plan.chunks
@@ -207,27 +235,8 @@ def new_ledger(
             f"chunk {cid} needs ~{int(too_big['est_input_tokens'].iloc[0]):,} enqueued tokens but "
             f"quota × headroom is {cap:,}; re-plan with a smaller chunk_tokens"
         )
-    config = RunConfig(
-        # unique even if the directory is deleted and made again: old remote jobs never match
-        run_id=f"{run_id or _slug(run_dir.resolve().name)}-{uuid.uuid4().hex[:8]}",
-        model=str(plan.model),
-        tier=str(plan.tier),
-        spec=plan.spec.to_dict(),
-        model_info=_info_dict(info),
-        policy=str(plan.policy),
-        headroom=float(plan.headroom),
-        budget_usd=defining["budget_usd"],
-        quota_tokens=quota,
-        max_attempts=int(max_attempts),
-        chunk_tokens=int(min(cap, chunks["est_input_tokens"].max())) if len(chunks) and cap else 1,
-        max_jobs=int(getattr(info, "concurrent_batch_jobs", 100)),
-        fingerprints=fps,
-        **knobs,
-    )
-    if config.model_info.get("inline_limit_bytes"):
-        config.inline_limit_bytes = min(
-            config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
-        )
+    top = int(min(cap, chunks["est_input_tokens"].max())) if len(chunks) and cap else 1
+    config = make_config(run_dir, plan, defining, fps, run_id=run_id, chunk_tokens=top, **knobs)
     hits = cached.hits if cached is not None else {}
     rows = _article_rows(articles, plan, content, hits.keys())
     articles.to_parquet(run_dir / ARTICLES_FILE, row_group_size=4096)  # written a slice at a time
@@ -260,3 +269,39 @@ def new_ledger(
         )
         record_hits(led, cached, time.time(), set(all_reps["article_id"]))
     return led
+
+
+def make_config(
+    run_dir: Path,
+    plan: Any,
+    defining: dict[str, Any],
+    fps: dict[str, str],
+    *,
+    run_id: str | None,
+    chunk_tokens: int,
+    **knobs: Any,
+) -> RunConfig:
+    """The configuration a new run starts with (``chunk_tokens``: its largest planned chunk)."""
+    info = plan.model_info
+    config = RunConfig(
+        # unique even if the directory is deleted and made again: old remote jobs never match
+        run_id=f"{run_id or _slug(run_dir.resolve().name)}-{uuid.uuid4().hex[:8]}",
+        model=str(plan.model),
+        tier=str(plan.tier),
+        spec=plan.spec.to_dict(),
+        model_info=_info_dict(info),
+        policy=str(plan.policy),
+        headroom=float(plan.headroom),
+        budget_usd=defining["budget_usd"],
+        quota_tokens=int(plan.quota_tokens),
+        max_attempts=int(defining["max_attempts"]),
+        chunk_tokens=int(chunk_tokens),
+        max_jobs=int(getattr(info, "concurrent_batch_jobs", 100)),
+        fingerprints=fps,
+        **knobs,
+    )
+    if config.model_info.get("inline_limit_bytes"):
+        config.inline_limit_bytes = min(
+            config.inline_limit_bytes, int(config.model_info["inline_limit_bytes"]) - 500_000
+        )
+    return config

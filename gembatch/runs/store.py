@@ -16,6 +16,7 @@ from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
 from gembatch.runs.store_cleanup import CleanupStore
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
+from gembatch.runs.store_stream import StreamStore
 from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION, TALLIES_FILL, TALLIES_TABLE, TRIGGERS
 
 __all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "RunStore", "WorkLeft"]
@@ -25,7 +26,7 @@ class LedgerError(GembatchError):
     """The ledger file is unreadable, from a newer gembatch, or not a gembatch ledger."""
 
 
-class RunStore(StoreFigures, CleanupStore):
+class RunStore(StoreFigures, CleanupStore, StreamStore):
     """Named operations on ``ledger.sqlite``; every public write is one committed transaction.
 
     Safe to share between the driving thread and readers (one connection behind a lock);
