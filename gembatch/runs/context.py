@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
     from gembatch.inputs.request_lines import RequestSpec
 
-__all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "Context", "RunConfig"]
+__all__ = ["ARTICLES_FILE", "LEDGER_FILE", "RESULTS_FILE", "STREAM_META", "Context", "RunConfig"]
+
+#: meta key of a run made from a streamed input (its snapshot is read by row group, never whole)
+STREAM_META = "streamed_input"
 
 
 @dataclass
@@ -94,6 +97,13 @@ class Context:
             self._articles = pd.read_parquet(self.run_dir / ARTICLES_FILE)
         return self._articles
 
+    def article_rows(self, ids: list[str]) -> pd.DataFrame:
+        """The snapshot rows of ``ids`` in that order; a run over a streamed input reads only the row
+        groups that hold them, never the whole snapshot."""
+        if self._articles is None and self.store.get_meta(STREAM_META) is not None:
+            return _read_rows(self.run_dir / ARTICLES_FILE, self.store, ids)
+        return self.articles.loc[ids]
+
     @property
     def tmp_dir(self) -> Path:
         path = self.run_dir / "tmp"
@@ -118,3 +128,28 @@ class Context:
 
     def backoff_ok(self) -> None:
         self.backoff_n = 0
+
+
+def _read_rows(snapshot: Path, store: RunStore, ids: list[str]) -> pd.DataFrame:
+    """The snapshot rows of ``ids`` (in that order), reading only the row groups that hold them."""
+    import bisect
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    where = store.seqs_of(ids)
+    pfile = pq.ParquetFile(snapshot)
+    meta = pfile.metadata
+    starts, total = [], 0
+    for g in range(meta.num_row_groups):
+        starts.append(total)
+        total += meta.row_group(g).num_rows
+    groups = sorted({bisect.bisect_right(starts, s) - 1 for s in where.values()})
+    wanted = set(ids)
+    parts = []
+    for g in groups:
+        frame = pfile.read_row_group(g).to_pandas()
+        parts.append(frame[frame.index.isin(wanted)])
+    if not parts:
+        return pd.DataFrame(columns=pfile.schema_arrow.names).iloc[:0]
+    return pd.concat(parts).loc[ids]

@@ -82,7 +82,7 @@ def absorb(ctx: Context) -> int:
             return 0
         with cache:
             ids = [str(r["article_id"]) for r in rows]
-            keys = article_keys(ctx.articles.loc[list(dict.fromkeys(ids))], ctx.spec, str(meta["backend"]))
+            keys = article_keys(ctx.article_rows(list(dict.fromkeys(ids))), ctx.spec, str(meta["backend"]))
             new = cache.put_many(
                 entries_for(keys, rows, str(meta["backend"]), ctx.spec.model, ctx.config.run_id)
             )

@@ -16,8 +16,8 @@ from gembatch.runs.log import log_event
 from gembatch.runs.states import check_transition
 from gembatch.runs.store_cleanup import CleanupStore
 from gembatch.runs.store_figures import StoreFigures, WorkLeft
-from gembatch.runs.store_stream import StreamStore
 from gembatch.runs.store_schema import SCHEMA, SCHEMA_VERSION, TALLIES_FILL, TALLIES_TABLE, TRIGGERS
+from gembatch.runs.store_stream import StreamStore
 
 __all__ = ["SCHEMA_VERSION", "Ledger", "LedgerError", "RunStore", "WorkLeft"]
 

@@ -11,16 +11,14 @@ not in memory; submission reads only the row groups that hold a chunk's articles
 
 from __future__ import annotations
 
-import bisect
 import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from gembatch.errors import InputError
 from gembatch.inputs.stream import ArticleStream, as_stream
 from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE
+from gembatch.runs.context import STREAM_META
 from gembatch.runs.setup import (
     InputDigest,
     defining_config,
@@ -31,10 +29,8 @@ from gembatch.runs.setup import (
 )
 from gembatch.runs.store import RunStore
 
-__all__ = ["STREAM_META", "new_stream_ledger", "read_rows", "stream_fingerprints"]
+__all__ = ["new_stream_ledger", "stream_fingerprints"]
 
-#: meta key of a run made from a streamed input (its snapshot is read by row group, never whole)
-STREAM_META = "streamed_input"
 ROW_GROUP = 4096
 
 
@@ -189,25 +185,3 @@ def new_stream_ledger(
             (run_dir / name).unlink(missing_ok=True)
         raise
     return led
-
-
-def read_rows(snapshot: Path, store: RunStore, ids: list[str]) -> pd.DataFrame:
-    """The snapshot rows of ``ids`` (in that order), reading only the row groups that hold them."""
-    import pyarrow.parquet as pq
-
-    where = store.seqs_of(ids)
-    pfile = pq.ParquetFile(snapshot)
-    meta = pfile.metadata
-    starts, total = [], 0
-    for g in range(meta.num_row_groups):
-        starts.append(total)
-        total += meta.row_group(g).num_rows
-    groups = sorted({bisect.bisect_right(starts, s) - 1 for s in where.values()})
-    wanted = set(ids)
-    parts = []
-    for g in groups:
-        frame = pfile.read_row_group(g).to_pandas()
-        parts.append(frame[frame.index.isin(wanted)])
-    if not parts:
-        return pd.DataFrame(columns=pfile.schema_arrow.names).iloc[:0]
-    return pd.concat(parts).loc[ids]

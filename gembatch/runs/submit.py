@@ -23,7 +23,7 @@ def request_lines(ctx: Context, article_ids: list[str]) -> Iterator[dict[str, An
     """Request lines (``{"key", "request"}``) for these articles, built from the input snapshot."""
     from gembatch.inputs.request_lines import iter_request_lines
 
-    return iter_request_lines(ctx.articles.loc[article_ids], ctx.spec)
+    return iter_request_lines(ctx.article_rows(article_ids), ctx.spec)
 
 
 class _CrashingReader(io.FileIO):

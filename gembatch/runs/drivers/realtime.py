@@ -95,7 +95,7 @@ def _jobs(ctx: Context, rows: list[Any], state: dict[str, Any]) -> Iterator[Job]
     from gembatch.inputs.tokens import TokenEstimator, request_chars
 
     ids = [r["article_id"] for r in rows]
-    arts = ctx.articles.loc[ids]
+    arts = ctx.article_rows(ids)
     est = TokenEstimator().tokens(request_chars(arts, ctx.spec))
     info, budget = ctx.model_info, ctx.config.budget_usd
     by_id = {r["article_id"]: r for r in rows}
