@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from gembatch.inputs.articles import read_articles
     from gembatch.inputs.datasets import synthetic_articles
     from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
+    from gembatch.inputs.stream import ArticleStream
     from gembatch.inputs.tokens import Calibration, TokenEstimator, calibrate
     from gembatch.planning.catalog import Catalog, ModelInfo, default_catalog, load_catalog
     from gembatch.planning.cost import Estimate, estimate
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from gembatch.planning.pilot import Pilot, pilot
     from gembatch.planning.plan import Plan, plan
     from gembatch.planning.ratelimit import RateLimits, realtime_duration
+    from gembatch.planning.stream_plan import StreamPlan, plan_stream
     from gembatch.runs.realtime_send import RealtimeOptions
     from gembatch.runs.run import Run
     from gembatch.transport.connect import connect, describe, is_emulator
@@ -56,6 +58,7 @@ _LAZY = {
     "load_catalog": "gembatch.planning.catalog",
     "read_articles": "gembatch.inputs.articles",
     "synthetic_articles": "gembatch.inputs.datasets",
+    "ArticleStream": "gembatch.inputs.stream",
     "RequestSpec": "gembatch.inputs.request_lines",
     "iter_request_lines": "gembatch.inputs.request_lines",
     "write_jsonl": "gembatch.inputs.request_lines",
@@ -68,6 +71,8 @@ _LAZY = {
     "models": "gembatch.planning.lineup",
     "Plan": "gembatch.planning.plan",
     "plan": "gembatch.planning.plan",
+    "StreamPlan": "gembatch.planning.stream_plan",
+    "plan_stream": "gembatch.planning.stream_plan",
     # backend and emulator
     "emulator": "gembatch.emulator",
     "connect": "gembatch.transport.connect",
@@ -101,6 +106,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ArticleStream",
     "BackendError",
     "BudgetExceeded",
     "Calibration",
@@ -125,6 +131,7 @@ __all__ = [
     "RunMismatch",
     "RunRequest",
     "SpendCapWarning",
+    "StreamPlan",
     "TokenEstimator",
     "UnknownModel",
     "__version__",
@@ -140,6 +147,7 @@ __all__ = [
     "models",
     "pilot",
     "plan",
+    "plan_stream",
     "read_articles",
     "realtime_duration",
     "set_limits",

@@ -62,7 +62,7 @@ class StreamPlan:
     spec: RequestSpec | None = None
     model_info: ModelInfo | None = None
     tier: str = "tier1"
-    policy: str = "stream"
+    policy: str = "rolling"  # first-fit in plan order: capacity freed by any job is used at once
     headroom: float = 0.9
     budget_usd: float | None = None
     quota_tokens: int = 0

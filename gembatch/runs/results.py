@@ -13,7 +13,7 @@ import pandas as pd
 from gembatch.errors import InputError
 from gembatch.runs.store import RunStore
 
-__all__ = ["RESULT_COLUMNS", "export", "results_frame", "schema_dtypes"]
+__all__ = ["RESULT_COLUMNS", "export", "frame_from_rows", "results_frame", "schema_dtypes"]
 
 RESULT_COLUMNS = (
     "status",
@@ -65,7 +65,18 @@ def results_frame(
     ``cached`` marks answers taken from the response cache (``attrs``: ``cache_hits``, ``cache_saved_usd``).
     ``articles`` given → its columns are joined on the right (prefixed ``input_`` on a clash).
     """
-    rows = ledger.result_rows()
+    frame = frame_from_rows(ledger.result_rows(), schema, ledger.get_meta("cache"))
+    if articles is not None:
+        extra = articles.rename(columns={c: f"input_{c}" for c in articles.columns if c in frame.columns})
+        frame = frame.join(extra, how="left")
+    return frame
+
+
+def frame_from_rows(
+    rows: list[tuple[Any, ...]], schema: Mapping[str, Any] | None, cached: Mapping[str, Any] | None
+) -> pd.DataFrame:
+    """The results frame of store rows (:meth:`RunStore.result_rows`, or one page of them);
+    ``cached``: the cache figures recorded when the run was created."""
     cols = list(zip(*rows, strict=True)) if rows else [()] * 12
     index = pd.Index(list(cols[0]), name="article_id", dtype="string")
     frame = pd.DataFrame(
@@ -96,12 +107,9 @@ def results_frame(
     frame["attempt"] = pd.array(list(cols[11]), dtype="Int64")
     # answered from the response cache when the run was created (cost 0: paid for by an earlier run)
     frame["cached"] = pd.array([c == "cache" for c in cols[10]], dtype="boolean")
-    cached = ledger.get_meta("cache") or {}
+    cached = cached or {}
     frame.attrs["cache_hits"] = int(cached.get("cache_hits") or 0)
     frame.attrs["cache_saved_usd"] = float(cached.get("cache_saved_usd") or 0.0)
-    if articles is not None:
-        extra = articles.rename(columns={c: f"input_{c}" for c in articles.columns if c in frame.columns})
-        frame = frame.join(extra, how="left")
     return frame
 
 

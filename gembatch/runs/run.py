@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pandas as pd
 
 from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
+from gembatch.inputs.stream import ArticleStream, is_stream_source
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
@@ -21,16 +24,19 @@ from gembatch.runs.context import Context
 from gembatch.runs.deadline import parse_deadline, set_deadline
 from gembatch.runs.drivers import StepReport, driver_for
 from gembatch.runs.drivers.batch import guard
-from gembatch.runs.drivers.realtime import check_options, finish_realtime
+from gembatch.runs.drivers.realtime import finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.guard import open_existing, set_aside, write_marker
+from gembatch.runs.knobs import check_knobs as _check_knobs
 from gembatch.runs.lock import create_lock, driver_lock
 from gembatch.runs.poll import cancel_in_flight
+from gembatch.runs.result_pages import export_pages, iter_pages
 from gembatch.runs.results import results_frame
 from gembatch.runs.reuse import absorb
-from gembatch.runs.setup import check_same_run, defining_config, fingerprints, new_ledger
+from gembatch.runs.setup import check_same_run, defining_config, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
+from gembatch.runs.streamed import new_stream_ledger, source_fingerprints
 from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
@@ -40,21 +46,6 @@ __all__ = ["PANEL_GROUP", "Run", "StepReport"]
 
 #: Entry-point group where a panel package offers ``monitor`` (``gembatch_widgets`` does).
 PANEL_GROUP = "gembatch.panels"
-
-
-def _check_knobs(knobs: dict[str, Any]) -> None:
-    unknown = set(knobs) - set(RunConfig.OPERATIONAL)
-    if unknown:
-        known = ", ".join(RunConfig.OPERATIONAL)
-        raise TypeError(f"unknown run option(s): {', '.join(sorted(unknown))}; known: {known}")
-    if "mode" in knobs or "realtime" in knobs:
-        check_options(knobs.get("mode"), knobs.get("realtime"))
-    q = knobs.get("hedge_quantile")
-    if q is not None and (isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1):
-        raise InputError(
-            f"hedge_quantile must be a number between 0 and 1 (or None: no hedging), not {q!r}",
-            field="hedge_quantile",
-        )
 
 
 def _timing_knobs(transport: Transport) -> dict[str, float]:
@@ -86,7 +77,7 @@ class Run:
     def create(
         cls,
         run_dir: str | os.PathLike[str],
-        articles: pd.DataFrame,
+        articles: pd.DataFrame | str | os.PathLike[str] | ArticleStream,
         plan: Any,
         *,
         client: Any = None,
@@ -115,6 +106,11 @@ class Run:
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
         Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
 
+        ``articles`` may also be an input larger than memory: a Parquet file, a directory of
+        Parquet files or an :class:`~gembatch.inputs.stream.ArticleStream`, with the plan
+        :func:`gembatch.plan_stream` made from it. It is read batch by batch (the response cache
+        is not consulted); jobs read only their articles' rows back from the run's snapshot.
+
         ``cache`` (default on) answers every article whose request (backend, model, contents,
         system instruction, generation config) is in the response cache at no cost, and only the
         rest is sent; the run's paid answers go into the cache. ``cache_dir`` (default
@@ -136,7 +132,7 @@ class Run:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
-        transport = as_transport(client)
+        transport, streamed = as_transport(client), is_stream_source(articles)
         knobs = {**_timing_knobs(transport), **knobs}
         with create_lock(path):  # one creator at a time: the second reopens the first's run
             try:
@@ -151,18 +147,22 @@ class Run:
                 config = RunConfig.from_dict(stored)
                 defining = defining_config(plan, max_attempts, budget_usd)
                 try:
-                    check_same_run(config, fingerprints(articles, plan, defining), path, plan, defining)
+                    wanted, legacy = source_fingerprints(
+                        articles, plan, defining
+                    )  # a stream: hashed batch by batch
+                    check_same_run(config, wanted, path, legacy, defining)
                 except RunMismatch:
                     ledger.close()  # refused: the directory is left as it was found
                     raise
                 if knobs:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
-            store = open_cache(cache, cache_dir)
+            store = None if streamed else open_cache(cache, cache_dir)  # a stream skips the cache
             with store if store is not None else nullcontext():
                 found = None if store is None else lookup(articles, plan.spec, transport.name, store)
-                ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
-                                    budget_usd=budget_usd, cached=found, **knobs)  # fmt: skip
+                make = new_stream_ledger if streamed else partial(new_ledger, cached=found)
+                ledger = make(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
+                              budget_usd=budget_usd, **knobs)  # fmt: skip
                 if store is not None and found is not None and found.hits:
                     store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
@@ -399,6 +399,14 @@ class Run:
     def results(self, join: bool = False) -> pd.DataFrame:
         """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
         return results_frame(self.store, self._ctx.spec.response_schema, self._ctx.articles if join else None)
+
+    def iter_results(self, page_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """:meth:`results` a page of ``page_size`` articles at a time, in input order (large runs)."""
+        return iter_pages(self.store, self._ctx.spec.response_schema, page_size)
+
+    def export_results(self, path: str | os.PathLike[str], page_size: int = 50_000) -> Path:
+        """Write :meth:`results` to a Parquet file page by page; returns its path."""
+        return export_pages(self.store, self._ctx.spec.response_schema, path, page_size)
 
     def chunks(self) -> pd.DataFrame:
         """One row per chunk (batch job attempt): state, batch name, estimates vs actuals, times."""

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.errors import InputError
-from gembatch.inputs.stream import ArticleStream, as_stream
+from gembatch.inputs.stream import ArticleStream, as_stream, is_stream_source
 from gembatch.runs.config import ARTICLES_FILE, LEDGER_FILE
 from gembatch.runs.context import STREAM_META
 from gembatch.runs.setup import (
     InputDigest,
     defining_config,
+    fingerprints,
     make_config,
     plan_fingerprints,
     request_hashes,
@@ -29,7 +30,7 @@ from gembatch.runs.setup import (
 )
 from gembatch.runs.store import RunStore
 
-__all__ = ["new_stream_ledger", "stream_fingerprints"]
+__all__ = ["new_stream_ledger", "source_fingerprints", "stream_fingerprints"]
 
 ROW_GROUP = 4096
 
@@ -57,6 +58,14 @@ def stream_fingerprints(source: Any, plan: Any, defining: dict[str, Any]) -> dic
     for frame in _stream(source, plan):
         digest.update(frame.index.tolist(), text_hashes(frame))
     return plan_fingerprints(digest.hexdigest(), plan, defining)
+
+
+def source_fingerprints(source: Any, plan: Any, defining: dict[str, Any]) -> tuple[dict[str, str], Any]:
+    """The fingerprints of a frame or a streamed source, and the plan older runs' fingerprints need
+    (``None`` for a streamed source: no run made from one predates the current fingerprints)."""
+    if is_stream_source(source):
+        return stream_fingerprints(source, plan, defining), None
+    return fingerprints(source, plan, defining), plan
 
 
 class _Chunks:
