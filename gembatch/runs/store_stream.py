@@ -80,6 +80,7 @@ class StreamStore:
         """Point every article at the first with the same request and text; returns how many follow one."""
         with self._tx() as db:
             db.execute("CREATE INDEX IF NOT EXISTS articles_seq ON articles(seq)")
+            db.execute("CREATE INDEX IF NOT EXISTS articles_chunk ON articles(chunk_id)")
             db.execute(_REPS_SQL)
             return int(db.execute("SELECT COUNT(*) FROM articles WHERE article_id != rep_id").fetchone()[0])
 
