@@ -78,6 +78,7 @@ def test_pages_cover_every_row_once_and_export(emu, source, tmp_path):
     before = list(run.iter_results(page_size=500))  # nothing collected yet: every article pending
     assert sum(len(p) for p in before) == N
     assert (pd.concat(before)["status"] == "pending").all()
+    pd.testing.assert_frame_equal(pd.concat(before), run.results())
     assert run.wait(timeout=180, progress=False)
     pages = list(run.iter_results(page_size=250))
     assert [len(p) for p in pages] == [250, 250, 250, 250, 200]

@@ -12,20 +12,21 @@ __all__ = ["StreamStore"]
 
 _BLOCK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
+#: the whole-run results query of ``store_figures`` for a range of input positions: each article's latest answer
+#: (its representative's) found through the results key, so a page costs its own rows, not the run's
 _PAGE_SQL = """
-WITH page AS (SELECT * FROM articles WHERE seq >= ? AND seq < ?),
-latest AS (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY attempt DESC) AS rn,
-           SUM(cost_usd) OVER (PARTITION BY article_id) AS total_cost
-    FROM results WHERE article_id IN (SELECT rep_id FROM page)
-)
 SELECT a.article_id, a.status, r.output_text, r.output_json,
        CASE WHEN a.article_id = a.rep_id THEN r.prompt_tokens ELSE 0 END,
        CASE WHEN a.article_id = a.rep_id THEN r.output_tokens ELSE 0 END,
        CASE WHEN a.article_id = a.rep_id THEN r.thoughts_tokens ELSE 0 END,
-       CASE WHEN a.article_id = a.rep_id THEN r.total_cost ELSE 0 END,
+       CASE WHEN a.article_id != a.rep_id THEN 0 WHEN r.rowid IS NULL THEN NULL
+            ELSE (SELECT SUM(cost_usd) FROM results WHERE article_id = a.rep_id) END,
        r.finish_reason, a.error, a.chunk_id, a.attempts
-FROM page a LEFT JOIN latest r ON r.article_id = a.rep_id AND r.rn = 1
+FROM articles a
+LEFT JOIN results r ON r.rowid = (
+    SELECT rowid FROM results WHERE article_id = a.rep_id ORDER BY attempt DESC LIMIT 1
+)
+WHERE a.seq >= ? AND a.seq < ?
 ORDER BY a.seq
 """
 
