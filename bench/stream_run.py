@@ -149,14 +149,16 @@ def main(sizes: list[int]) -> None:
     for n in sizes:
         r = measure(n)
         results.append(r)
-        print(f"{r['articles']:,} articles, {r['jobs']} jobs, {r['succeeded']:,} succeeded, {r['rows']:,} rows paged")
+        print(f"{r['articles']:,} articles, {r['jobs']} jobs, {r['succeeded']:,} succeeded, "
+              f"{r['rows']:,} rows paged")  # fmt: skip
         for name in PHASES:
             f = r["phases"][name]  # type: ignore[index]
             print(f"   {name:<13} {f['seconds']:>7.1f} s   peak RSS {f['peak_rss_mb']:>6.0f} MB", flush=True)
     if len(results) > 1:
         a, b = results[0], results[-1]
         top = [max(f["peak_rss_mb"] for f in r["phases"].values()) for r in (a, b)]  # type: ignore[union-attr]
-        print(f"{b['articles'] / a['articles']:.0f}x the articles: peak memory {top[0]:.0f} MB -> {top[1]:.0f} MB")
+        ratio = b["articles"] / a["articles"]  # type: ignore[operator]
+        print(f"{ratio:.0f}x the articles: peak memory {top[0]:.0f} MB -> {top[1]:.0f} MB")
 
 
 if __name__ == "__main__":

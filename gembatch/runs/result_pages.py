@@ -11,10 +11,19 @@ from typing import Any
 import pandas as pd
 
 from gembatch.errors import InputError
-from gembatch.runs.results import frame_from_rows
+from gembatch.runs.context import STREAM_META, Context
+from gembatch.runs.results import export, frame_from_rows, results_frame
 from gembatch.runs.store import RunStore
 
-__all__ = ["export_pages", "iter_pages"]
+__all__ = ["export_pages", "iter_pages", "write_results_file"]
+
+
+def write_results_file(ctx: Context, path: Path) -> None:
+    """The run's ``results.parquet``: page by page for a streamed input, from the whole frame otherwise."""
+    if ctx.store.get_meta(STREAM_META) is not None:
+        export_pages(ctx.store, ctx.spec.response_schema, path)
+    else:
+        export(results_frame(ctx.store, ctx.spec.response_schema), path)
 
 
 def iter_pages(

@@ -12,8 +12,8 @@ __all__ = ["StreamStore"]
 
 _BLOCK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
-#: the whole-run results query of ``store_figures`` for a range of input positions: each article's latest answer
-#: (its representative's) found through the results key, so a page costs its own rows, not the run's
+#: the whole-run results query of ``store_figures`` for a range of input positions: each article's
+#: latest answer (its representative's) found through the results key, so a page costs its own rows
 _PAGE_SQL = """
 SELECT a.article_id, a.status, r.output_text, r.output_json,
        CASE WHEN a.article_id = a.rep_id THEN r.prompt_tokens ELSE 0 END,

@@ -18,7 +18,7 @@ from gembatch.runs.hedge import hedge_generation
 from gembatch.runs.lock import driver_lock
 from gembatch.runs.outcomes import finish, is_done
 from gembatch.runs.poll import cancel_in_flight, poll, sweep
-from gembatch.runs.results import export, results_frame
+from gembatch.runs.result_pages import write_results_file
 from gembatch.runs.reuse import absorb
 from gembatch.runs.scheduler import Candidate, Capacity, choose
 from gembatch.runs.states import FINISHED, State
@@ -53,7 +53,7 @@ def export_results(ctx: Context, *, force: bool = False) -> bool:
         grown = n >= max(1, ctx.exported_on) * GROWTH
         if elapsed < EXPORT_EVERY_S or not (grown or elapsed >= EXPORT_AT_LEAST_S):
             return False
-    export(results_frame(ctx.store, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
+    write_results_file(ctx, ctx.run_dir / RESULTS_FILE)
     ctx.exported_at, ctx.exported_on, ctx.export_due = time.monotonic(), n, False
     return True
 

@@ -197,7 +197,7 @@ def _send_rows(
     """Send one pass over ``rows``; False when stopped early (stop, timeout, daily quota)."""
     from tqdm.auto import tqdm
 
-    from gembatch.runs.results import export, results_frame
+    from gembatch.runs.result_pages import write_results_file
 
     led = ctx.store
     c = led.counts()
@@ -214,7 +214,7 @@ def _send_rows(
         bar.close()
     led.event("realtime_stop", _report_message(report, recorder))
     absorb(ctx)  # the answers just paid for go into the response cache
-    export(results_frame(led, ctx.spec.response_schema), ctx.run_dir / RESULTS_FILE)
+    write_results_file(ctx, ctx.run_dir / RESULTS_FILE)
     return report.stopped is None
 
 
