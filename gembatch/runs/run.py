@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -158,10 +158,11 @@ class Run:
                     ledger.set_meta("config", {**stored, **knobs})
                 return cls(path, ledger, transport)._with_deadline(deadline, deadline_usd)
             store = None if streamed else open_cache(cache, cache_dir)  # a stream skips the cache
+            frame = cast(pd.DataFrame, articles)  # a frame whenever the cache is open
             with store if store is not None else nullcontext():
-                found = None if store is None else lookup(articles, plan.spec, transport.name, store)
+                found = None if store is None else lookup(frame, plan.spec, transport.name, store)
                 make = new_stream_ledger if streamed else partial(new_ledger, cached=found)
-                ledger = make(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
+                ledger = make(path, frame, plan, max_attempts=max_attempts, run_id=run_id,
                               budget_usd=budget_usd, **knobs)  # fmt: skip
                 if store is not None and found is not None and found.hits:
                     store.mark_used({e.key for e in found.hits.values()})

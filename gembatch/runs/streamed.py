@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from gembatch.errors import InputError
 from gembatch.inputs.stream import ArticleStream, as_stream, is_stream_source
@@ -94,7 +94,7 @@ class _Chunks:
         if self.left or rest is not None:
             self.fail(f"the source ends after {rows:,} articles, before the plan does")
 
-    def fail(self, what: str) -> None:
+    def fail(self, what: str) -> NoReturn:
         raise InputError(
             f"the plan was not made from {self.where}: {what}. Plan this source again with "
             "gb.plan_stream(source, spec) and create the run with that plan",
