@@ -55,6 +55,7 @@ def test_streamed_run_accounts_for_every_article_like_the_frame_run(emu, source,
     assert res.index.tolist() == frame["id"].tolist()
     assert (res["status"] == "succeeded").all()
     assert_no_duplicate_jobs(emu.stats(), run.run_id)
+    assert set(run.chunks()["source"]) == {"file"}, "a streamed run's jobs go as files"
     sent = read_ledger(run, "SELECT SUM(articles) FROM chunks WHERE attempt = 1")[0][0]
     repeats = int(frame["text"].duplicated().sum())
     assert repeats >= 1

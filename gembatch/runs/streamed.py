@@ -120,6 +120,9 @@ def new_stream_ledger(
     from gembatch.planning.stream_plan import article_costs
 
     plan = _checked_plan(plan)
+    # jobs go as files: an inline job's answers come back inside the job listing, every finished
+    # job's at once, where a file job's are downloaded one job at a time
+    knobs.setdefault("inline_limit_bytes", 0)
     stream = _stream(source, plan)
     spec, info = plan.spec, plan.model_info
     defining = defining_config(plan, max_attempts, budget_usd)
