@@ -109,7 +109,8 @@ class Run:
         ``articles`` may also be an input larger than memory: a Parquet file, a directory of
         Parquet files or an :class:`~gembatch.inputs.stream.ArticleStream`, with the plan
         :func:`gembatch.plan_stream` made from it. It is read batch by batch (the response cache
-        is not consulted); jobs read only their articles' rows back from the run's snapshot.
+        is not consulted); jobs go as files and read only their articles' rows back from the run's
+        snapshot.
 
         ``cache`` (default on) answers every article whose request (backend, model, contents,
         system instruction, generation config) is in the response cache at no cost, and only the
