@@ -151,6 +151,8 @@ def test_bad_parquet_is_one_clear_error_and_nothing_is_submitted(emu, source, tm
     _refused(emu, tmp_path / "r4", shorter, plan, "the plan was not made from")
     frame_plan = gb.plan(gb.read_articles(frame, id_col="id"), MODEL, prompt=PROMPT, catalog=small_catalog())
     _refused(emu, tmp_path / "r5", path, frame_plan, "gb.plan_stream")
+    arts = gb.read_articles(frame, id_col="id")
+    _refused(emu, tmp_path / "r6", arts, plan, "made by gb.plan_stream")
 
 
 def test_a_directory_of_parquet_files_is_one_source(emu, tmp_path):

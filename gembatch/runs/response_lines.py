@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -169,7 +170,8 @@ def parse_line(obj: Mapping[str, Any], schema: Mapping[str, Any] | None) -> Line
 
 def iter_jsonl(data: bytes | Iterable[bytes]) -> Iterator[dict[str, Any] | None]:
     """Decode JSONL lazily; a corrupt line yields ``None`` (its key then counts as missing)."""
-    lines: Iterable[bytes] = data.splitlines() if isinstance(data, bytes | bytearray) else data
+    # a line at a time: a job's output is never copied into a list of all its lines
+    lines: Iterable[bytes] = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     for raw in lines:
         if not raw.strip():
             continue

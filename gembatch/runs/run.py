@@ -16,7 +16,7 @@ import pandas as pd
 
 from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
-from gembatch.inputs.stream import ArticleStream, is_stream_source
+from gembatch.inputs.stream import ArticleStream
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
@@ -36,7 +36,7 @@ from gembatch.runs.reuse import absorb
 from gembatch.runs.setup import check_same_run, defining_config, new_ledger
 from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
-from gembatch.runs.streamed import new_stream_ledger, source_fingerprints
+from gembatch.runs.streamed import is_streamed, new_stream_ledger, source_fingerprints
 from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
@@ -133,7 +133,7 @@ class Run:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
-        transport, streamed = as_transport(client), is_stream_source(articles)
+        transport, streamed = as_transport(client), is_streamed(articles, plan)
         knobs = {**_timing_knobs(transport), **knobs}
         with create_lock(path):  # one creator at a time: the second reopens the first's run
             try:

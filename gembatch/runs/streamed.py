@@ -30,7 +30,7 @@ from gembatch.runs.setup import (
 )
 from gembatch.runs.store import RunStore
 
-__all__ = ["new_stream_ledger", "source_fingerprints", "stream_fingerprints"]
+__all__ = ["is_streamed", "new_stream_ledger", "source_fingerprints", "stream_fingerprints"]
 
 ROW_GROUP = 4096
 
@@ -45,6 +45,22 @@ def _checked_plan(plan: Any) -> Any:
             field="plan",
         )
     return plan
+
+
+def is_streamed(source: Any, plan: Any) -> bool:
+    """True when ``Run.create`` reads ``source`` batch by batch; a plan of the other kind is refused."""
+    from gembatch.planning.stream_plan import StreamPlan
+
+    if is_stream_source(source):
+        _checked_plan(plan)
+        return True
+    if isinstance(plan, StreamPlan):
+        raise InputError(
+            "this plan was made by gb.plan_stream: create the run from the same streamed source (a "
+            "Parquet path, a directory or a gb.ArticleStream), or plan the frame with gb.plan",
+            field="plan",
+        )
+    return False
 
 
 def _stream(source: Any, plan: Any) -> ArticleStream:
