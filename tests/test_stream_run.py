@@ -70,6 +70,7 @@ def test_streamed_run_accounts_for_every_article_like_the_frame_run(emu, source,
     assert run.config.fingerprints["input"] == other.config.fingerprints["input"]
     for col in ("status", "output_text", "prompt_tokens", "output_tokens", "cost_usd"):
         pd.testing.assert_series_equal(res[col], expected[col], check_names=False)
+    pd.testing.assert_frame_equal(pd.concat(other.iter_results(page_size=333)), expected)  # any run pages
 
 
 def test_pages_cover_every_row_once_and_export(emu, source, tmp_path):
@@ -168,3 +169,27 @@ def test_a_directory_of_parquet_files_is_one_source(emu, tmp_path):
     res = run.results()
     assert res.index.tolist() == frame["id"].tolist()
     assert (res["status"] == "succeeded").all()
+
+
+def test_retries_read_their_scattered_rows_back(source, tmp_path):
+    """Articles answered with retryable errors go out again in retry chunks: rows picked from many
+    row groups of the snapshot, not one planned chunk's contiguous slice."""
+    path, frame = source
+    plan = stream_plan(path)
+    with running(speed=20_000, profile="realistic", seed=3, catalog=small_catalog()) as server:
+        run = gb.Run.create(tmp_path / "s", path, plan, client=server.client(), max_attempts=4, **FAST)
+        assert run.wait(timeout=240, progress=False)
+        stats = server.stats()
+    res = run.results()
+    assert res.index.tolist() == frame["id"].tolist()
+    assert set(res["status"].astype(str)) <= {"succeeded", "failed"}
+    assert res.loc[res["status"] == "failed", "error"].notna().all()
+    chunks = run.chunks()
+    retried = chunks[chunks["attempt"] > 1]
+    assert len(retried), "the realistic profile answers some lines with retryable errors"
+    again = res[res["attempt"] > 1]
+    assert again["status"].eq("succeeded").any()
+    positions = frame.index[frame["id"].isin(again.index)]
+    assert positions.max() - positions.min() + 1 > len(positions), "rows scattered over the input"
+    assert again.loc[again["status"] == "succeeded", "output_text"].str.len().gt(0).all()
+    assert_no_duplicate_jobs(stats, run.run_id)
