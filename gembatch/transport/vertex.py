@@ -124,6 +124,8 @@ class VertexTransport(GeminiTransport):
         name: str = "vertex",
         timings: Timings | None = None,
         emulated: bool = False,
+        bigquery: Any = None,
+        dataset: str | None = None,
     ):
         super().__init__(client, name=name, timings=timings or TIMINGS, emulated=emulated)
         if not bucket or "/" in bucket or bucket.startswith("gs:"):
@@ -132,6 +134,8 @@ class VertexTransport(GeminiTransport):
             )
         self.storage = storage
         self.bucket = bucket
+        self.bigquery = bigquery  # google-cloud-bigquery client, for bq:// inputs and outputs
+        self.dataset = dataset  # "project.dataset" the run's tables go to
         self.prefix = prefix.strip("/")
         self._readers: dict[str, tuple[str, bool]] = {}  # input URI -> (job name, job still active)
 
