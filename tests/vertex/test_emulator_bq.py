@@ -183,3 +183,18 @@ def test_faults_apply_as_on_the_cloud_storage_path(client, bigquery, vertex):
 
     job = client.batches.create(model=MODEL, src=src, config={"dest": dest})  # faults are one-shot
     assert _wait(client, job.name).state.value == "JOB_STATE_SUCCEEDED"
+
+
+def test_backend_reaches_bigquery_only_when_asked(gcs_url, bq_url, monkeypatch, tmp_path):
+    import gembatch as gb
+    from gembatch.emulator._vertex_bq import BIGQUERY_VAR
+
+    monkeypatch.delenv(BIGQUERY_VAR, raising=False)
+    plain = gb.connect(backend="vertex-emulator", storage_url=gcs_url, speed=20_000, state_dir=tmp_path / "a")
+    assert plain.bigquery is None  # a Cloud Storage-only rehearsal starts no BigQuery stand-in
+    assert plain.dataset is None
+
+    with_bq = gb.connect(backend="vertex-emulator", base_url=plain.base_url, storage_url=gcs_url,
+                         bigquery_url=bq_url, dataset="run_tables")  # fmt: skip
+    assert with_bq.dataset == f"{PROJECT}.run_tables"
+    assert with_bq.bigquery.get_dataset(with_bq.dataset).dataset_id == "run_tables"  # created
