@@ -119,7 +119,7 @@ def local_storage(project: str = "emulator", url: str | None = None) -> Any:
     if (urlsplit(url).hostname or "") not in _LOOPBACK:
         raise BackendError(f"{STORAGE_VAR}={url!r} is not a loopback address; the emulator stays local")
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]  # untyped, beside the typed bigquery
 
     return storage.Client(
         project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}

@@ -370,7 +370,7 @@ def default_credentials() -> tuple[Any, str | None]:
 def storage_client(project: str, *, credentials: Any = None, endpoint: str | None = None) -> Any:
     """A ``google.cloud.storage.Client`` (``endpoint``: a Cloud Storage emulator such as fake-gcs-server)."""
     try:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]  # untyped, beside the typed bigquery
     except ImportError as exc:
         raise BackendError(
             "the vertex backend needs google-cloud-storage: pip install 'gembatch-runner[vertex]'"
