@@ -22,8 +22,10 @@ def bqt(vertex, bigquery):
 
 
 def _lines(n: int, run: str = "r1") -> bytes:
-    rows = [{"key": f"{run}-{i:03d}", "request": {"contents": [{"role": "user", "parts": [{"text": f"t{i}"}]}]}}
-            for i in range(n)]  # fmt: skip
+    def request(i: int) -> dict:
+        return {"contents": [{"role": "user", "parts": [{"text": f"t{i}"}]}]}
+
+    rows = [{"key": f"{run}-{i:03d}", "request": request(i)} for i in range(n)]
     return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
 
 
@@ -96,9 +98,10 @@ def test_download_reads_the_output_table_as_response_lines(bqt, bigquery):
 
 
 def test_a_finished_bigquery_job_reports_its_output_table():
+    dest = {"predictionsFormat": "bigquery", "bigqueryDestination": {"outputUri": "bq://p.d.out"}}
+    info = {"bigqueryOutputDataset": "bq://p.d", "bigqueryOutputTable": "predictions_1"}
     job = {"name": "projects/p/locations/l/batchPredictionJobs/1", "state": "JOB_STATE_SUCCEEDED",
-           "outputConfig": {"predictionsFormat": "bigquery", "bigqueryDestination": {"outputUri": "bq://p.d.out"}},
-           "outputInfo": {"bigqueryOutputDataset": "bq://p.d", "bigqueryOutputTable": "predictions_1"}}  # fmt: skip
+           "outputConfig": dest, "outputInfo": info}  # fmt: skip
     assert parse_vertex_job(job).output_file == "bq://p.d.predictions_1"
     del job["outputInfo"]
     assert parse_vertex_job(job).output_file == "bq://p.d.out"
@@ -107,5 +110,5 @@ def test_a_finished_bigquery_job_reports_its_output_table():
 
 
 def test_a_bad_dataset_is_refused(vertex, bigquery):
-    with pytest.raises(InputError, match="dataset must be 'project.dataset'"):
+    with pytest.raises(InputError, match=r"dataset must be 'project\.dataset'"):
         VertexTransport(vertex.client, None, bucket="", bigquery=bigquery, dataset="a.b.c")
