@@ -167,7 +167,7 @@ def read_bigquery(
     Examples
     --------
     >>> t = gb.connect(backend="vertex", project="p", location="eu-west1", dataset="p.news")  # doctest: +SKIP
-    >>> arts = gb.read_bigquery(table="p.news.items", id_col="id", text_col="body", client=t)  # doctest: +SKIP
+    >>> arts = gb.read_bigquery(table="p.news.items", text_col="body", client=t)  # doctest: +SKIP
     """
     wanted = list(dict.fromkeys([id_col, text_col, *(columns or [])]))
     batches = iter_bigquery_record_batches(table, query, columns=wanted, client=client, page_size=page_size)
