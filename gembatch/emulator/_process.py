@@ -121,6 +121,7 @@ def start(
         cmd += ["--api-key", key]
     if options.get("vertex"):
         cmd.append("--vertex")
+        timeout = max(timeout, 120.0)  # the storage stand-ins start first (BigQuery takes ~10 s)
     log = (state_dir / "emulator.log").open("ab")
     proc = subprocess.Popen(
         cmd,

@@ -135,6 +135,8 @@ class VertexTransport(GeminiTransport):
             )
         self.storage = storage
         self.bucket = bucket
+        self.bigquery = bigquery  # google-cloud-bigquery client, for bq:// inputs and outputs
+        self.dataset = dataset  # "project.dataset" the run's tables go to
         self.prefix = prefix.strip("/")
         self._readers: dict[str, tuple[str, bool]] = {}  # input URI -> (job name, job still active)
         # with a dataset, job inputs and outputs are BigQuery tables instead of Cloud Storage objects
