@@ -275,9 +275,10 @@ class BigQueryTables:
             if display is not None:
                 yield self.uri(str(item.table_id)), display
 
-    def list_tables(self) -> list[str]:
-        """Every table of the prefix in the dataset (inputs and outputs), as ``bq://`` URIs."""
-        head = _escape(self.prefix) + "__"
+    def list_tables(self, display_prefix: str = "gembatch/") -> list[str]:
+        """The tables (inputs and outputs) of jobs whose display name starts with ``display_prefix``
+        (default: every job under the prefix), as ``bq://`` URIs."""
+        head = f"{_escape(self.prefix)}__{_escape(display_prefix.removeprefix('gembatch/'))}"
         return [self.uri(str(t.table_id)) for t in self.client.list_tables(self.dataset)
                 if str(t.table_id).startswith(head)]  # fmt: skip
 
