@@ -329,9 +329,10 @@ class VertexTransport(GeminiTransport):
         dest = ((raw.get("outputConfig") or {}).get("gcsDestination") or {}).get("outputUriPrefix")
         if dest and self._ours(str(dest)):
             self._delete_tree(str(dest))
-        if self.bq is not None:  # its input table and output table, when the run made them
+        if self.bq is not None:  # its input table, and its output table unless that holds results
             source = ((raw.get("inputConfig") or {}).get("bigquerySource") or {}).get("inputUri")
-            for uri in filter(self.bq.ours, [str(source or ""), str(output_table(raw) or "")]):
+            output = "" if raw.get("state") == "JOB_STATE_SUCCEEDED" else str(output_table(raw) or "")
+            for uri in filter(self.bq.ours, [str(source or ""), output]):
                 self.bq.drop(uri)
                 self._readers.pop(uri, None)
         self._request("delete", self._path(name))

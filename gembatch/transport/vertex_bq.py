@@ -245,6 +245,30 @@ class BigQueryTables:
                 status = str(row.get("status") or "")
                 yield prediction_result(str(key), status, _response(row.get("response")))
 
+    def iter_outcomes(self, uri: str, page_size: int = PAGE_ROWS) -> Iterator[dict[str, Any]]:
+        """Like :meth:`iter_results` without the response text: a query reads each row's key, status,
+        finish reason, block reason and token usage, so a run accounts for every article while
+        its results stay in BigQuery."""
+        project, dataset, table = parse_bq_uri(uri)
+        sql = (
+            f"SELECT {KEY_COLUMN} AS k, status, JSON_QUERY(response, '$.usageMetadata') AS usage, "
+            "JSON_VALUE(response, '$.candidates[0].finishReason') AS finish, "
+            "JSON_VALUE(response, '$.promptFeedback.blockReason') AS block "
+            f"FROM `{project}.{dataset}.{table}`"
+        )
+        for page in self.client.query(sql).result(page_size=page_size).pages:
+            for row in page:
+                if row.get("k") is None:
+                    continue
+                status, finish, block = str(row.get("status") or ""), row.get("finish"), row.get("block")
+                usage = _response(row.get("usage"))
+                response: dict[str, Any] = {"usageMetadata": usage} if usage else {}
+                if finish:
+                    response["candidates"] = [{"finishReason": finish, "content": {"parts": []}}]
+                if block:
+                    response["promptFeedback"] = {"blockReason": block}
+                yield prediction_result(str(row.get("k")), status, response if not status else None)
+
     def download(self, uri: str) -> bytes:
         """The output table as gembatch response lines (JSONL)."""
         out = io.BytesIO()

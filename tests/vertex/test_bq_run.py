@@ -104,3 +104,46 @@ def test_failed_lines_are_retried_and_accounted(source, gcs_url, bq_url, tmp_pat
     assert (run.results()["status"] == "succeeded").all()
     assert_no_duplicate_jobs(_stats(flaky), run.run_id)
     assert _run_tables(flaky, run.run_id) == []
+
+
+def test_results_left_in_bigquery_are_kept_and_read_back(vbq, source, tmp_path):
+    arts = gb.read_bigquery(table=source, id_col="id", text_col="body", client=vbq)
+    plan = gb.plan(arts, "gemini-2.5-flash-lite", prompt="Summarise:\n{text}", chunk_tokens=4_000,
+                   catalog=vertex_catalog())  # fmt: skip
+    run = gb.Run.create(tmp_path / "run", arts, plan, client=vbq, results_in="bigquery", **FAST)
+    assert run.wait(timeout=120, progress=False)
+    assert_accounted(run, N)
+    assert_no_duplicate_jobs(_stats(vbq), run.run_id)
+
+    stored = read_ledger(run, "SELECT output_text, prompt_tokens, status FROM results")
+    assert len(stored) == N
+    assert all(not r["output_text"] for r in stored), "no response text is stored locally"
+    assert all(r["prompt_tokens"] > 0 and r["status"] == "succeeded" for r in stored), "usage still counted"
+
+    tables = run.result_tables()
+    assert len(tables) == len(run.chunks()) > 1
+    assert all("__output_" in t and vbq.bq.exists(t) for t in tables)
+    report = run.cleanup()
+    assert not report.failed
+    assert sorted(_run_tables(vbq, run.run_id)) == sorted(tables), "only the result tables are left"
+
+    res = run.results()
+    assert (res["status"] == "succeeded").all()
+    assert res["output_text"].str.len().gt(0).all()
+    direct = {line["key"]: line for uri in tables for line in vbq.bq.iter_results(uri)}
+    assert set(direct) == set(res.index)
+    first = res.index[0]
+    parts = direct[first]["response"]["candidates"][0]["content"]["parts"]
+    assert res.loc[first, "output_text"] == "".join(p.get("text", "") for p in parts)
+    for uri in tables:  # leave the dataset as the other tests expect it
+        vbq.bq.drop(uri)
+
+
+def test_results_in_bigquery_needs_a_dataset(vertex, tmp_path):
+    arts = gb.read_articles(gb.synthetic_articles(3, mean_chars=300, seed=1), id_col="id")
+    plan = gb.plan(arts, "gemini-2.5-flash-lite", prompt="{text}", catalog=vertex_catalog())
+    with pytest.raises(gb.InputError, match="results_in='bigquery' needs the vertex backend with a BigQuery"):
+        gb.Run.create(tmp_path / "run", arts, plan, client=vertex, results_in="bigquery")
+    with pytest.raises(gb.InputError, match="results_in must be 'local' or 'bigquery', not 'gcs'"):
+        gb.Run.create(tmp_path / "run", arts, plan, client=vertex, results_in="gcs")
+    assert not (tmp_path / "run" / "ledger.sqlite").exists()
