@@ -51,7 +51,7 @@ def _rows(client: Any, table: str | None, query: str | None, columns: list[str],
     from google.api_core import exceptions
 
     if (table is None) == (query is None):
-        raise InputError("pass exactly one of table='project.dataset.table' or query='SELECT …'")
+        raise InputError("pass exactly one of table='project.dataset.table' or query=<a standard-SQL query>")
     if page_size < 1:
         raise InputError(f"page_size must be at least 1, not {page_size}", field="page_size")
     if table is not None:

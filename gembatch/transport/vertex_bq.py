@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from gembatch.errors import InputError
+from gembatch.transport.vertex_bq_store import outcome_query
 from gembatch.transport.vertex_lines import prediction_result
 
 __all__ = [
@@ -250,12 +251,7 @@ class BigQueryTables:
         finish reason, block reason and token usage, so a run accounts for every article while
         its results stay in BigQuery."""
         project, dataset, table = parse_bq_uri(uri)
-        sql = (
-            f"SELECT {KEY_COLUMN} AS k, status, JSON_QUERY(response, '$.usageMetadata') AS usage, "
-            "JSON_VALUE(response, '$.candidates[0].finishReason') AS finish, "
-            "JSON_VALUE(response, '$.promptFeedback.blockReason') AS block "
-            f"FROM `{project}.{dataset}.{table}`"
-        )
+        sql = outcome_query(f"{project}.{dataset}.{table}", KEY_COLUMN)
         for page in self.client.query(sql).result(page_size=page_size).pages:
             for row in page:
                 if row.get("k") is None:
