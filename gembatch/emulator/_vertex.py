@@ -28,7 +28,15 @@ from gembatch.emulator._errors import ApiError, invalid
 from gembatch.emulator._jobs import RUN_EXPIRED
 from gembatch.emulator._persist import read_json, write_json
 from gembatch.emulator._reply import Call, Reply, int_param, json_body
-from gembatch.emulator._vertex_bqio import Unreadable, output_rows, split_bq, stage_table, write_predictions
+from gembatch.emulator._vertex_bqio import (
+    Unreadable,
+    io_configs,
+    output_rows,
+    row_checker,
+    split_bq,
+    stage_table,
+    write_predictions,
+)
 from gembatch.emulator._vertex_gcs import read_requests, split_gs
 from gembatch.errors import BackendError
 
@@ -227,7 +235,7 @@ class VertexApi:
             "display_name": body.get("displayName") or f"vertex-job-{ident}",
         }  # fmt: skip
         if source.get("bigquerySource") or source.get("instancesFormat") == "bigquery":
-            requests = self._bq_input(record, source, output)
+            requests = self._bq_input(record, source, output, row_checker(served, self.app, record["owner"]))
         else:
             requests = self._gcs_input(record, source, output)
         if requests:
@@ -260,8 +268,8 @@ class VertexApi:
         record.update(input_uris=list(uris), dest=str(dest))
         return requests
 
-    def _bq_input(self, record: dict[str, Any], source: Mapping[str, Any],
-                  output: Mapping[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    def _bq_input(self, record: dict[str, Any], source: Mapping[str, Any], output: Mapping[str, Any],
+                  check: Callable[[dict[str, Any]], str | None]) -> list[dict[str, Any]]:  # fmt: skip
         """Read the input table; rows whose request is unusable keep their status for the output."""
         uri = str((source.get("bigquerySource") or {}).get("inputUri") or "")
         project = split_bq(uri, "input_config.bigquery_source.input_uri", table=True)[0]
@@ -269,7 +277,8 @@ class VertexApi:
         split_bq(dest, "output_config.bigquery_destination.output_uri", table=False)
         record.update(format="bigquery", input_uri=uri, dest=dest, output_table=None, bad=0)
         try:
-            schema, requests, record["bad"] = stage_table(self.bigquery(project), uri, self._rows(record))
+            client = self.bigquery(project)
+            schema, requests, record["bad"] = stage_table(client, uri, self._rows(record), check)
         except Unreadable as exc:  # the service accepts the job, then fails it at validation
             now = _rfc3339(self.app.clock.now())
             record.update(final=True, failed_at=now, error={"code": exc.code, "message": str(exc)})
@@ -311,7 +320,7 @@ class VertexApi:
             "name": self._name(record),
             "displayName": record["display_name"],
             "model": f"publishers/google/models/{record['model']}",
-            **self._configs(record),
+            **io_configs(record),
             "state": f"JOB_STATE_{state or 'UNSPECIFIED'}",
             "createTime": meta.get("createTime"),
             "updateTime": meta.get("updateTime"),
@@ -332,17 +341,6 @@ class VertexApi:
         if state in ("FAILED", "CANCELLED", "EXPIRED") and op.get("error"):
             job["error"] = {"code": op["error"].get("code"), "message": op["error"].get("message")}
         return job
-
-    @staticmethod
-    def _configs(record: Mapping[str, Any]) -> dict[str, Any]:
-        if record.get("format") == "bigquery":
-            return {"inputConfig": {"instancesFormat": "bigquery",
-                                    "bigquerySource": {"inputUri": record["input_uri"]}},
-                    "outputConfig": {"predictionsFormat": "bigquery",
-                                     "bigqueryDestination": {"outputUri": record["dest"]}}}  # fmt: skip
-        return {"inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": record["input_uris"]}},
-                "outputConfig": {"predictionsFormat": "jsonl",
-                                 "gcsDestination": {"outputUriPrefix": record["dest"]}}}  # fmt: skip
 
     def _export(self, record: dict[str, Any], op: Mapping[str, Any]) -> None:
         """Write the job's predictions under its destination (once; the job is then final)."""

@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from gembatch.emulator._errors import invalid
+from gembatch.emulator._checks import check_generate
+from gembatch.emulator._errors import ApiError, invalid
 
 __all__ = [
-    "PAGE_ROWS", "Unreadable", "bad_row_status", "output_rows", "read_table", "split_bq", "stage_table",
-    "write_predictions",
+    "PAGE_ROWS", "Unreadable", "bad_row_status", "io_configs", "output_rows", "read_table", "row_checker",
+    "split_bq", "stage_table", "write_predictions",
 ]  # fmt: skip
 
 PAGE_ROWS = 500  # rows per tabledata.list page and per insertAll call
@@ -55,6 +57,18 @@ def bad_row_status(message: str) -> str:
     """The ``status`` text of a row the service rejected, as Vertex writes it."""
     error = {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}
     return f"Bad Request: {json.dumps({'error': error})}"
+
+
+def io_configs(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The job resource's ``inputConfig`` and ``outputConfig`` (BigQuery or Cloud Storage)."""
+    if record.get("format") == "bigquery":
+        return {"inputConfig": {"instancesFormat": "bigquery",
+                                "bigquerySource": {"inputUri": record["input_uri"]}},
+                "outputConfig": {"predictionsFormat": "bigquery",
+                                 "bigqueryDestination": {"outputUri": record["dest"]}}}  # fmt: skip
+    return {"inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": record["input_uris"]}},
+            "outputConfig": {"predictionsFormat": "jsonl",
+                             "gcsDestination": {"outputUriPrefix": record["dest"]}}}  # fmt: skip
 
 
 def _jsonable(value: Any, kind: str) -> Any:
@@ -119,10 +133,29 @@ def read_table(
     return schema, rows()
 
 
-def stage_table(client: Any, uri: str, path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def row_checker(served: Any, app: Any, owner: str) -> Callable[[dict[str, Any]], str | None]:
+    """Why the service refuses one request (a row's status rather than a job error), or None."""
+    host = urlsplit(app.base_url).netloc
+
+    def check(request: dict[str, Any]) -> str | None:
+        try:
+            body = {k: v for k, v in request.items() if k != "labels"}
+            check_generate(served, body, own_host=host, context_window=False,
+                           file_exists=lambda f: bool(app.files.exists(f, owner)))  # fmt: skip
+        except ApiError as exc:
+            return exc.message
+        return None
+
+    return check
+
+
+def stage_table(
+    client: Any, uri: str, path: Path, check: Callable[[dict[str, Any]], str | None]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Read the table into ``path`` (one line per row) → (schema, the valid requests, bad rows).
 
-    A line holds the carried row and either ``index`` (into the requests) or the bad row's ``status``.
+    A line holds the carried row and either ``index`` (into the requests) or the bad row's
+    ``status``; ``check`` returns why the service would refuse a request (None when it would not).
     """
     schema, rows = read_table(client, uri)
     requests: list[dict[str, Any]] = []
@@ -130,8 +163,9 @@ def stage_table(client: Any, uri: str, path: Path) -> tuple[list[dict[str, Any]]
     with path.open("w", encoding="utf-8") as out:
         for carried, request in rows:
             line: dict[str, Any] = {"row": carried}
-            if isinstance(request, str):
-                line["status"], bad = request, bad + 1
+            refused = bad_row_status(why) if isinstance(request, dict) and (why := check(request)) else None
+            if refused is not None or isinstance(request, str):
+                line["status"], bad = refused or request, bad + 1
             else:
                 line["index"] = len(requests)
                 requests.append(request)
