@@ -329,12 +329,8 @@ class VertexTransport(GeminiTransport):
         dest = ((raw.get("outputConfig") or {}).get("gcsDestination") or {}).get("outputUriPrefix")
         if dest and self._ours(str(dest)):
             self._delete_tree(str(dest))
-        if self.bq is not None:  # its input table, and its output table unless that holds results
-            source = ((raw.get("inputConfig") or {}).get("bigquerySource") or {}).get("inputUri")
-            output = "" if raw.get("state") == "JOB_STATE_SUCCEEDED" else str(output_table(raw) or "")
-            for uri in filter(self.bq.ours, [str(source or ""), output]):
-                self.bq.drop(uri)
-                self._readers.pop(uri, None)
+        for uri in self.bq.drop_job_tables(raw) if self.bq is not None else ():
+            self._readers.pop(uri, None)
         self._request("delete", self._path(name))
 
     def count_tokens(self, model: str, text: str) -> int:

@@ -288,6 +288,16 @@ class BigQueryTables:
         project, dataset, table = parse_bq_uri(uri)
         self.client.delete_table(f"{project}.{dataset}.{table}", not_found_ok=True)
 
+    def drop_job_tables(self, job: Mapping[str, Any]) -> list[str]:
+        """Drop the run's tables a job used: its input, and its output unless the job succeeded
+        (a succeeded job's output holds results: it goes when the run has read it, or is kept)."""
+        source = str(((job.get("inputConfig") or {}).get("bigquerySource") or {}).get("inputUri") or "")
+        output = "" if job.get("state") == "JOB_STATE_SUCCEEDED" else str(output_table(job) or "")
+        dropped = [uri for uri in (source, output) if uri and self.ours(uri)]
+        for uri in dropped:
+            self.drop(uri)
+        return dropped
+
     def list_inputs(self, page_size: int = 100) -> Iterator[tuple[str, str]]:
         """The run input tables of the dataset, as ``(bq:// URI, display name)``."""
         for item in self.client.list_tables(self.dataset, page_size=page_size):

@@ -112,3 +112,26 @@ def test_a_finished_bigquery_job_reports_its_output_table():
 def test_a_bad_dataset_is_refused(vertex, bigquery):
     with pytest.raises(InputError, match=r"dataset must be 'project\.dataset'"):
         VertexTransport(vertex.client, None, bucket="", bigquery=bigquery, dataset="a.b.c")
+
+
+def test_an_input_table_is_kept_while_its_job_may_read_it(gcs_url, bq_url, bigquery, tmp_path):
+    import time
+
+    import gembatch as gb
+
+    slow = gb.connect(backend="vertex-emulator", speed=1, state_dir=tmp_path / "emu", storage_url=gcs_url,
+                      bigquery_url=bq_url, dataset=DATASET)  # fmt: skip
+    uri = slow.upload(io.BytesIO(_lines(3, "slow")), "gembatch/slow-1/c00001/1")
+    job = slow.create("gemini-2.5-flash-lite", "gembatch/slow-1/c00001/1", file_name=uri)
+    assert not job.state.done
+    with pytest.raises(OSError, match="still read by") as err:
+        slow.delete_file(uri)
+    assert slow.classify(err.value).transient
+    assert slow.file_exists(uri)
+    slow.cancel(job.name)
+    deadline = time.monotonic() + 30
+    while not slow.get(job.name).state.done and time.monotonic() < deadline:
+        time.sleep(0.2)
+    slow.delete(job.name)  # a cancelled job: its input table (and any partial output) go with it
+    assert not slow.file_exists(uri)
+    assert slow.bq.list_tables("gembatch/slow-1/") == []
