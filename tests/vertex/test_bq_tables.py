@@ -135,3 +135,16 @@ def test_an_input_table_is_kept_while_its_job_may_read_it(gcs_url, bq_url, bigqu
     slow.delete(job.name)  # a cancelled job: its input table (and any partial output) go with it
     assert not slow.file_exists(uri)
     assert slow.bq.list_tables("gembatch/slow-1/") == []
+
+
+def test_the_vertex_factory_takes_a_dataset_instead_of_a_bucket(vertex, bigquery):
+    from gembatch.errors import BackendError
+    from gembatch.transport.vertex import create
+
+    t = create(client=vertex.client, dataset=DATASET, bigquery=bigquery)
+    assert t.bq is not None
+    assert t.bq.dataset == DATASET
+    assert t.storage is None
+    assert "data in bq://local.bqtables" in t.describe()
+    with pytest.raises(BackendError, match=r"needs bucket=.*or dataset="):
+        create(client=vertex.client)
