@@ -57,6 +57,8 @@ class RunConfig:
     reconcile_grace_s: float = Timings.reconcile_grace_s
     mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM)
     realtime: dict[str, Any] = field(default_factory=dict)  # RealtimeOptions fields
+    # "bigquery": a Vertex run with dataset= keeps its output tables; results() reads them back
+    results_in: str = "local"
 
     OPERATIONAL = (
         "inline_limit_bytes",
@@ -73,6 +75,7 @@ class RunConfig:
         "reconcile_grace_s",
         "mode",
         "realtime",
+        "results_in",
     )
 
     @property

@@ -15,6 +15,7 @@ import pandas as pd
 from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.values import check_attempts, check_budget
+from gembatch.runs.bq_results import check_results_in, fill_results, result_tables
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
@@ -137,6 +138,7 @@ class Run:
         except OSError as exc:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
         transport = as_transport(client)
+        check_results_in(knobs.get("results_in"), transport)
         knobs = {**_timing_knobs(transport), **knobs}
         with create_lock(path):  # one creator at a time: the second reopens the first's run
             try:
@@ -398,7 +400,13 @@ class Run:
     # -- frames and summary ---------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:
         """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
-        return results_frame(self.store, self._ctx.spec.response_schema, self._ctx.articles if join else None)
+        ctx = self._ctx
+        frame = results_frame(self.store, ctx.spec.response_schema, ctx.articles if join else None)
+        return fill_results(ctx, frame)  # results_in="bigquery": the texts are read back from the tables
+
+    def result_tables(self) -> list[str]:
+        """The BigQuery tables holding the run's results (``results_in="bigquery"``), as ``bq://`` URIs."""
+        return result_tables(self._ctx)
 
     def chunks(self) -> pd.DataFrame:
         """One row per chunk (batch job attempt): state, batch name, estimates vs actuals, times."""

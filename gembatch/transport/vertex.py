@@ -23,6 +23,7 @@ from gembatch.errors import BackendError, InputError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
 from gembatch.transport.gemini import GeminiTransport
 from gembatch.transport.gemini import classify as classify_genai
+from gembatch.transport.vertex_bq import BigQueryTables, bigquery_client, is_bq_uri, output_table
 from gembatch.transport.vertex_lines import iter_predictions, vertex_jsonl
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def parse_vertex_job(job: Mapping[str, Any]) -> JobStatus:
     state_text = str(job.get("state") or "")
     state = _STATE_MAP.get(state_text) or JobState.parse(state_text)
     info = job.get("outputInfo") or {}
-    output = info.get("gcsOutputDirectory") if state == JobState.SUCCEEDED else None
+    output = (info.get("gcsOutputDirectory") or output_table(job)) if state == JobState.SUCCEEDED else None
     error = job.get("error")
     return JobStatus(
         name=str(job.get("name") or ""),
@@ -128,7 +129,7 @@ class VertexTransport(GeminiTransport):
         dataset: str | None = None,
     ):
         super().__init__(client, name=name, timings=timings or TIMINGS, emulated=emulated)
-        if not bucket or "/" in bucket or bucket.startswith("gs:"):
+        if not dataset and (not bucket or "/" in bucket or bucket.startswith("gs:")):
             raise InputError(
                 f"bucket must be a bucket name such as 'my-bucket', not {bucket!r}", field="bucket"
             )
@@ -138,6 +139,9 @@ class VertexTransport(GeminiTransport):
         self.dataset = dataset  # "project.dataset" the run's tables go to
         self.prefix = prefix.strip("/")
         self._readers: dict[str, tuple[str, bool]] = {}  # input URI -> (job name, job still active)
+        # with a dataset, job inputs and outputs are BigQuery tables instead of Cloud Storage objects
+        self.bq = BigQueryTables(bigquery, dataset, project=self.project, prefix=self.prefix,
+                                 limit=REQUESTS_PER_JOB) if dataset else None  # fmt: skip
 
     # -- where ------------------------------------------------------------------------------
     @property
@@ -149,9 +153,8 @@ class VertexTransport(GeminiTransport):
         return str(getattr(self.client._api_client, "location", "") or "")
 
     def describe(self) -> str:
-        where = (
-            f"{self.project}/{self.location} ({self.api_version}), data in gs://{self.bucket}/{self.prefix}"
-        )
+        data = f"bq://{self.bq.dataset}" if self.bq else f"gs://{self.bucket}/{self.prefix}"
+        where = f"{self.project}/{self.location} ({self.api_version}), data in {data}"
         if self.emulated:
             return f"Vertex AI emulator at {self.base_url.rstrip('/')}, {where}; results are emulated"
         return f"Vertex AI batch prediction in {where}"
@@ -182,7 +185,10 @@ class VertexTransport(GeminiTransport):
         return f"gs://{self.bucket}/{path}"
 
     def upload(self, data: BinaryIO, display_name: str) -> str:
-        """Upload gembatch request lines as Vertex input JSONL; returns the object's ``gs://`` URI."""
+        """Upload gembatch request lines as Vertex input JSONL; returns the object's ``gs://`` URI
+        (with a dataset: a new input table, ``bq://``)."""
+        if self.bq is not None:
+            return self.bq.upload(data, display_name)
         lines = (json.loads(raw) for raw in io.TextIOWrapper(data, encoding="utf-8") if raw.strip())
         return self._put(vertex_jsonl(lines), display_name)
 
@@ -190,6 +196,9 @@ class VertexTransport(GeminiTransport):
         """The run input objects under the prefix, as ``(gs:// URI, display name)``: the display name
         is the object's path below the prefix, so a run finds what it uploaded before a crash.
         Prediction outputs are not listed: they go with their job (see :meth:`delete`)."""
+        if self.bq is not None:
+            yield from self.bq.list_inputs(page_size)
+            return
         for blob in self.storage.list_blobs(self.bucket, prefix=f"{self.prefix}/", page_size=page_size):
             path = str(blob.name)
             leaf = path.rsplit("/", 1)[-1]
@@ -197,11 +206,19 @@ class VertexTransport(GeminiTransport):
                 tail = path.removeprefix(f"{self.prefix}/")
                 yield f"gs://{self.bucket}/{path}", f"gembatch/{tail}"
 
+    def _tables(self) -> BigQueryTables:
+        if self.bq is None:
+            raise InputError("a bq:// table needs the vertex backend with dataset=", field="dataset")
+        return self.bq
+
     def file_exists(self, name: str) -> bool:
-        return bool(self._blob(name).exists())
+        return self._tables().exists(name) if is_bq_uri(name) else bool(self._blob(name).exists())
 
     def download(self, file_name: str) -> bytes:
-        """The predictions under a job's output directory, as gembatch response lines (JSONL)."""
+        """The predictions under a job's output directory (or in its output table), as gembatch
+        response lines (JSONL)."""
+        if is_bq_uri(file_name):
+            return self._tables().download(file_name)
         bucket, path = parse_gcs_uri(file_name)
         blobs = sorted(
             (b for b in self.storage.list_blobs(bucket, prefix=path.rstrip("/") + "/")
@@ -221,11 +238,13 @@ class VertexTransport(GeminiTransport):
             job = self.get(reader[0])
             if not job.state.done:
                 raise _StillReading(f"{name} is still read by {reader[0]}")
-        if name.endswith(".jsonl"):
+        if is_bq_uri(name):  # an input or output table
+            self._tables().drop(name)
+        elif name.endswith(".jsonl"):
             self._blob(name).delete()
-            self._readers.pop(name, None)
-            return
-        self._delete_tree(name)
+        else:
+            self._delete_tree(name)
+        self._readers.pop(name, None)
 
     def _delete_tree(self, uri: str) -> int:
         bucket, path = parse_gcs_uri(uri)
@@ -253,8 +272,10 @@ class VertexTransport(GeminiTransport):
 
     def _remember(self, raw: Mapping[str, Any]) -> JobStatus:
         job = parse_vertex_job(raw)
-        source = ((raw.get("inputConfig") or {}).get("gcsSource") or {}).get("uris") or []
-        for uri in source:
+        config = raw.get("inputConfig") or {}
+        source = list((config.get("gcsSource") or {}).get("uris") or [])
+        source.append((config.get("bigquerySource") or {}).get("inputUri") or "")
+        for uri in filter(None, source):
             self._readers[str(uri)] = (job.name, str(raw.get("state") or "") in _ACTIVE)
         return job
 
@@ -267,7 +288,9 @@ class VertexTransport(GeminiTransport):
         requests: Sequence[Mapping[str, Any]] | None = None,
     ) -> JobStatus:
         """``batchPredictionJobs.create`` from an uploaded object (inline lines are uploaded first)."""
-        if file_name is None:
+        if file_name is None and self.bq is not None:
+            file_name = self.bq.upload_lines(requests or [], display_name)
+        elif file_name is None:
             file_name = self._put(vertex_jsonl(requests or []), display_name)
         model_name = (
             model if model.startswith(("projects/", "publishers/")) else f"publishers/google/models/{model}"
@@ -279,6 +302,8 @@ class VertexTransport(GeminiTransport):
             "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": [file_name]}},
             "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": dest}},
         }
+        if is_bq_uri(file_name):
+            body.update(self._tables().job_config(file_name, display_name))
         return self._remember(self._request("post", "batchPredictionJobs", body))
 
     def get_raw(self, name: str) -> dict[str, Any]:
@@ -304,6 +329,8 @@ class VertexTransport(GeminiTransport):
         dest = ((raw.get("outputConfig") or {}).get("gcsDestination") or {}).get("outputUriPrefix")
         if dest and self._ours(str(dest)):
             self._delete_tree(str(dest))
+        for uri in self.bq.drop_job_tables(raw) if self.bq is not None else ():
+            self._readers.pop(uri, None)
         self._request("delete", self._path(name))
 
     def count_tokens(self, model: str, text: str) -> int:
@@ -392,11 +419,15 @@ def create(
     storage_endpoint: str | None = None,
     emulated: bool = False,
     timings: Timings | None = None,
+    dataset: str | None = None,
+    bigquery: Any = None,
 ) -> VertexTransport:
-    """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``."""
-    if not bucket:
+    """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``
+    (or ``dataset="project.dataset"``: job inputs and outputs as BigQuery tables)."""
+    if not bucket and not dataset:
         raise BackendError(
-            "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs)"
+            "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs) "
+            "or dataset= (a BigQuery dataset)"
         )
     if client is None and credentials is None and base_url is None:
         credentials, found = default_credentials()
@@ -406,6 +437,9 @@ def create(
             str(project or ""), str(location or ""), credentials=credentials, base_url=base_url
         )
     project = project or str(getattr(client._api_client, "project", "") or "")
-    if storage is None:
+    if storage is None and bucket:
         storage = storage_client(project, credentials=credentials, endpoint=storage_endpoint)
-    return VertexTransport(client, storage, bucket=bucket, prefix=prefix, emulated=emulated, timings=timings)
+    if bigquery is None and dataset:
+        bigquery = bigquery_client(project, credentials=credentials)
+    return VertexTransport(client, storage, bucket=bucket or "", prefix=prefix, emulated=emulated,
+                           timings=timings, bigquery=bigquery, dataset=dataset)  # fmt: skip
