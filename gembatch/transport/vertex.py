@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gembatch.errors import BackendError, InputError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
-from gembatch.transport.gemini import GeminiTransport
+from gembatch.transport.gemini import GeminiTransport, public_url
 from gembatch.transport.gemini import classify as classify_genai
 from gembatch.transport.vertex_lines import iter_predictions, vertex_jsonl
 
@@ -154,6 +154,22 @@ class VertexTransport(GeminiTransport):
 
     def __repr__(self) -> str:
         return f"<VertexTransport {self.describe()}>"
+
+    def connection(self) -> dict[str, Any]:
+        """Project, location, bucket, prefix (and dataset, emulator URLs): what reopens a run; no secret."""
+        facts: dict[str, Any] = {
+            "backend": self.name, "project": self.project, "location": self.location,
+            "bucket": self.bucket, "prefix": self.prefix, "api_version": self.api_version,
+        }  # fmt: skip
+        dataset = getattr(self, "dataset", None)
+        if dataset:
+            facts["dataset"] = str(dataset)
+        if self.emulated:
+            facts["base_url"] = public_url(self.base_url)
+            storage_url = getattr(getattr(self.storage, "_connection", None), "API_BASE_URL", None)
+            if storage_url:
+                facts["storage_url"] = public_url(str(storage_url))
+        return facts
 
     # -- Cloud Storage ----------------------------------------------------------------------
     def _object_base(self, display_name: str) -> str:
@@ -388,6 +404,7 @@ def create(
     storage_endpoint: str | None = None,
     emulated: bool = False,
     timings: Timings | None = None,
+    api_version: str | None = None,
 ) -> VertexTransport:
     """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``."""
     if not bucket:
@@ -399,7 +416,8 @@ def create(
         project = project or found
     if client is None:
         client = vertex_client(
-            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url
+            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url,
+            api_version=api_version,
         )
     project = project or str(getattr(client._api_client, "project", "") or "")
     if storage is None:

@@ -1,0 +1,95 @@
+"""The backend a run records at creation, and how a reopened run finds it again (or refuses another)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gembatch.errors import RunMismatch
+from gembatch.runs.config import LEDGER_FILE, RunConfig
+from gembatch.transport.base import Transport
+from gembatch.transport.connect import as_transport, connection_of, reconnect
+
+__all__ = ["check_backend", "family", "recorded", "reopen_client", "resolve", "transport_for"]
+
+_DEVELOPER = ("gemini", "emulator")  # one service, one job namespace: either reopens the other's runs
+_WHERE = ("project", "location", "bucket")  # a Vertex run's jobs and objects are found only there
+
+
+def family(backend: str | None) -> str:
+    """``developer`` for the Gemini Developer API and its emulator, else the backend's own name."""
+    return "developer" if not backend or backend in _DEVELOPER else str(backend)
+
+
+def recorded(run_dir: str | Path) -> dict[str, Any]:
+    """The backend facts a run directory's ledger holds ({}: no run there, or an older run)."""
+    path = Path(run_dir) / LEDGER_FILE
+    if not path.is_file():
+        return {}
+    from gembatch.runs.store import RunStore
+
+    try:
+        store = RunStore(path)
+        try:
+            stored = store.get_meta("config")
+        finally:
+            store.close()
+    except Exception:  # damaged or half-written: opening the run says what is wrong
+        return {}
+    return dict(RunConfig.from_dict(stored).backend) if isinstance(stored, dict) else {}
+
+
+def _label(facts: dict[str, Any]) -> str:
+    where = "/".join(str(facts[k]) for k in _WHERE if facts.get(k))
+    return f"{facts.get('backend', 'gemini')}" + (f" ({where})" if where else "")
+
+
+def check_backend(facts: dict[str, Any], transport: Transport, run_dir: str | Path) -> None:
+    """Raise :class:`~gembatch.RunMismatch` when ``transport`` cannot reach the jobs of the run that
+    recorded ``facts`` (another backend, or another Vertex project, location or bucket)."""
+    if not facts:
+        return  # an older run: it recorded nothing, the caller's choice stands (as before)
+    now = connection_of(transport)
+    have_name, now_name = facts.get("backend"), now.get("backend")
+    differs = family(have_name) != family(now_name)
+    if not differs and family(have_name) != "developer":
+        differs = have_name != now_name or any(
+            facts.get(k) and now.get(k) and facts[k] != now[k] for k in _WHERE
+        )
+    if differs:
+        raise RunMismatch(
+            f"{run_dir} was created on the {_label(facts)} backend, and the client given is "
+            f"{_label(now)}: reopen it without a client (or backend flags) and it reconnects to "
+            f"{have_name} by itself"
+        )
+
+
+def transport_for(run_dir: str | Path, facts: dict[str, Any], client: Any) -> Transport | None:
+    """The transport to reopen a run with: ``client``'s (checked against ``facts``), the recorded
+    backend's when no client is given and it is not the Developer API, else ``None`` (decided later)."""
+    if client is None:
+        return reconnect(facts) if family(facts.get("backend")) != "developer" else None
+    transport = as_transport(client)
+    check_backend(facts, transport, run_dir)
+    return transport
+
+
+def resolve(client: Any, facts: dict[str, Any]) -> Transport:
+    """The live transport of a run: ``client``'s, else the recorded backend's (Developer API:
+    :func:`gembatch.connect`'s choice, as for runs that recorded nothing)."""
+    if client is None and family(facts.get("backend")) != "developer":
+        return reconnect(facts)
+    return as_transport(client)
+
+
+def reopen_client(run_dir: str | Path, default: Any) -> Any:
+    """``default`` when it serves the run in ``run_dir`` (or no run is there), else ``None``: the
+    run reconnects to the backend it recorded. For faces that hold one default client (CLI, server)."""
+    facts = recorded(run_dir)
+    if not facts or default is None:
+        return default
+    try:
+        check_backend(facts, as_transport(default), run_dir)
+    except RunMismatch:
+        return None
+    return default
