@@ -10,7 +10,9 @@ from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.transport.base import Transport
 from gembatch.transport.connect import as_transport, connection_of, reconnect
 
-__all__ = ["check_backend", "family", "recorded", "reopen_client", "resolve", "transport_for"]
+__all__ = [
+    "check_backend", "check_backend_name", "family", "recorded", "reopen_client", "resolve", "transport_for",
+]  # fmt: skip
 
 _DEVELOPER = ("gemini", "emulator")  # one service, one job namespace: either reopens the other's runs
 _WHERE = ("project", "location", "bucket")  # a Vertex run's jobs and objects are found only there
@@ -44,24 +46,37 @@ def _label(facts: dict[str, Any]) -> str:
     return f"{facts.get('backend', 'gemini')}" + (f" ({where})" if where else "")
 
 
+def _refuse(facts: dict[str, Any], now: dict[str, Any], run_dir: str | Path) -> None:
+    raise RunMismatch(
+        f"{run_dir} was created on the {_label(facts)} backend, not {_label(now)}: reopen it without a "
+        f"client or backend flags and it reconnects to {facts.get('backend')} by itself"
+    )
+
+
+def _same_backend(have: str | None, now: str | None) -> bool:
+    if family(have) != family(now):
+        return False
+    return family(have) == "developer" or have == now
+
+
+def check_backend_name(facts: dict[str, Any], backend: str, run_dir: str | Path) -> None:
+    """Raise :class:`~gembatch.RunMismatch` when the run that recorded ``facts`` is not on ``backend``
+    (before anything connects to it)."""
+    if facts and not _same_backend(facts.get("backend"), backend):
+        _refuse(facts, {"backend": backend}, run_dir)
+
+
 def check_backend(facts: dict[str, Any], transport: Transport, run_dir: str | Path) -> None:
     """Raise :class:`~gembatch.RunMismatch` when ``transport`` cannot reach the jobs of the run that
     recorded ``facts`` (another backend, or another Vertex project, location or bucket)."""
     if not facts:
         return  # an older run: it recorded nothing, the caller's choice stands (as before)
     now = connection_of(transport)
-    have_name, now_name = facts.get("backend"), now.get("backend")
-    differs = family(have_name) != family(now_name)
-    if not differs and family(have_name) != "developer":
-        differs = have_name != now_name or any(
-            facts.get(k) and now.get(k) and facts[k] != now[k] for k in _WHERE
-        )
-    if differs:
-        raise RunMismatch(
-            f"{run_dir} was created on the {_label(facts)} backend, and the client given is "
-            f"{_label(now)}: reopen it without a client (or backend flags) and it reconnects to "
-            f"{have_name} by itself"
-        )
+    same = _same_backend(facts.get("backend"), now.get("backend"))
+    if same and family(facts.get("backend")) != "developer":
+        same = not any(facts.get(k) and now.get(k) and facts[k] != now[k] for k in _WHERE)
+    if not same:
+        _refuse(facts, now, run_dir)
 
 
 def transport_for(run_dir: str | Path, facts: dict[str, Any], client: Any) -> Transport | None:

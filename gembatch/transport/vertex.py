@@ -416,7 +416,10 @@ def create(
         project = project or found
     if client is None:
         client = vertex_client(
-            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url,
+            str(project or ""),
+            str(location or ""),
+            credentials=credentials,
+            base_url=base_url,
             api_version=api_version,
         )
     project = project or str(getattr(client._api_client, "project", "") or "")

@@ -278,7 +278,8 @@ class RunRequest:
                          temperature=self.temperature, max_output_tokens=self.max_output_tokens,
                          thinking_budget=self.thinking_budget)  # fmt: skip
         with store:
-            return lookup(self.articles, spec, backend_kind(client), store)
+            kind = self.backend if client is None and self.backend else backend_kind(client)
+            return lookup(self.articles, spec, kind, store)
 
     def _to_run(self, client: Any) -> tuple[pd.DataFrame, CacheLookup | None]:
         """The articles to estimate and plan: the cache's misses (all of them with the cache off)."""
