@@ -323,6 +323,9 @@ class RunRequest:
         from gembatch.cache.lookup import cache_note, note_estimate
         from gembatch.planning.plan import plan
 
+        name = str(getattr(client, "name", "") or "")
+        if self.backend is None and name.startswith("vertex"):  # a Vertex transport: Vertex's limits
+            return self.replace(backend=name).plan(check_budget=check_budget, client=client)
         articles, found = self._to_run(client)
         work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
                     chunk_tokens=self.chunk_tokens, inline=self.inline, **self.spec_kwargs())  # fmt: skip
@@ -367,8 +370,12 @@ class RunRequest:
         ``force`` starts a new run over a directory whose ledger is damaged (see
         :class:`~gembatch.LedgerDamaged`), setting the old files aside first.
         """
+        from gembatch.runs.backend_record import check_backend_name, recorded
         from gembatch.runs.run import Run
 
+        if client is None and self.backend is not None:  # a run there on another backend: refused first
+            check_backend_name(recorded(run_dir), self.backend, run_dir)
+            client = self.connect()
         work = plan if plan is not None else self.plan(client=client)
         try:
             return Run.create(run_dir, self.articles, work, client=client, force=force, **self.run_kwargs())
