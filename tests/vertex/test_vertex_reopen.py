@@ -187,3 +187,54 @@ def test_the_recorded_facts_hold_no_secret(emu, data, tmp_path):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), f"{path.name} holds the token"
     assert token not in repr(run) and token not in vertex.describe()
+
+
+def _until_done(api: Any, run_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    for _ in range(8):
+        reply = api.get(f"/v1/runs/{run_id}", params={"wait_s": 20}, headers=headers)
+        assert reply.status_code == 200, reply.text
+        if reply.json()["summary"]["done"]:
+            return reply.json()["summary"]
+    raise AssertionError(f"run {run_id} did not finish: {reply.json()}")
+
+
+def test_rest_creates_and_operates_vertex_runs_through_their_record(emu, vx, data, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gembatch.emulator import running
+    from gembatch.server import create_app
+
+    token = "server-token-SECRET-77"
+    headers = {"Authorization": f"Bearer {token}"}
+    runs = tmp_path / "runs"
+    texts = [json.loads(line)["text"] for line in data.read_text("utf-8").splitlines()]
+    with running(speed=20_000) as dev:  # the server's own backend: the Developer-API emulator
+        run = _request(data).create(runs / "py-vx", client=vx)  # a Vertex run made in Python
+        run.step()
+        app = create_app(runs, token=token, client_factory=dev.client, resume=False)
+        with TestClient(app) as api:
+            status = api.get("/v1/runs/py-vx", headers=headers)
+            assert status.status_code == 200, status.text
+            assert status.json()["summary"]["articles"] == N
+            assert api.post("/v1/runs/py-vx/pause", headers=headers).status_code == 200
+            assert api.post("/v1/runs/py-vx/resume", headers=headers).status_code == 200
+            assert _until_done(api, "py-vx", headers)["succeeded"] == N
+
+            body = {"run_id": "rest-vx", "articles": texts, "model": MODEL, "prompt": PROMPT,
+                    "chunk_tokens": 4_000, "backend": "vertex-emulator", "cache": False}  # fmt: skip
+            made = api.post("/v1/runs", json=body, headers=headers)
+            assert made.status_code == 201, made.text
+            assert _until_done(api, "rest-vx", headers)["succeeded"] == N
+
+            wrong = api.post("/v1/runs", json={**body, "backend": "emulator"}, headers=headers)
+            assert wrong.status_code == 409, wrong.text
+            assert "vertex-emulator" in wrong.json()["detail"]
+            bad = api.post("/v1/runs", json={**body, "run_id": "x", "backend": None, "bucket": "b"},
+                           headers=headers)  # fmt: skip
+            assert bad.status_code in (400, 422) and "backend" in bad.text
+            texts_seen = [status.text, made.text, wrong.text, bad.text]
+            assert not any(token in t for t in texts_seen)
+        assert dev.stats()["batches_created_by_display_name"] == {}, "nothing went to the server's backend"
+    assert gb.Run.open(runs / "rest-vx").config.backend["backend"] == "vertex-emulator"
+    assert_no_duplicate_jobs(_stats(emu), gb.Run.open(runs / "rest-vx").run_id)
+    assert not (tmp_path / "runs" / "x").exists()
