@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def family(backend: str | None) -> str:
     return "developer" if not backend or backend in _DEVELOPER else str(backend)
 
 
-def recorded(run_dir: str | Path) -> dict[str, Any]:
+def recorded(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The backend facts a run directory's ledger holds ({}: no run there, or an older run)."""
     path = Path(run_dir) / LEDGER_FILE
     if not path.is_file():
@@ -46,7 +47,7 @@ def _label(facts: dict[str, Any]) -> str:
     return f"{facts.get('backend', 'gemini')}" + (f" ({where})" if where else "")
 
 
-def _refuse(facts: dict[str, Any], now: dict[str, Any], run_dir: str | Path) -> None:
+def _refuse(facts: dict[str, Any], now: dict[str, Any], run_dir: str | os.PathLike[str]) -> None:
     raise RunMismatch(
         f"{run_dir} was created on the {_label(facts)} backend, not {_label(now)}: reopen it without a "
         f"client or backend flags and it reconnects to {facts.get('backend')} by itself"
@@ -59,14 +60,14 @@ def _same_backend(have: str | None, now: str | None) -> bool:
     return family(have) == "developer" or have == now
 
 
-def check_backend_name(facts: dict[str, Any], backend: str, run_dir: str | Path) -> None:
+def check_backend_name(facts: dict[str, Any], backend: str, run_dir: str | os.PathLike[str]) -> None:
     """Raise :class:`~gembatch.RunMismatch` when the run that recorded ``facts`` is not on ``backend``
     (before anything connects to it)."""
     if facts and not _same_backend(facts.get("backend"), backend):
         _refuse(facts, {"backend": backend}, run_dir)
 
 
-def check_backend(facts: dict[str, Any], transport: Transport, run_dir: str | Path) -> None:
+def check_backend(facts: dict[str, Any], transport: Transport, run_dir: str | os.PathLike[str]) -> None:
     """Raise :class:`~gembatch.RunMismatch` when ``transport`` cannot reach the jobs of the run that
     recorded ``facts`` (another backend, or another Vertex project, location or bucket)."""
     if not facts:
@@ -79,7 +80,7 @@ def check_backend(facts: dict[str, Any], transport: Transport, run_dir: str | Pa
         _refuse(facts, now, run_dir)
 
 
-def transport_for(run_dir: str | Path, facts: dict[str, Any], client: Any) -> Transport | None:
+def transport_for(run_dir: str | os.PathLike[str], facts: dict[str, Any], client: Any) -> Transport | None:
     """The transport to reopen a run with: ``client``'s (checked against ``facts``), the recorded
     backend's when no client is given and it is not the Developer API, else ``None`` (decided later)."""
     if client is None:
@@ -97,7 +98,7 @@ def resolve(client: Any, facts: dict[str, Any]) -> Transport:
     return as_transport(client)
 
 
-def reopen_client(run_dir: str | Path, default: Any) -> Any:
+def reopen_client(run_dir: str | os.PathLike[str], default: Any) -> Any:
     """``default`` when it serves the run in ``run_dir`` (or no run is there), else ``None``: the
     run reconnects to the backend it recorded. For faces that hold one default client (CLI, server)."""
     facts = recorded(run_dir)

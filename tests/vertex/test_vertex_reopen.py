@@ -39,7 +39,7 @@ def _env(**extra: str) -> dict[str, str]:
 def _cli(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gembatch", *args], cwd=cwd, env=_env(**extra), capture_output=True,
-        text=True, timeout=300,
+        text=True, timeout=300, check=False,
     )  # fmt: skip
 
 
@@ -54,7 +54,8 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     assert started.returncode == 0, started.stderr
     base = re.search(r"GEMBATCH_EMULATOR_URL=(\S+)", started.stdout)
     storage = re.search(r"STORAGE_EMULATOR_HOST=(http://[^,\s]+)", started.stdout)
-    assert base and storage, started.stdout
+    assert base, started.stdout
+    assert storage, started.stdout
     try:
         yield {"base_url": base.group(1), "storage_url": storage.group(1)}
     finally:
@@ -94,7 +95,8 @@ def test_python_run_is_resumed_by_the_cli_without_backend_flags(emu, vx, data, t
     recorded = run.config.backend
     assert recorded["backend"] == "vertex-emulator"
     assert (recorded["project"], recorded["location"]) == ("local", "us-central1")
-    assert recorded["bucket"] and recorded["base_url"] == emu["base_url"].rstrip("/")
+    assert recorded["bucket"]
+    assert recorded["base_url"] == emu["base_url"].rstrip("/")
 
     status = _cli("status", str(run_dir), "--json", cwd=tmp_path)
     assert status.returncode in (0, 3), status.stderr
@@ -110,7 +112,8 @@ def test_python_run_is_resumed_by_the_cli_without_backend_flags(emu, vx, data, t
     summary = json.loads(done.stdout)
     assert (summary["succeeded"], summary["pending"], summary["failed"]) == (N, 0, 0)
     names = [r["batch_name"] for r in read_ledger(run_dir, "SELECT batch_name FROM chunks")]
-    assert names and all("/batchPredictionJobs/" in n for n in names)
+    assert names
+    assert all("/batchPredictionJobs/" in n for n in names)
     assert_no_duplicate_jobs(_stats(emu), run.run_id)
 
 
@@ -148,8 +151,10 @@ def test_another_backend_is_refused_before_anything_is_sent(emu, vx, data, tmp_p
                  "--backend", "emulator", cwd=tmp_path)  # fmt: skip
     assert wrong.returncode == 2
     lines = wrong.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gembatch: error:"), wrong.stderr
-    assert "vertex-emulator" in lines[0] and "emulator" in lines[0].replace("vertex-emulator", "")
+    assert len(lines) == 1, wrong.stderr
+    assert lines[0].startswith("gembatch: error:")
+    assert "vertex-emulator" in lines[0]
+    assert "emulator" in lines[0].replace("vertex-emulator", "")
     assert "Traceback" not in wrong.stderr
 
     from gembatch.emulator import running
@@ -186,7 +191,8 @@ def test_the_recorded_facts_hold_no_secret(emu, data, tmp_path):
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert token.encode() not in path.read_bytes(), f"{path.name} holds the token"
-    assert token not in repr(run) and token not in vertex.describe()
+    assert token not in repr(run)
+    assert token not in vertex.describe()
 
 
 def _until_done(api: Any, run_id: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -231,7 +237,8 @@ def test_rest_creates_and_operates_vertex_runs_through_their_record(emu, vx, dat
             assert "vertex-emulator" in wrong.json()["detail"]
             bad = api.post("/v1/runs", json={**body, "run_id": "x", "backend": None, "bucket": "b"},
                            headers=headers)  # fmt: skip
-            assert bad.status_code in (400, 422) and "backend" in bad.text
+            assert bad.status_code in (400, 422)
+            assert "backend" in bad.text
             texts_seen = [status.text, made.text, wrong.text, bad.text]
             assert not any(token in t for t in texts_seen)
         assert dev.stats()["batches_created_by_display_name"] == {}, "nothing went to the server's backend"
