@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -114,3 +115,17 @@ def test_cli_refuses_another_backend_for_a_run_dir_before_connecting(no_key, tmp
 
     assert main(["status", str(run_dir), "--json"]) == 0  # the same run, no flags: as before
     assert json.loads(capsys.readouterr().out)["succeeded"] == 10
+
+
+def test_the_submit_panel_says_which_backend_the_run_targets():
+    pytest.importorskip("gembatch_widgets")
+    from gembatch_widgets import SubmitPanel
+
+    vertex = SubmitPanel(articles(5), display="widget", backend="vertex", project="p",
+                         location="us-central1", bucket="b")  # fmt: skip
+    assert "vertex (p/us-central1/b)" in vertex.backend_label.value
+    assert re.search(r"backend\s+vertex \(p/us-central1/b\)", vertex.snapshot_text())
+    assert vertex.request().backend == "vertex"
+    with running(speed=20_000) as emu:
+        dev = SubmitPanel(articles(5), display="widget", client=emu.client())
+        assert f"Gemini emulator at {emu.base_url}" in dev.backend_label.value

@@ -154,7 +154,7 @@ def connect(
     if backend is not None and backend not in ("gemini", "emulator"):
         if base_url is not None:
             options["base_url"] = base_url
-        return get_backend(backend, **options)
+        return _get(backend, **options)
     if options:
         raise BackendError(f"unexpected options for the Gemini backend: {', '.join(sorted(options))}")
     transport = connect_transport(api_key, base_url=base_url, prefer=prefer)

@@ -245,3 +245,13 @@ def test_rest_creates_and_operates_vertex_runs_through_their_record(emu, vx, dat
     assert gb.Run.open(runs / "rest-vx").config.backend["backend"] == "vertex-emulator"
     assert_no_duplicate_jobs(_stats(emu), gb.Run.open(runs / "rest-vx").run_id)
     assert not (tmp_path / "runs" / "x").exists()
+
+
+def test_the_runbook_connects_to_the_vertex_emulator(vx, tmp_path):
+    from gembatch import runbook
+
+    transport = runbook.connect_backend("vertex-emulator", state_dir=tmp_path / "emu")
+    assert transport.name == "vertex-emulator"
+    assert transport.base_url.rstrip("/") == vx.base_url.rstrip("/")  # the process the variables name
+    with pytest.raises(gb.BackendError, match="does not take"):
+        runbook.connect_backend("vertex-emulator", dataset="not-yet")
