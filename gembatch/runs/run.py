@@ -114,7 +114,8 @@ class Run:
         the job display names (default: the directory name); a random suffix keeps it unique.
         ``client`` is a ``google.genai.Client`` or a :class:`~gembatch.transport.base.Transport`
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
-        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run, or a run on
+        another backend (a run records its backend; without ``client`` it reconnects to it).
 
         ``cache`` (default on) answers every article whose request (backend, model, contents,
         system instruction, generation config) is in the response cache at no cost, and only the

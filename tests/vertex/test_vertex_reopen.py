@@ -255,3 +255,23 @@ def test_the_runbook_connects_to_the_vertex_emulator(vx, tmp_path):
     assert transport.base_url.rstrip("/") == vx.base_url.rstrip("/")  # the process the variables name
     with pytest.raises(gb.BackendError, match="does not take"):
         runbook.connect_backend("vertex-emulator", dataset="not-yet")
+
+
+def test_jobs_lists_the_vertex_jobs_of_a_run_dir_or_of_the_backend_flags(emu, vx, data, tmp_path):
+    run_dir = tmp_path / "run"
+    run = _request(data).create(run_dir, client=vx)
+    run.step()
+    mine = f"gembatch/{run.run_id}/"
+    by_dir = _cli("jobs", "--run-dir", str(run_dir), "--limit", "0", "--json", cwd=tmp_path)
+    assert by_dir.returncode == 0, by_dir.stderr
+    names = [j["name"] for j in json.loads(by_dir.stdout) if (j["display_name"] or "").startswith(mine)]
+    assert names
+    assert all("/batchPredictionJobs/" in n for n in names)
+    urls = {EMULATOR_URL_VAR: emu["base_url"], STORAGE_VAR: emu["storage_url"]}
+    by_flag = _cli("jobs", "--backend", "vertex-emulator", "--limit", "0", "--json", cwd=tmp_path, **urls)
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert set(names) <= {j["name"] for j in json.loads(by_flag.stdout)}
+    wrong = _cli("jobs", "--bucket", "b", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert "bucket is a Vertex setting" in wrong.stderr
+    run.cancel()
