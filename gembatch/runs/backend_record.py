@@ -25,21 +25,24 @@ def family(backend: str | None) -> str:
 
 
 def recorded(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The backend facts a run directory's ledger holds ({}: no run there, or an older run)."""
-    path = Path(run_dir) / LEDGER_FILE
-    if not path.is_file():
-        return {}
-    from gembatch.runs.store import RunStore
+    """The backend facts a run directory's ledger holds ({}: no run there, or an older run).
 
-    try:
-        store = RunStore(path)
-        try:
-            stored = store.get_meta("config")
-        finally:
-            store.close()
-    except Exception:  # damaged or half-written: opening the run says what is wrong
+    A missing, empty or damaged ledger is left exactly as it is (opening the run says what is wrong).
+    """
+    from gembatch.errors import GembatchError
+    from gembatch.runs.guard import open_existing
+
+    if not (Path(run_dir) / LEDGER_FILE).is_file():
         return {}
-    return dict(RunConfig.from_dict(stored).backend) if isinstance(stored, dict) else {}
+    try:
+        existing = open_existing(Path(run_dir))
+    except GembatchError:
+        return {}
+    if existing is None:
+        return {}
+    store, stored = existing
+    store.close()
+    return dict(RunConfig.from_dict(stored).backend)
 
 
 def _label(facts: dict[str, Any]) -> str:
