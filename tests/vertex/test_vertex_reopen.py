@@ -162,6 +162,8 @@ def test_another_backend_is_refused_before_anything_is_sent(emu, vx, data, tmp_p
     with running(speed=20_000) as dev:
         with pytest.raises(gb.RunMismatch, match="vertex-emulator"):
             gb.Run.open(run_dir, client=dev.client())
+        with pytest.raises(gb.RunMismatch, match="vertex-emulator"):
+            _request(data).create(run_dir, client=dev.client())  # Run.create reopening it
         assert dev.stats()["batches_created_by_display_name"] == {}
     assert read_ledger(run_dir, "SELECT count(*) AS n FROM events")[0]["n"] == before
     assert _stats(emu)["batches_created_by_display_name"] == jobs_before
