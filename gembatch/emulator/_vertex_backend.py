@@ -23,7 +23,8 @@ from gembatch.emulator._vertex_bq import BIGQUERY_VAR, LocalBigQuery, bigquery_a
 from gembatch.emulator._vertex_gcs import STORAGE_VAR, FakeGcs, local_storage
 from gembatch.errors import BackendError
 from gembatch.transport.base import Timings
-from gembatch.transport.vertex import DEFAULT_PREFIX, VertexTransport, vertex_client
+from gembatch.transport.vertex import DEFAULT_PREFIX, VertexTransport
+from gembatch.transport.vertex_connect import vertex_client
 
 __all__ = [
     "BUCKET", "DATASET", "LOCATION", "PROJECT", "bigquery_client", "create_vertex", "embedded_bigquery",

@@ -39,6 +39,8 @@ class RunConfig:
     max_jobs: int = 100
     inline_limit_bytes: int = 19_000_000  # under the documented 20 MB, leaving room for the wrapper
     fingerprints: dict[str, str] = field(default_factory=dict)
+    # the backend the run was created on and how to reach it again (no secret); {}: an older run
+    backend: dict[str, Any] = field(default_factory=dict)
     # operational knobs
     delete_input_files: bool = True
     delete_output_files: bool = True

@@ -15,6 +15,7 @@ import pandas as pd
 from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.values import check_attempts, check_budget
+from gembatch.runs.backend_record import recorded, transport_for
 from gembatch.runs.bq_results import check_results_in, fill_results, result_tables
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
@@ -35,7 +36,7 @@ from gembatch.runs.store import RunStore
 from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
-from gembatch.transport.connect import as_transport
+from gembatch.transport.connect import as_transport, connection_of
 
 __all__ = ["PANEL_GROUP", "Run", "StepReport"]
 
@@ -114,7 +115,8 @@ class Run:
         the job display names (default: the directory name); a random suffix keeps it unique.
         ``client`` is a ``google.genai.Client`` or a :class:`~gembatch.transport.base.Transport`
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
-        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run, or a run on
+        another backend (a run records its backend; without ``client`` it reconnects to it).
 
         ``cache`` (default on) answers every article whose request (backend, model, contents,
         system instruction, generation config) is in the response cache at no cost, and only the
@@ -137,7 +139,8 @@ class Run:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
-        transport = as_transport(client)
+        # an existing run reconnects to the backend it recorded; another backend is refused here
+        transport = transport_for(path, recorded(path), client) or as_transport(client)
         check_results_in(knobs.get("results_in"), transport)
         knobs = {**_timing_knobs(transport), **knobs}
         with create_lock(path):  # one creator at a time: the second reopens the first's run
@@ -164,7 +167,8 @@ class Run:
             with store if store is not None else nullcontext():
                 found = None if store is None else lookup(articles, plan.spec, transport.name, store)
                 ledger = new_ledger(path, articles, plan, max_attempts=max_attempts, run_id=run_id,
-                                    budget_usd=budget_usd, cached=found, **knobs)  # fmt: skip
+                                    budget_usd=budget_usd, cached=found, backend=connection_of(transport),
+                                    **knobs)  # fmt: skip
                 if store is not None and found is not None and found.hits:
                     store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
@@ -181,6 +185,8 @@ class Run:
         """Reopen an existing run (after a crash, a kernel restart, or from another process).
 
         ``knobs`` change operational settings (as in :meth:`create`) and are saved in the ledger.
+        Without ``client`` the run reconnects to the backend it recorded (Vertex: its project,
+        location and bucket); a ``client`` of another backend raises :class:`~gembatch.RunMismatch`.
         """
         _check_knobs(knobs)
         path = Path(run_dir)
@@ -199,6 +205,11 @@ class Run:
                 f"--run-dir {path}`"
             )
         ledger, stored = existing
+        try:  # a client of another backend is refused before any request
+            client = transport_for(path, RunConfig.from_dict(stored).backend, client) if client else None
+        except RunMismatch:
+            ledger.close()
+            raise
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
         return cls(path, ledger, client)

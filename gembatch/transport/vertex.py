@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gembatch.errors import BackendError, InputError
+from gembatch.errors import InputError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
-from gembatch.transport.gemini import GeminiTransport
+from gembatch.transport.gemini import GeminiTransport, public_url
 from gembatch.transport.gemini import classify as classify_genai
-from gembatch.transport.vertex_bq import BigQueryTables, bigquery_client, is_bq_uri, output_table
+from gembatch.transport.vertex_bq import BigQueryTables, is_bq_uri, output_table
 from gembatch.transport.vertex_lines import iter_predictions, vertex_jsonl
 
 if TYPE_CHECKING:
@@ -161,6 +161,25 @@ class VertexTransport(GeminiTransport):
 
     def __repr__(self) -> str:
         return f"<VertexTransport {self.describe()}>"
+
+    def connection(self) -> dict[str, Any]:
+        """Project, location, bucket, prefix (and dataset, emulator URLs): what reopens a run; no secret."""
+        facts: dict[str, Any] = {
+            "backend": self.name, "project": self.project, "location": self.location,
+            "bucket": self.bucket, "prefix": self.prefix, "api_version": self.api_version,
+        }  # fmt: skip
+        dataset = getattr(self, "dataset", None)
+        if dataset:
+            facts["dataset"] = str(dataset)
+        if self.emulated:
+            facts["base_url"] = public_url(self.base_url)
+            storage_url = getattr(getattr(self.storage, "_connection", None), "API_BASE_URL", None)
+            if storage_url:
+                facts["storage_url"] = public_url(str(storage_url))
+            bigquery_url = getattr(getattr(self.bigquery, "_connection", None), "API_BASE_URL", None)
+            if bigquery_url:
+                facts["bigquery_url"] = public_url(str(bigquery_url))
+        return facts
 
     # -- Cloud Storage ----------------------------------------------------------------------
     def _object_base(self, display_name: str) -> str:
@@ -356,90 +375,3 @@ class VertexTransport(GeminiTransport):
         if module.startswith("google.auth"):
             return Failure(transient=False, refused=True, status=type(exc).__name__, message=str(exc))
         return classify_genai(exc)
-
-
-def vertex_client(
-    project: str,
-    location: str,
-    *,
-    credentials: Any = None,
-    base_url: str | None = None,
-    api_version: str | None = None,
-) -> genai.Client:
-    """A ``google.genai.Client(vertexai=True)`` (ADC when ``credentials`` is None)."""
-    from google import genai
-    from google.genai import types
-
-    if not project or not location:
-        raise BackendError("the vertex backend needs project= and location= (for example 'us-central1')")
-    options = types.HttpOptions(base_url=base_url, api_version=api_version)
-    return genai.Client(
-        vertexai=True, project=project, location=location, credentials=credentials, http_options=options
-    )
-
-
-def default_credentials() -> tuple[Any, str | None]:
-    """Application Default Credentials (and their project), or one clear :class:`BackendError`."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError as exc:
-        raise BackendError(
-            "no Google Cloud credentials for the vertex backend: run `gcloud auth application-default "
-            "login`, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or pass "
-            f"credentials= ({exc})"
-        ) from None
-    return credentials, project
-
-
-def storage_client(project: str, *, credentials: Any = None, endpoint: str | None = None) -> Any:
-    """A ``google.cloud.storage.Client`` (``endpoint``: a Cloud Storage emulator such as fake-gcs-server)."""
-    try:
-        from google.cloud import storage  # type: ignore[attr-defined]  # untyped, beside the typed bigquery
-    except ImportError as exc:
-        raise BackendError(
-            "the vertex backend needs google-cloud-storage: pip install 'gembatch-runner[vertex]'"
-        ) from exc
-    options = {"api_endpoint": endpoint} if endpoint else None
-    return storage.Client(project=project, credentials=credentials, client_options=options)
-
-
-def create(
-    *,
-    project: str | None = None,
-    location: str | None = None,
-    bucket: str | None = None,
-    credentials: Any = None,
-    prefix: str = DEFAULT_PREFIX,
-    client: Any = None,
-    storage: Any = None,
-    base_url: str | None = None,
-    storage_endpoint: str | None = None,
-    emulated: bool = False,
-    timings: Timings | None = None,
-    dataset: str | None = None,
-    bigquery: Any = None,
-) -> VertexTransport:
-    """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``
-    (or ``dataset="project.dataset"``: job inputs and outputs as BigQuery tables)."""
-    if not bucket and not dataset:
-        raise BackendError(
-            "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs) "
-            "or dataset= (a BigQuery dataset)"
-        )
-    if client is None and credentials is None and base_url is None:
-        credentials, found = default_credentials()
-        project = project or found
-    if client is None:
-        client = vertex_client(
-            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url
-        )
-    project = project or str(getattr(client._api_client, "project", "") or "")
-    if storage is None and bucket:
-        storage = storage_client(project, credentials=credentials, endpoint=storage_endpoint)
-    if bigquery is None and dataset:
-        bigquery = bigquery_client(project, credentials=credentials)
-    return VertexTransport(client, storage, bucket=bucket or "", prefix=prefix, emulated=emulated,
-                           timings=timings, bigquery=bigquery, dataset=dataset)  # fmt: skip

@@ -139,7 +139,7 @@ def test_an_input_table_is_kept_while_its_job_may_read_it(gcs_url, bq_url, bigqu
 
 def test_the_vertex_factory_takes_a_dataset_instead_of_a_bucket(vertex, bigquery):
     from gembatch.errors import BackendError
-    from gembatch.transport.vertex import create
+    from gembatch.transport.vertex_connect import create
 
     t = create(client=vertex.client, dataset=DATASET, bigquery=bigquery)
     assert t.bq is not None
