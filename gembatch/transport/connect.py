@@ -204,7 +204,7 @@ def describe(client: Any) -> str:
 
 #: The connection facts a run may record: names, places and loopback URLs, never a key or a token.
 FACTS = ("backend", "project", "location", "bucket", "prefix", "dataset", "api_version", "base_url",
-         "storage_url")  # fmt: skip
+         "storage_url", "bigquery_url")  # fmt: skip
 #: What ``gb.connect(backend=...)`` takes for each (a backend not named here takes every fact).
 _OPTIONS = ("project", "location", "bucket", "prefix", "dataset")
 STORAGE_URL_VAR = "STORAGE_EMULATOR_HOST"

@@ -54,10 +54,12 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     assert started.returncode == 0, started.stderr
     base = re.search(r"GEMBATCH_EMULATOR_URL=(\S+)", started.stdout)
     storage = re.search(r"STORAGE_EMULATOR_HOST=(http://[^,\s]+)", started.stdout)
+    bigquery = re.search(r"BIGQUERY_EMULATOR_HOST=(http://[^,\s]+)", started.stdout)
     assert base, started.stdout
     assert storage, started.stdout
+    assert bigquery, started.stdout
     try:
-        yield {"base_url": base.group(1), "storage_url": storage.group(1)}
+        yield {"base_url": base.group(1), "storage_url": storage.group(1), "bigquery_url": bigquery.group(1)}
     finally:
         _cli("emulator", "stop", "--state-dir", str(state), cwd=here)
 
@@ -115,6 +117,26 @@ def test_python_run_is_resumed_by_the_cli_without_backend_flags(emu, vx, data, t
     assert names
     assert all("/batchPredictionJobs/" in n for n in names)
     assert_no_duplicate_jobs(_stats(emu), run.run_id)
+
+
+def test_a_bigquery_run_is_resumed_by_the_cli_through_its_record(emu, vx, data, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emu["bigquery_url"])
+    tables = gb.connect(backend="vertex-emulator", dataset="reopen")
+    run_dir = tmp_path / "bq-run"
+    run = _request(data).create(run_dir, client=tables)
+    run.step()
+    recorded = run.config.backend
+    assert recorded["dataset"] == "local.reopen"
+    assert recorded["bigquery_url"] == emu["bigquery_url"].rstrip("/")
+    inputs = [r["input_file"] for r in read_ledger(run_dir, "SELECT input_file FROM chunks")]
+    assert all(name.startswith("bq://") for name in inputs if name)
+
+    # no emulator variables at all: the CLI finds all three stand-ins where the run recorded them
+    waited = _cli("wait", str(run_dir), "--max-wait", "120", "--json", cwd=tmp_path)
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["succeeded"] == N
+    assert_no_duplicate_jobs(_stats(emu), run.run_id)
+    assert list(tables.bigquery.list_tables("local.reopen")) == []  # the dataset is this run's alone
 
 
 def test_wait_and_cancel_reconnect_through_the_record(emu, vx, data, tmp_path):
@@ -249,14 +271,19 @@ def test_rest_creates_and_operates_vertex_runs_through_their_record(emu, vx, dat
     assert not (tmp_path / "runs" / "x").exists()
 
 
-def test_the_runbook_connects_to_the_vertex_emulator(vx, tmp_path):
+def test_the_runbook_connects_to_the_vertex_emulator(emu, vx, tmp_path, monkeypatch):
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
     from gembatch import runbook
 
     transport = runbook.connect_backend("vertex-emulator", state_dir=tmp_path / "emu")
     assert transport.name == "vertex-emulator"
     assert transport.base_url.rstrip("/") == vx.base_url.rstrip("/")  # the process the variables name
-    with pytest.raises(gb.BackendError, match="does not take"):
-        runbook.connect_backend("vertex-emulator", dataset="not-yet")
+    with pytest.raises(gb.BackendError, match="BIGQUERY_EMULATOR_HOST"):  # its stand-in, not a new one
+        runbook.connect_backend("vertex-emulator", dataset="runbook", state_dir=tmp_path / "emu")
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", emu["bigquery_url"])
+    tables = runbook.connect_backend("vertex-emulator", dataset="runbook", state_dir=tmp_path / "emu")
+    assert tables.dataset == "local.runbook"
+    assert tables.connection()["bigquery_url"] == emu["bigquery_url"].rstrip("/")
 
 
 def test_jobs_lists_the_vertex_jobs_of_a_run_dir_or_of_the_backend_flags(emu, vx, data, tmp_path):
