@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from gembatch import emulator
     from gembatch.cache import ResponseCache
     from gembatch.inputs.articles import read_articles
+    from gembatch.inputs.bigquery import read_bigquery
     from gembatch.inputs.datasets import synthetic_articles
     from gembatch.inputs.request_lines import RequestSpec, iter_request_lines, write_jsonl
     from gembatch.inputs.stream import ArticleStream
@@ -57,6 +58,7 @@ _LAZY = {
     "default_catalog": "gembatch.planning.catalog",
     "load_catalog": "gembatch.planning.catalog",
     "read_articles": "gembatch.inputs.articles",
+    "read_bigquery": "gembatch.inputs.bigquery",
     "synthetic_articles": "gembatch.inputs.datasets",
     "ArticleStream": "gembatch.inputs.stream",
     "RequestSpec": "gembatch.inputs.request_lines",
@@ -149,6 +151,7 @@ __all__ = [
     "plan",
     "plan_stream",
     "read_articles",
+    "read_bigquery",
     "realtime_duration",
     "set_limits",
     "synthetic_articles",

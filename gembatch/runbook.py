@@ -36,7 +36,7 @@ __all__ = [
     "wait",
 ]
 
-BACKENDS = ("auto", "emulator", "gemini")
+BACKENDS = ("auto", "emulator", "gemini", "vertex", "vertex-emulator")
 EMULATOR_STATE = ".emulator"  # inside the run directory: the rehearsal service's jobs survive a restart
 
 def _has_key() -> bool:
@@ -69,8 +69,14 @@ def connect_backend(
     emulator_speed: float = 600.0,
     emulator_profile: str = "calm",
     state_dir: str | os.PathLike[str] | None = None,
-) -> genai.Client:
-    """A ``genai.Client`` for ``backend``: ``"auto"``, ``"emulator"`` or ``"gemini"``.
+    project: str = "",
+    location: str = "",
+    bucket: str = "",
+    dataset: str = "",
+) -> genai.Client | Any:
+    """A ``genai.Client`` for ``backend``: ``"auto"``, ``"emulator"`` or ``"gemini"``; the transport
+    for ``"vertex"`` (``project``, ``location``, ``bucket``, optional ``dataset``; ``""``: unset) or
+    ``"vertex-emulator"`` (``$GEMBATCH_EMULATOR_URL``/``$STORAGE_EMULATOR_HOST``, else in this process).
 
     ``"auto"`` picks the real service when a key is found (environment or ``.env``), else the
     emulator. The emulator is ``$GEMBATCH_EMULATOR_URL`` when set (e.g. ``gembatch emulator start``),
@@ -85,6 +91,16 @@ def connect_backend(
 
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    facts = {"project": project, "location": location, "bucket": bucket, "dataset": dataset}
+    if backend == "vertex":
+        from gembatch.transport.connect import connect_backend as backend_transport
+
+        return backend_transport("vertex", facts)
+    if backend == "vertex-emulator":
+        settings: dict[str, Any] = {k: v for k, v in facts.items() if v}
+        if not os.environ.get(EMULATOR_URL_VAR, "").strip():
+            settings.update(speed=emulator_speed, profile=emulator_profile, state_dir=state_dir or None)
+        return connect(backend="vertex-emulator", **settings)
     if backend == "gemini" or (backend == "auto" and _has_key()):
         return connect(prefer="real")
     if os.environ.get(EMULATOR_URL_VAR, "").strip():

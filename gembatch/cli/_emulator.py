@@ -51,6 +51,8 @@ def _start(args: argparse.Namespace) -> int:
             f"location {info['vertex_location']}, bucket {info['vertex_bucket']} "
             '(gb.connect(backend="vertex-emulator") finds them from these two variables)'
         )
+    if info.get("bigquery_url"):
+        print(f"Vertex: BIGQUERY_EMULATOR_HOST={info['bigquery_url']} (BigQuery input and output tables)")
     return 0
 
 

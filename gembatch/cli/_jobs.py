@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--run-dir", default=None, help="without a key: the jobs of the emulator kept in this run directory"
     )
     jobs.add_argument("--json", action="store_true")
+    from gembatch.cli._request import add_backend_options
+
+    add_backend_options(jobs)
     jobs.set_defaults(func=_jobs)
 
 
@@ -59,6 +62,26 @@ def job_rows(transport: Any, state: str | None = None, limit: int = 0) -> list[d
     return rows[:limit] if limit else rows
 
 
+def _transport(args: argparse.Namespace) -> Any:
+    """``--backend``'s, else the backend the run in ``--run-dir`` recorded, else ``None`` (the default)."""
+    from gembatch.transport.connect import check_backend_options, connect_backend, reconnect
+
+    facts = {"project": args.project, "location": args.location, "bucket": args.bucket,
+             "dataset": args.dataset}  # fmt: skip
+    check_backend_options(args.backend, **{k: v for k, v in facts.items() if k != "project"})
+    if args.backend:
+        return connect_backend(args.backend, facts)
+    if args.run_dir:
+        from gembatch.cli._connect import run_client
+        from gembatch.runs.backend_record import family, recorded
+
+        facts = recorded(args.run_dir)
+        if family(facts.get("backend")) != "developer":
+            return reconnect(facts)
+        return run_client(args.run_dir)
+    return None
+
+
 def _jobs(args: argparse.Namespace) -> int:
     from gembatch.presentation import formatters as fmt
     from gembatch.transport.connect import connect_transport
@@ -67,12 +90,7 @@ def _jobs(args: argparse.Namespace) -> int:
         from gembatch.errors import InputError
 
         raise InputError(f"--limit must be 0 (all) or a positive number, not {args.limit}", field="limit")
-    transport = None
-    if args.run_dir:
-        from gembatch.cli._connect import run_client
-
-        transport = run_client(args.run_dir)
-    rows = job_rows(transport or connect_transport(), args.state, args.limit)
+    rows = job_rows(_transport(args) or connect_transport(), args.state, args.limit)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

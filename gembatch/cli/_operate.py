@@ -84,7 +84,7 @@ def _open(run_dir: str) -> gb.Run:
 
 def _drive(args: argparse.Namespace, no_wait: bool = False) -> int:
     run = _open(args.run_dir)
-    print(gb.describe(run.client), file=sys.stderr)
+    print(run.transport.describe(), file=sys.stderr)
     if no_wait:
         run.step()
     elif not run.wait(timeout=args.max_wait, progress=True):

@@ -7,7 +7,7 @@ from typing import Any
 
 from gembatch.workflow.request import DEFAULT_MODEL, MODES, RunRequest
 
-__all__ = ["add_request_options", "request_from_args"]
+__all__ = ["add_backend_options", "add_request_options", "request_from_args"]
 
 # CLI flag dest → RunRequest field, where the names differ.
 _RENAMED = {
@@ -66,6 +66,18 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
                    help="the most the switch to real time for the deadline may cost")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
+    add_backend_options(p)
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and the Vertex settings, as ``gb.connect(backend=..., project=..., ...)`` takes them."""
+    g = p.add_argument_group("backend (default: a key's Gemini API, else the emulator)")
+    g.add_argument("--backend", default=None, metavar="NAME",
+                   help="gemini, emulator, vertex or vertex-emulator (a run remembers its own)")  # fmt: skip
+    g.add_argument("--project", default=None, help="Vertex: Google Cloud project (default: the credentials')")
+    g.add_argument("--location", default=None, help="Vertex: region, e.g. us-central1")
+    g.add_argument("--bucket", default=None, help="Vertex: Cloud Storage bucket for inputs and outputs")
+    g.add_argument("--dataset", default=None, help="Vertex: BigQuery dataset")
 
 
 def request_from_args(args: argparse.Namespace) -> RunRequest:

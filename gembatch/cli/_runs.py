@@ -91,8 +91,10 @@ def run_exit_code(summary: Any) -> int:
 def _run(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     plan = request.plan()  # every mistake in the request surfaces before a backend is started
-    run = request.create(args.run_dir, plan, run_client(args.run_dir), force=args.force)
-    print(gb.describe(run.client), file=sys.stderr)
+    if not args.force:  # a damaged ledger is refused before a backend is reached (or announced)
+        _refuse_damaged(args.run_dir)
+    run = request.create(args.run_dir, plan, _client(args.run_dir, request), force=args.force)
+    print(run.transport.describe(), file=sys.stderr)
     if args.no_wait:
         run.step()
     else:
@@ -104,6 +106,27 @@ def _run(args: argparse.Namespace) -> int:
             )
     _show(run)
     return run_exit_code(run.summary())
+
+
+def _refuse_damaged(run_dir: str) -> None:
+    """Raise :class:`~gembatch.LedgerDamaged` when ``run_dir`` shows earlier work beside a damaged ledger."""
+    from gembatch.runs.guard import open_existing
+
+    found = open_existing(Path(run_dir))
+    if found is not None:
+        found[0].close()
+
+
+def _client(run_dir: str, request: Any) -> Any:
+    """``--backend``'s transport (refused first if the run dir holds a run on another backend), else
+    the run dir's own (see :func:`run_client`)."""
+    from gembatch.runs.backend_record import check_backend_name, recorded
+
+    if request.backend is not None:
+        check_backend_name(recorded(run_dir), request.backend, run_dir)
+    if request.backend in (None, "emulator"):
+        return run_client(run_dir, request.backend)
+    return request.connect()
 
 
 def _status(args: argparse.Namespace) -> int:

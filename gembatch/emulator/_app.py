@@ -21,6 +21,7 @@ from gembatch.emulator._reply import Call, Reply
 from gembatch.emulator._routes import html_not_found, route
 from gembatch.emulator._stats import Stats
 from gembatch.emulator._vertex import VertexApi, is_vertex_path
+from gembatch.emulator._vertex_bq import local_bigquery
 from gembatch.emulator._vertex_gcs import local_storage
 from gembatch.planning.catalog import Catalog, default_catalog
 
@@ -90,7 +91,7 @@ class App:
             own_host=lambda: urlsplit(self.base_url).netloc,
         )
         self.api = GeminiApi(self)
-        self.vertex = VertexApi(self, storage=local_storage)
+        self.vertex = VertexApi(self, storage=local_storage, bigquery=local_bigquery)
         self.base_url = ""
 
     def save_clock(self) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from gembatch.emulator._admin import ADMIN_PREFIX
 from gembatch.emulator._clock import live_clock
 from gembatch.emulator._server import Emulator
+from gembatch.errors import BackendError
 from gembatch.transport.base import Timings
 from gembatch.transport.credentials import gemini_client
 from gembatch.transport.gemini import GeminiTransport
@@ -130,4 +131,11 @@ def _vertex(
     url = options.pop("base_url", None) or os.environ.get("GEMBATCH_EMULATOR_URL", "").strip()
     if not url:
         url = embedded(speed, profile, state_dir).base_url
+    elif options.get("dataset") and not (
+        options.get("bigquery_url") or os.environ.get("BIGQUERY_EMULATOR_HOST", "").strip()
+    ):  # a stand-in started here would hold tables the emulator at `url` never sees
+        raise BackendError(
+            f"the emulator at {url} reads its BigQuery tables from its own stand-in: set "
+            "BIGQUERY_EMULATOR_HOST as `gembatch emulator start --vertex` printed it"
+        )
     return create_vertex(base_url=url, timings=TIMINGS, **options)

@@ -17,7 +17,7 @@ from gembatch.emulator._clock import Clock
 from gembatch.emulator._errors import ApiError, invalid, quota_error
 from gembatch.emulator._faults import FaultBook, Profile
 from gembatch.emulator._files import FileStore
-from gembatch.emulator._jobs import Job, roll, schedule
+from gembatch.emulator._jobs import Job, roll, schedule, vertex_expiry
 from gembatch.emulator._lineup import Lineup, Served
 from gembatch.emulator._models_api import batch_line_answer
 from gembatch.emulator._output import InputScan, generate_output, stage_input
@@ -196,10 +196,12 @@ class BatchService:
         return job.resource(now, inline)
 
     # --- create ---------------------------------------------------------------------------
-    def create(
-        self, served: Served, body: dict[str, Any], kind: str = "generate", project: str = "default"
-    ) -> dict[str, Any]:
-        """Create a job from a body already read as the service's request message."""
+    def create(self, served: Served, body: dict[str, Any], kind: str = "generate", project: str = "default",
+               deadline: str = "gemini") -> dict[str, Any]:  # fmt: skip
+        """Create a job from a body already read as the service's request message.
+
+        ``deadline="vertex"`` expires it on Vertex AI's terms (72 h queued, then 24 h running).
+        """
         batch = body.get("batch")
         if not isinstance(batch, dict):
             raise invalid("batch", "is required")
@@ -217,16 +219,9 @@ class BatchService:
         try:
             target = self._path(job_id, "input.jsonl")
             source, input_file, scan = stage_input(self.files, target, batch, kind, project)
-            return self._commit(
-                job_id=job_id,
-                served=served,
-                kind=kind,
-                project=project,
-                display_name=display_name,
-                source=source,
-                input_file=input_file,
-                scan=scan,
-            )
+            return self._commit(job_id=job_id, served=served, kind=kind, project=project, deadline=deadline,
+                                display_name=display_name, source=source, input_file=input_file,
+                                scan=scan)  # fmt: skip
         except BaseException:
             self._path(job_id, "input.jsonl").unlink(missing_ok=True)
             raise
@@ -238,6 +233,7 @@ class BatchService:
         served: Served,
         kind: str,
         project: str,
+        deadline: str,
         display_name: str | None,
         source: str,
         input_file: str | None,
@@ -280,7 +276,8 @@ class BatchService:
             self._seq += 1
             seq = self._seq
             start, end = schedule(self.profile, seed=self.seed, seq=seq, tokens=scan.tokens, created=now)
-            expire = now + expiry_hours * 3600.0
+            vertex = deadline == "vertex"
+            expire = vertex_expiry(now, start) if vertex else now + expiry_hours * 3600.0
             forced = self.faults.take_outcome(display_name)
             planned = forced or "SUCCEEDED"
             if forced == "EXPIRED":
@@ -306,6 +303,7 @@ class BatchService:
                 update_time=now,
                 kind=kind,
                 project=project,
+                extra={"deadline": "vertex"} if vertex else {},
             )
             self._jobs[job.id] = job
             self._line_tokens[job.id] = scan.line_tokens

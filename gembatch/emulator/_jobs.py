@@ -11,7 +11,7 @@ from gembatch.emulator._clock import rfc3339
 from gembatch.emulator._faults import Profile
 from gembatch.planning.latency import draw_job_times
 
-__all__ = ["ACTIVE", "TERMINAL", "Job", "schedule"]
+__all__ = ["ACTIVE", "QUEUE_EXPIRED", "RUN_EXPIRED", "TERMINAL", "Job", "schedule", "vertex_expiry"]
 
 ACTIVE = ("PENDING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
@@ -24,6 +24,16 @@ _OP_ERRORS = {
     "EXPIRED": {"code": 4, "message": "Batch job expired: it was not completed within 48 hours."},
     "CANCELLED": {"code": 1, "message": "Batch job was cancelled."},
 }
+# Vertex AI batch prediction: up to 72 h queued, then up to 24 h running (no 48 h overall limit).
+VERTEX_QUEUE_S, VERTEX_RUN_S = 72 * 3600.0, 24 * 3600.0
+QUEUE_EXPIRED = "Batch prediction job expired: it was not started within 72 hours of being queued."
+RUN_EXPIRED = "Batch prediction job failed: it did not finish within 24 hours of starting to run."
+
+
+def vertex_expiry(created: float, start: float) -> float:
+    """When a Vertex job stops unfinished: 72 h after create if still queued, else 24 h after ``start``."""
+    queued_until = created + VERTEX_QUEUE_S
+    return queued_until if start >= queued_until else start + VERTEX_RUN_S
 
 
 @dataclass
@@ -136,6 +146,9 @@ class Job:
                 output = {inlined: {"inlinedResponses": inline_output or []}}
             meta["output"] = output
             op["response"] = {"@type": _TYPE + batch_type + "Output", **output}
+        elif state == "EXPIRED" and self.extra.get("deadline") == "vertex":
+            ran = self.expire_at > self.start_at
+            op["error"] = {"code": 4, "message": RUN_EXPIRED if ran else QUEUE_EXPIRED}
         elif state in _OP_ERRORS:
             op["error"] = dict(_OP_ERRORS[state])
         return op

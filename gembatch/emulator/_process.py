@@ -121,6 +121,7 @@ def start(
         cmd += ["--api-key", key]
     if options.get("vertex"):
         cmd.append("--vertex")
+        timeout = max(timeout, 120.0)  # the storage stand-ins start first (BigQuery takes ~10 s)
     log = (state_dir / "emulator.log").open("ab")
     proc = subprocess.Popen(
         cmd,
@@ -154,13 +155,14 @@ def stop(state_dir: Path, timeout: float = 15.0) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid) or not (state_dir / "server.json").exists():
+    while time.monotonic() < deadline:  # until it exits: the storage stand-ins stop after the server
+        # Reap our own child if this process started it (avoids a zombie that looks alive).
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+        if not _alive(pid):
             break
         time.sleep(0.05)
     else:
-        os.kill(pid, signal.SIGKILL)
-    # Reap our own child if this process started it (avoids a zombie that looks alive).
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
     return True

@@ -5,7 +5,9 @@ faults (by the same operation names: ``batches.create``, ``batches.get``, …), 
 generated answers. At create the input JSONL is read from the Cloud Storage stand-in and handed
 to an emulator batch job as inline requests; once the job succeeds its predictions are written
 back under the destination prefix as ``prediction-model-<time>/predictions.jsonl``, one line per
-request with the request echoed, as Vertex does.
+request with the request echoed, as Vertex does. A ``bq://`` input table and output table go
+through the BigQuery stand-in the same way (``_vertex_bqio``). Jobs expire on Vertex's terms:
+72 h queued, then 24 h running (a job cut off while running ends FAILED).
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gembatch.emulator._errors import ApiError, invalid
+from gembatch.emulator._jobs import RUN_EXPIRED
 from gembatch.emulator._persist import read_json, write_json
 from gembatch.emulator._reply import Call, Reply, int_param, json_body
+from gembatch.emulator._vertex_bqio import (
+    Unreadable,
+    io_configs,
+    output_rows,
+    row_checker,
+    split_bq,
+    stage_table,
+    write_predictions,
+)
+from gembatch.emulator._vertex_gcs import read_requests, split_gs
+from gembatch.errors import BackendError
 
 __all__ = ["VertexApi", "is_vertex_path"]
 
@@ -46,20 +61,15 @@ def _rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _split_gs(uri: str, field: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("gs://") or "/" not in uri[5:]:
-        raise invalid(field, f"{uri!r} is not a gs://bucket/object URI")
-    bucket, _, path = uri[5:].partition("/")
-    return bucket, path
-
-
 class VertexApi:
     """Handlers of the Vertex surface, bound to the emulator's batch service and its storage stand-in."""
 
-    def __init__(self, app: Any, storage: Callable[[], Any]):
+    def __init__(self, app: Any, storage: Callable[[], Any], bigquery: Callable[[str], Any] | None = None):
         self.app = app
         self._storage_factory = storage
         self._storage: Any = None
+        self._bigquery_factory = bigquery
+        self._bigquery: dict[str, Any] = {}
         self.root = app.state_dir / "vertex"
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -103,6 +113,18 @@ class VertexApi:
         if self._storage is None:
             self._storage = self._storage_factory()
         return self._storage
+
+    def bigquery(self, project: str) -> Any:
+        """The BigQuery stand-in's client for ``project`` (made on the first BigQuery job)."""
+        if project not in self._bigquery:
+            if self._bigquery_factory is None:
+                raise ApiError(400, "BigQuery input is not emulated here.", status="FAILED_PRECONDITION")
+            try:
+                self._bigquery[project] = self._bigquery_factory(project)
+            except BackendError as exc:
+                raise ApiError(400, f"BigQuery is not reachable from the emulator: {exc}",
+                               status="FAILED_PRECONDITION") from None  # fmt: skip
+        return self._bigquery[project]
 
     # --- the request pipeline ---------------------------------------------------------------
     def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
@@ -188,6 +210,9 @@ class VertexApi:
             f"projects/{record['project']}/locations/{record['location']}/batchPredictionJobs/{record['id']}"
         )
 
+    def _rows(self, record: Mapping[str, Any]) -> Path:
+        return self.root / f"{record['id']}.rows.jsonl"
+
     def _save(self, record: dict[str, Any]) -> None:
         write_json(self.root / f"{record['id']}.json", record)
 
@@ -202,40 +227,64 @@ class VertexApi:
     # --- create -------------------------------------------------------------------------------
     def _create(self, where: tuple[str, str], key: str, body: dict[str, Any]) -> dict[str, Any]:
         served, model_id = self._served(body.get("model"))
-        source = body.get("inputConfig") or {}
-        if source.get("bigquerySource"):
-            raise ApiError(
-                400, "BigQuery input is not emulated: give inputConfig.gcsSource", status="INVALID_ARGUMENT"
-            )
-        uris = (source.get("gcsSource") or {}).get("uris") or []
-        if source.get("instancesFormat") not in (None, "jsonl") or not uris:
-            raise invalid("input_config", "give instancesFormat 'jsonl' and gcsSource.uris")
-        dest = ((body.get("outputConfig") or {}).get("gcsDestination") or {}).get("outputUriPrefix")
-        if not dest:
-            raise invalid("output_config.gcs_destination.output_uri_prefix", "is required")
-        _split_gs(dest, "output_config.gcs_destination.output_uri_prefix")
-        requests = self._read_input(uris)
-        owner = self._project(key)
+        source, output = body.get("inputConfig") or {}, body.get("outputConfig") or {}
         ident = str(secrets.randbelow(9 * 10**18) + 10**18)
-        display = body.get("displayName") or f"vertex-job-{ident}"
-        # Inline to the batch service: its output then lives with the job, not as an expiring file.
-        items = [{"request": {k: v for k, v in r.items() if k != "labels"}, "metadata": {"key": str(i)}}
-                 for i, r in enumerate(requests)]  # fmt: skip
-        batch = {"batch": {"displayName": display, "inputConfig": {"requests": {"requests": items}}}}
-        op = self.app.batches.create(served, batch, "generate", owner)
-        (self.root / f"{ident}.requests.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), "utf-8"
-        )
-        record = {
-            "id": ident, "project": where[0], "location": where[1], "owner": owner,
-            "internal": str(op["name"]), "model": model_id, "display_name": display,
-            "input_uris": list(uris), "dest": str(dest), "output_dir": None,
+        record: dict[str, Any] = {
+            "id": ident, "project": where[0], "location": where[1], "owner": self._project(key),
+            "internal": None, "model": model_id, "output_dir": None,
+            "display_name": body.get("displayName") or f"vertex-job-{ident}",
         }  # fmt: skip
+        if source.get("bigquerySource") or source.get("instancesFormat") == "bigquery":
+            requests = self._bq_input(record, source, output, row_checker(served, self.app, record["owner"]))
+        else:
+            requests = self._gcs_input(record, source, output)
+        if requests:
+            # Inline to the batch service: its output then lives with the job, not as an expiring file.
+            items = [{"request": {k: v for k, v in r.items() if k != "labels"}, "metadata": {"key": str(i)}}
+                     for i, r in enumerate(requests)]  # fmt: skip
+            batch = {"batch": {"displayName": record["display_name"],
+                               "inputConfig": {"requests": {"requests": items}}}}  # fmt: skip
+            op = self.app.batches.create(served, batch, "generate", record["owner"], deadline="vertex")
+            record["internal"] = str(op["name"])
+            (self.root / f"{ident}.requests.jsonl").write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), "utf-8"
+            )
         with self._lock:
             self._jobs[ident] = record
             self._save(record)
         self._start_exporter()
         return self._render(record)
+
+    def _gcs_input(self, record: dict[str, Any], source: Mapping[str, Any],
+                   output: Mapping[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+        uris = (source.get("gcsSource") or {}).get("uris") or []
+        if source.get("instancesFormat") not in (None, "jsonl") or not uris:
+            raise invalid("input_config", "give instancesFormat 'jsonl' and gcsSource.uris")
+        dest = (output.get("gcsDestination") or {}).get("outputUriPrefix")
+        if not dest:
+            raise invalid("output_config.gcs_destination.output_uri_prefix", "is required")
+        split_gs(dest, "output_config.gcs_destination.output_uri_prefix")
+        requests = read_requests(self.storage, uris)
+        record.update(input_uris=list(uris), dest=str(dest))
+        return requests
+
+    def _bq_input(self, record: dict[str, Any], source: Mapping[str, Any], output: Mapping[str, Any],
+                  check: Callable[[dict[str, Any]], str | None]) -> list[dict[str, Any]]:  # fmt: skip
+        """Read the input table; rows whose request is unusable keep their status for the output."""
+        uri = str((source.get("bigquerySource") or {}).get("inputUri") or "")
+        project = split_bq(uri, "input_config.bigquery_source.input_uri", table=True)[0]
+        dest = (output.get("bigqueryDestination") or {}).get("outputUri")
+        split_bq(dest, "output_config.bigquery_destination.output_uri", table=False)
+        record.update(format="bigquery", input_uri=uri, dest=dest, output_table=None, bad=0)
+        try:
+            client = self.bigquery(project)
+            schema, requests, record["bad"] = stage_table(client, uri, self._rows(record), check)
+        except Unreadable as exc:  # the service accepts the job, then fails it at validation
+            now = _rfc3339(self.app.clock.now())
+            record.update(final=True, failed_at=now, error={"code": exc.code, "message": str(exc)})
+            return []
+        record["schema"] = schema
+        return requests
 
     def _served(self, model: Any) -> tuple[Any, str]:
         m = _MODEL.match(str(model or ""))
@@ -244,38 +293,22 @@ class VertexApi:
         served = self.app.api.lineup.get(m.group("id"), "batchGenerateContent", "v1beta")
         return served, str(served.id)
 
-    def _read_input(self, uris: list[str]) -> list[dict[str, Any]]:
-        requests: list[dict[str, Any]] = []
-        for uri in uris:
-            bucket, path = _split_gs(uri, "input_config.gcs_source.uris")
-            blob = self.storage.bucket(bucket).blob(path)
-            if not blob.exists():
-                raise ApiError(400, f"Failed to read the input file {uri}: it does not exist.",
-                               status="FAILED_PRECONDITION")  # fmt: skip
-            for n, raw in enumerate(blob.download_as_bytes().splitlines(), 1):
-                if not raw.strip():
-                    continue
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    raise invalid("input", f"{uri} line {n} is not JSON") from None
-                request = line.get("request") if isinstance(line, dict) else None
-                if not isinstance(request, dict):
-                    raise invalid("input", f'{uri} line {n} has no "request" object')
-                requests.append(request)
-        if not requests:
-            raise invalid("input", "the input files hold no requests")
-        return requests
-
     # --- reads --------------------------------------------------------------------------------
     def _internal(self, record: Mapping[str, Any]) -> dict[str, Any]:
         op: dict[str, Any] = self.app.batches.get(record["internal"], record["owner"])
         return op
 
     def _render(self, record: dict[str, Any]) -> dict[str, Any]:
-        op = self._internal(record)
+        if record["internal"] is None:  # failed at validation: no batch behind it
+            at = record["failed_at"]
+            op: dict[str, Any] = {"error": record["error"], "metadata": {
+                "state": "FAILED", "createTime": at, "updateTime": at, "endTime": at}}  # fmt: skip
+        else:
+            op = self._internal(record)
         meta = op.get("metadata") or {}
         state = str(meta.get("state") or "").removeprefix("BATCH_STATE_")
+        if state == "EXPIRED" and (op.get("error") or {}).get("message") == RUN_EXPIRED:
+            state = "FAILED"  # cut off after 24 h of running: Vertex fails the job
         if state == "SUCCEEDED" and record["output_dir"] is None:
             with self._lock:  # the exporter and a reader may both get here: write once
                 if record["output_dir"] is None:
@@ -287,9 +320,7 @@ class VertexApi:
             "name": self._name(record),
             "displayName": record["display_name"],
             "model": f"publishers/google/models/{record['model']}",
-            "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": record["input_uris"]}},
-            "outputConfig": {"predictionsFormat": "jsonl",
-                             "gcsDestination": {"outputUriPrefix": record["dest"]}},
+            **io_configs(record),
             "state": f"JOB_STATE_{state or 'UNSPECIFIED'}",
             "createTime": meta.get("createTime"),
             "updateTime": meta.get("updateTime"),
@@ -299,19 +330,25 @@ class VertexApi:
         if meta.get("endTime"):
             job["endTime"] = meta["endTime"]
         counts = {"successfulCount": stats.get("successfulRequestCount"),
-                  "failedCount": stats.get("failedRequestCount"),
+                  "failedCount": int(stats.get("failedRequestCount") or 0) + int(record.get("bad") or 0),
                   "incompleteCount": stats.get("pendingRequestCount")}  # fmt: skip
         job["completionStats"] = {k: str(v) for k, v in counts.items() if v not in (None, "0", 0)}
-        if record["output_dir"]:
+        if record["output_dir"] and record.get("format") == "bigquery":
+            job["outputInfo"] = {"bigqueryOutputDataset": record["output_dir"],
+                                 "bigqueryOutputTable": record["output_table"]}  # fmt: skip
+        elif record["output_dir"]:
             job["outputInfo"] = {"gcsOutputDirectory": record["output_dir"]}
         if state in ("FAILED", "CANCELLED", "EXPIRED") and op.get("error"):
             job["error"] = {"code": op["error"].get("code"), "message": op["error"].get("message")}
         return job
 
     def _export(self, record: dict[str, Any], op: Mapping[str, Any]) -> None:
-        """Write the job's predictions under its destination prefix (once; the job is then final)."""
+        """Write the job's predictions under its destination (once; the job is then final)."""
         output = (op.get("metadata") or {}).get("output") or {}
         items = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
+        if record.get("format") == "bigquery":
+            self._export_bq(record, items)
+            return
         saved = (self.root / f"{record['id']}.requests.jsonl").read_text("utf-8")
         requests = [json.loads(raw) for raw in saved.splitlines() if raw]
         stamp = datetime.fromtimestamp(self.app.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -325,12 +362,23 @@ class VertexApi:
             out = {"status": status, "processed_time": processed, "request": request,
                    "response": item.get("response") or {}}  # fmt: skip
             lines.append(json.dumps(out, ensure_ascii=False).encode())
-        bucket, prefix = _split_gs(record["dest"], "output_config.gcs_destination.output_uri_prefix")
+        bucket, prefix = split_gs(record["dest"], "output_config.gcs_destination.output_uri_prefix")
         directory = f"{prefix.rstrip('/')}/prediction-model-{stamp}"
         blob = self.storage.bucket(bucket).blob(f"{directory}/predictions.jsonl")
         blob.upload_from_string(b"\n".join(lines) + b"\n", content_type="application/jsonl")
         with self._lock:
             record["output_dir"] = f"gs://{bucket}/{directory}"
+            self._save(record)
+
+    def _export_bq(self, record: dict[str, Any], items: list[Mapping[str, Any]]) -> None:
+        """Every input row, its columns carried, with ``response`` and ``status``, into the output table."""
+        stamp = datetime.fromtimestamp(self.app.clock.now(), UTC).strftime("%Y_%m_%dT%H_%M_%S_%fZ")
+        project = split_bq(record["dest"], "output_config.bigquery_destination.output_uri", table=False)[0]
+        rows = output_rows(self._rows(record), items)
+        dataset, table = write_predictions(self.bigquery(project), record["dest"], record["schema"], rows,
+                                           stamp=lambda: stamp)  # fmt: skip
+        with self._lock:
+            record["output_dir"], record["output_table"] = dataset, table
             self._save(record)
 
     def _list(self, where: tuple[str, str], key: str, query: Mapping[str, str]) -> dict[str, Any]:
@@ -371,9 +419,7 @@ class VertexApi:
     # --- changes ------------------------------------------------------------------------------
     def _cancel(self, where: tuple[str, str], key: str, ident: str) -> dict[str, Any]:
         record = self._record(where, key, ident)
-        state = str((self._internal(record).get("metadata") or {}).get("state", "")).removeprefix(
-            "BATCH_STATE_"
-        )
+        state = str(self._render(record)["state"]).removeprefix("JOB_STATE_")
         if state in _DONE:
             raise ApiError(400, f"The BatchPredictionJob {ident} is already in a final state ({state}).",
                            status="FAILED_PRECONDITION")  # fmt: skip
@@ -382,9 +428,10 @@ class VertexApi:
 
     def _delete(self, where: tuple[str, str], key: str, ident: str) -> dict[str, Any]:
         record = self._record(where, key, ident)
-        self.app.batches.delete(record["internal"], record["owner"])
+        if record["internal"] is not None:
+            self.app.batches.delete(record["internal"], record["owner"])
         with self._lock:
             self._jobs.pop(ident, None)
-            for suffix in ("json", "requests.jsonl", "input.jsonl"):
+            for suffix in ("json", "requests.jsonl", "input.jsonl", "rows.jsonl"):
                 (self.root / f"{ident}.{suffix}").unlink(missing_ok=True)
         return {"name": self._name(record), "done": True}

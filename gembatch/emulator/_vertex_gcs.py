@@ -8,6 +8,7 @@ the emulator never touches real Cloud Storage.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gembatch.emulator._errors import ApiError, invalid
 from gembatch.errors import BackendError
 
-__all__ = ["STORAGE_VAR", "FakeGcs", "fake_gcs_binary", "local_storage"]
+__all__ = ["STORAGE_VAR", "FakeGcs", "fake_gcs_binary", "local_storage", "read_requests", "split_gs"]
 
 STORAGE_VAR = "STORAGE_EMULATOR_HOST"
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -117,8 +119,40 @@ def local_storage(project: str = "emulator", url: str | None = None) -> Any:
     if (urlsplit(url).hostname or "") not in _LOOPBACK:
         raise BackendError(f"{STORAGE_VAR}={url!r} is not a loopback address; the emulator stays local")
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]  # untyped, beside the typed bigquery
 
     return storage.Client(
         project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": url}
     )
+
+
+def split_gs(uri: str, field: str) -> tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("gs://") or "/" not in uri[5:]:
+        raise invalid(field, f"{uri!r} is not a gs://bucket/object URI")
+    bucket, _, path = uri[5:].partition("/")
+    return bucket, path
+
+
+def read_requests(storage: Any, uris: list[str]) -> list[dict[str, Any]]:
+    """The ``request`` objects of the JSONL input files at ``uris`` (a job-level error if one is missing)."""
+    requests: list[dict[str, Any]] = []
+    for uri in uris:
+        bucket, path = split_gs(uri, "input_config.gcs_source.uris")
+        blob = storage.bucket(bucket).blob(path)
+        if not blob.exists():
+            raise ApiError(400, f"Failed to read the input file {uri}: it does not exist.",
+                           status="FAILED_PRECONDITION")  # fmt: skip
+        for n, raw in enumerate(blob.download_as_bytes().splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                raise invalid("input", f"{uri} line {n} is not JSON") from None
+            request = line.get("request") if isinstance(line, dict) else None
+            if not isinstance(request, dict):
+                raise invalid("input", f'{uri} line {n} has no "request" object')
+            requests.append(request)
+    if not requests:
+        raise invalid("input", "the input files hold no requests")
+    return requests

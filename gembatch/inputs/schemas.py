@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from gembatch.errors import InputError
 
-__all__ = ["check_schema", "schema_from_model"]
+__all__ = ["check_schema", "load_schema", "read_text_file", "schema_from_model"]
 
 
 def schema_from_model(schema: Any) -> dict[str, Any]:
@@ -101,3 +105,43 @@ def check_schema(schema: Mapping[str, Any], where: str = "schema") -> None:
         check_schema(schema["items"], f"{where}.items")
     for i, sub in enumerate(schema.get("anyOf") or []):
         check_schema(sub, f"{where}.anyOf[{i}]")
+
+
+def load_schema(schema: Any) -> Any:
+    """A response schema from a dict, a pydantic model, a ``.json`` path or ``"package.module:Model"``."""
+    if schema is None or isinstance(schema, dict):
+        return schema
+    if isinstance(schema, os.PathLike) or (isinstance(schema, str) and schema.endswith(".json")):
+        text = read_text_file(schema, "schema")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"schema file {str(schema)!r} is not valid JSON: {exc}", field="schema"
+            ) from None
+        if not isinstance(value, dict):
+            raise InputError(f"schema file {str(schema)!r} must hold a JSON object", field="schema")
+        return value
+    if isinstance(schema, str):
+        module, sep, name = schema.partition(":")
+        if not sep or not module or not name:
+            raise InputError(
+                f"schema {schema!r}: use 'package.module:Model' or a path to a .json schema file",
+                field="schema",
+            )
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"schema {schema!r} cannot be imported: {exc}", field="schema") from None
+    return schema  # a pydantic model or another type the SDK turns into a schema
+
+
+def read_text_file(path: str | os.PathLike[str], what: str) -> str:
+    """The UTF-8 text of the file ``what`` names, or one :class:`InputError` saying why not."""
+    try:
+        return Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError(f"cannot read {what} {str(path)!r}: it does not exist", field=what) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(f"cannot read {what} {str(path)!r}: {reason}", field=what) from None

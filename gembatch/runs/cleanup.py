@@ -100,7 +100,7 @@ def record_upload(ctx: Context, chunk_id: str, display: str, name: str) -> None:
 def announce_deletes(ctx: Context, row: Any) -> None:
     """Inside a chunk's collection transaction: its output file and job are to be deleted."""
     cfg, led, cid = ctx.config, ctx.store, row["chunk_id"]
-    if row["output_file"] and cfg.delete_output_files:
+    if row["output_file"] and cfg.delete_output_files and cfg.results_in != "bigquery":
         led.add_intent("file", str(row["output_file"]), cid, "output file of a collected chunk")
     if row["batch_name"] and cfg.delete_collected_jobs:
         led.add_intent("job", str(row["batch_name"]), cid, "job of a collected chunk")
@@ -204,6 +204,9 @@ def _needed(ctx: Context, *, explicit: bool) -> dict[str, dict[str, str]]:
             jobs[r["batch_name"]] = f"job of chunk {r['chunk_id']} ({r['state']}, not yet collected)"
         if r["output_file"]:
             files[r["output_file"]] = f"output of chunk {r['chunk_id']}, not yet collected"
+    for r in led.chunks_in(State.COLLECTED) if cfg.results_in == "bigquery" else ():
+        if r["output_file"]:  # the run's results: even an explicit cleanup keeps them
+            files[r["output_file"]] = "kept: results are left in BigQuery (results_in='bigquery')"
     if not explicit:  # the run's settings keep what the user asked to keep
         for r in led.chunks_in(State.COLLECTED):
             if r["batch_name"] and not cfg.delete_collected_jobs:

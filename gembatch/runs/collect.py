@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gembatch.runs.bq_results import fetch_outcomes, text_stays_in_bigquery
 from gembatch.runs.cleanup import announce_deletes, settle
 from gembatch.runs.context import Context
 from gembatch.runs.crash import crash_point
@@ -21,7 +22,10 @@ __all__ = ["collect_chunk", "make_retry_chunks"]
 def _fetch(ctx: Context, row: Any, listed: Mapping[str, JobStatus] | None) -> dict[str, LineResult]:
     schema = ctx.spec.response_schema
     records: Iterable[Mapping[str, Any] | None]
-    if row["output_file"]:
+    if row["output_file"] and text_stays_in_bigquery(ctx):  # keys, status and usage only
+        records = fetch_outcomes(ctx, str(row["output_file"]))
+        crash_point("download")
+    elif row["output_file"]:
         data = ctx.transport.download(str(row["output_file"]))
         crash_point("download")
         records = iter_jsonl(data)

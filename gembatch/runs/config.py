@@ -39,6 +39,8 @@ class RunConfig:
     max_jobs: int = 100
     inline_limit_bytes: int = 19_000_000  # under the documented 20 MB, leaving room for the wrapper
     fingerprints: dict[str, str] = field(default_factory=dict)
+    # the backend the run was created on and how to reach it again (no secret); {}: an older run
+    backend: dict[str, Any] = field(default_factory=dict)
     # operational knobs
     delete_input_files: bool = True
     delete_output_files: bool = True
@@ -57,6 +59,8 @@ class RunConfig:
     reconcile_grace_s: float = Timings.reconcile_grace_s
     mode: str = "batch"  # "batch" | "realtime" (generateContent under RPM/TPM)
     realtime: dict[str, Any] = field(default_factory=dict)  # RealtimeOptions fields
+    # "bigquery": a Vertex run with dataset= keeps its output tables; results() reads them back
+    results_in: str = "local"
 
     OPERATIONAL = (
         "inline_limit_bytes",
@@ -73,6 +77,7 @@ class RunConfig:
         "reconcile_grace_s",
         "mode",
         "realtime",
+        "results_in",
     )
 
     @property

@@ -59,11 +59,12 @@ class Context:
 
     @property
     def transport(self) -> Transport:
-        """The backend; ``gb.connect()``'s choice on first use when none was given."""
+        """The backend; when none was given, the one the run recorded (Developer API: ``gb.connect()``'s
+        choice) on first use."""
         if self._resolved is None:
-            from gembatch.transport.connect import as_transport
+            from gembatch.runs.backend_record import resolve
 
-            self._resolved = as_transport(self._transport)
+            self._resolved = resolve(self._transport, self.config.backend)
         return self._resolved
 
     def refresh(self) -> RunConfig:

@@ -18,6 +18,8 @@ from gembatch.cache.lookup import lookup, open_cache
 from gembatch.errors import GembatchError, InputError, LedgerDamaged, RunBusy, RunMismatch
 from gembatch.inputs.stream import ArticleStream
 from gembatch.inputs.values import check_attempts, check_budget
+from gembatch.runs.backend_record import recorded, transport_for
+from gembatch.runs.bq_results import check_results_in, fill_results, result_tables
 from gembatch.runs.cleanup import CleanupReport
 from gembatch.runs.config import LEDGER_FILE, RunConfig
 from gembatch.runs.context import Context
@@ -40,7 +42,7 @@ from gembatch.runs.streamed import is_streamed, new_stream_ledger, source_finger
 from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
 from gembatch.transport.base import Timings, Transport
-from gembatch.transport.connect import as_transport
+from gembatch.transport.connect import as_transport, connection_of
 
 __all__ = ["PANEL_GROUP", "Run", "StepReport"]
 
@@ -104,7 +106,8 @@ class Run:
         the job display names (default: the directory name); a random suffix keeps it unique.
         ``client`` is a ``google.genai.Client`` or a :class:`~gembatch.transport.base.Transport`
         (default: :func:`gembatch.connect`'s choice); its backend's poll timings apply.
-        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run.
+        Raises :class:`~gembatch.RunMismatch` if the directory holds a different run, or a run on
+        another backend (a run records its backend; without ``client`` it reconnects to it).
 
         ``articles`` may also be an input larger than memory: a Parquet file, a directory of
         Parquet files or an :class:`~gembatch.inputs.stream.ArticleStream`, with the plan
@@ -133,7 +136,10 @@ class Run:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise GembatchError(f"cannot make the run directory {path}: {exc.strerror or exc}") from None
-        transport, streamed = as_transport(client), is_streamed(articles, plan)
+        # an existing run reconnects to the backend it recorded; another backend is refused here
+        transport = transport_for(path, recorded(path), client) or as_transport(client)
+        check_results_in(knobs.get("results_in"), transport)
+        streamed = is_streamed(articles, plan)  # a Parquet source read batch by batch
         knobs = {**_timing_knobs(transport), **knobs}
         with create_lock(path):  # one creator at a time: the second reopens the first's run
             try:
@@ -148,9 +154,7 @@ class Run:
                 config = RunConfig.from_dict(stored)
                 defining = defining_config(plan, max_attempts, budget_usd)
                 try:
-                    wanted, legacy = source_fingerprints(
-                        articles, plan, defining
-                    )  # a stream: hashed batch by batch
+                    wanted, legacy = source_fingerprints(articles, plan, defining)  # batch by batch
                     check_same_run(config, wanted, path, legacy, defining)
                 except RunMismatch:
                     ledger.close()  # refused: the directory is left as it was found
@@ -164,7 +168,7 @@ class Run:
                 found = None if store is None else lookup(frame, plan.spec, transport.name, store)
                 make = new_stream_ledger if streamed else partial(new_ledger, cached=found)
                 ledger = make(path, frame, plan, max_attempts=max_attempts, run_id=run_id,
-                              budget_usd=budget_usd, **knobs)  # fmt: skip
+                              budget_usd=budget_usd, backend=connection_of(transport), **knobs)  # fmt: skip
                 if store is not None and found is not None and found.hits:
                     store.mark_used({e.key for e in found.hits.values()})
             config = RunConfig.from_dict(ledger.get_meta("config"))
@@ -181,6 +185,8 @@ class Run:
         """Reopen an existing run (after a crash, a kernel restart, or from another process).
 
         ``knobs`` change operational settings (as in :meth:`create`) and are saved in the ledger.
+        Without ``client`` the run reconnects to the backend it recorded (Vertex: its project,
+        location and bucket); a ``client`` of another backend raises :class:`~gembatch.RunMismatch`.
         """
         _check_knobs(knobs)
         path = Path(run_dir)
@@ -199,6 +205,11 @@ class Run:
                 f"--run-dir {path}`"
             )
         ledger, stored = existing
+        try:  # a client of another backend is refused before any request
+            client = transport_for(path, RunConfig.from_dict(stored).backend, client) if client else None
+        except RunMismatch:
+            ledger.close()
+            raise
         if knobs:  # the client (and the emulator/real choice) is resolved lazily: status needs none
             ledger.set_meta("config", {**stored, **knobs})
         return cls(path, ledger, client)
@@ -400,7 +411,13 @@ class Run:
     # -- frames and summary ---------------------------------------------------------------
     def results(self, join: bool = False) -> pd.DataFrame:
         """One row per article: status, output, parsed schema fields, tokens, cost (``join``: + inputs)."""
-        return results_frame(self.store, self._ctx.spec.response_schema, self._ctx.articles if join else None)
+        ctx = self._ctx
+        frame = results_frame(self.store, ctx.spec.response_schema, ctx.articles if join else None)
+        return fill_results(ctx, frame)  # results_in="bigquery": the texts are read back from the tables
+
+    def result_tables(self) -> list[str]:
+        """The BigQuery tables holding the run's results (``results_in="bigquery"``), as ``bq://`` URIs."""
+        return result_tables(self._ctx)
 
     def iter_results(self, page_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """:meth:`results` a page of ``page_size`` articles at a time, in input order (large runs)."""

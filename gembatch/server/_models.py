@@ -16,7 +16,7 @@ MAX_ARTICLES_JSON = 50_000
 # RunRequest fields a request body cannot set: the articles come as ``articles`` or a file part;
 # server-side paths (prompt/system files, catalogue) and Python objects stay with the operator.
 NOT_IN_BODY = (
-    "inputs", "prompt_file", "system_file", "catalog", "estimator", "project", "run_options", "cache_dir",
+    "inputs", "prompt_file", "system_file", "catalog", "estimator", "run_options", "cache_dir",
 )  # fmt: skip
 
 
@@ -55,6 +55,13 @@ class RunParams(BaseModel):
     deadline_usd: float | None = Field(None, description="the most the switch to real time may cost")
     id_col: str | None = Field(None, max_length=200)
     text_col: str | None = Field(None, max_length=200)
+    backend: str | None = Field(
+        None, max_length=40, description="gemini, emulator, vertex or vertex-emulator (default: the server's)"
+    )
+    project: str | None = Field(None, max_length=100, description="Vertex: the Google Cloud project")
+    location: str | None = Field(None, max_length=60, description="Vertex: region, e.g. us-central1")
+    bucket: str | None = Field(None, max_length=222, description="Vertex: bucket for inputs and outputs")
+    dataset: str | None = Field(None, max_length=1024, description="Vertex: BigQuery dataset")
 
     def request_fields(self) -> dict[str, Any]:
         """The RunRequest keyword arguments this body sets (unset ones keep the request's defaults)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gembatch.errors import GembatchError
+from gembatch.runs.backend_record import check_backend_name, recorded, reopen_client
 from gembatch.runs.run import Run
 from gembatch.workflow.request import RunRequest
 
@@ -51,8 +52,14 @@ class RunRegistry:
         return resumed
 
     def create(self, run_dir: Path, request: RunRequest) -> Run:
-        """Create (or reopen) the run ``request`` describes in ``run_dir`` and drive it."""
-        run = request.plan_and_create(run_dir, client=self.client)
+        """Create (or reopen) the run ``request`` describes in ``run_dir`` and drive it: on the request's
+        backend, else on the one a run already there recorded, else on the server's."""
+        if request.backend is not None:
+            check_backend_name(recorded(run_dir), request.backend, run_dir)  # before connecting
+            client = request.connect()
+        else:
+            client = reopen_client(run_dir, self.client)
+        run = request.plan_and_create(run_dir, client=client)
         with self._lock:
             self._runs[run_dir.name] = run
         run.start()
@@ -64,7 +71,7 @@ class RunRegistry:
             if run is None:
                 if not (run_dir / LEDGER_FILE).exists():
                     raise UnknownRun(f"no run {run_id!r}")
-                run = Run.open(run_dir, client=self.client)
+                run = Run.open(run_dir, client=reopen_client(run_dir, self.client))
                 self._runs[run_id] = run
             return run
 

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from gembatch.errors import BackendError
+from gembatch.errors import BackendError, InputError
 from gembatch.transport.base import Transport
 from gembatch.transport.credentials import key_from_env
 from gembatch.transport.gemini import (
@@ -27,13 +27,17 @@ __all__ = [
     "API_VERSION",
     "EMULATOR_URL_VAR",
     "as_transport",
+    "check_backend_options",
     "connect",
+    "connect_backend",
     "connect_transport",
+    "connection_of",
     "describe",
     "get_batch_raw",
     "is_emulator",
     "iter_batches_raw",
     "local_emulator",
+    "reconnect",
 ]
 
 logger = logging.getLogger("gembatch.transport.connect")
@@ -150,7 +154,7 @@ def connect(
     if backend is not None and backend not in ("gemini", "emulator"):
         if base_url is not None:
             options["base_url"] = base_url
-        return get_backend(backend, **options)
+        return _get(backend, **options)
     if options:
         raise BackendError(f"unexpected options for the Gemini backend: {', '.join(sorted(options))}")
     transport = connect_transport(api_key, base_url=base_url, prefer=prefer)
@@ -196,3 +200,107 @@ def describe(client: Any) -> str:
     Never contains the API key.
     """
     return as_transport(client).describe()
+
+
+#: The connection facts a run may record: names, places and loopback URLs, never a key or a token.
+FACTS = ("backend", "project", "location", "bucket", "prefix", "dataset", "api_version", "base_url",
+         "storage_url", "bigquery_url")  # fmt: skip
+#: What ``gb.connect(backend=...)`` takes for each (a backend not named here takes every fact).
+_OPTIONS = ("project", "location", "bucket", "prefix", "dataset")
+STORAGE_URL_VAR = "STORAGE_EMULATOR_HOST"
+BIGQUERY_URL_VAR = "BIGQUERY_EMULATOR_HOST"
+
+
+def connection_of(transport: Transport) -> dict[str, Any]:
+    """The non-secret facts that reconnect to ``transport``'s backend: its ``connection()``, kept to
+    :data:`FACTS` and plain values (a credentials object or token can never slip in)."""
+    method = getattr(transport, "connection", None)
+    facts = dict(method()) if callable(method) else {}
+    facts.setdefault("backend", str(getattr(transport, "name", "") or "gemini"))
+    plain = (str, int, float, bool)
+    return {k: v for k, v in facts.items() if k in FACTS and isinstance(v, plain) and v != ""}
+
+
+def connect_backend(backend: str, facts: dict[str, Any] | None = None) -> Transport:
+    """The transport of ``backend`` with these facts (``project=``, ``location=``, ``bucket=``…).
+
+    ``gemini`` needs a key (else one clear error); ``emulator`` ignores any key. Credentials come
+    from the environment as for :func:`connect`.
+    """
+    options = {k: v for k, v in (facts or {}).items() if k in _OPTIONS and v not in (None, "", "auto")}
+    if backend in ("gemini", "emulator"):
+        if options:
+            raise BackendError(f"the {backend} backend takes no {', '.join(sorted(options))}")
+        return connect_transport(prefer="real" if backend == "gemini" else "emulator")
+    return _get(backend, **options)
+
+
+def check_backend_options(backend: Any, **facts: Any) -> None:
+    """One :class:`InputError` naming the field when ``backend`` or its settings are malformed."""
+    if backend is not None and (not isinstance(backend, str) or not backend.replace("-", "").isalnum()):
+        raise InputError(f"backend must be a backend name such as 'vertex', not {backend!r}", field="backend")
+    for name, value in facts.items():
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{name} must be text, not {value!r}", field=name)
+        if value is not None and backend in (None, "gemini", "emulator"):
+            raise InputError(f"{name} is a Vertex setting: give backend='vertex' too", field=name)
+
+
+def _get(backend: str, **options: Any) -> Transport:
+    try:
+        return get_backend(backend, **options)
+    except TypeError as exc:  # an option this backend does not know
+        raise BackendError(f"backend {backend!r} does not take these options: {exc}") from None
+
+
+def _answers(url: str | None) -> bool:
+    """Something listens at the loopback ``url`` (a quick TCP connect, nothing sent)."""
+    import socket
+
+    parts = urlsplit(str(url or ""))
+    if (parts.hostname or "") not in _LOOPBACK or not parts.port:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _emulator_url(var: str, recorded: Any, what: str, backend: str) -> str:
+    url = os.environ.get(var, "").strip()
+    if url:
+        return url.rstrip("/")
+    if _answers(recorded):
+        return str(recorded).rstrip("/")
+    raise BackendError(
+        f"this run's jobs live in the {backend} emulator, and no {what} is running where it was "
+        f"({recorded or 'unknown'}): start it with `gembatch emulator start --vertex` and set "
+        f"{EMULATOR_URL_VAR}, {STORAGE_URL_VAR} (and {BIGQUERY_URL_VAR}) as it prints"
+    )
+
+
+def reconnect(facts: dict[str, Any] | None) -> Transport:
+    """The transport for a run that recorded ``facts`` (``None`` or the Developer API: as
+    :func:`connect_transport` chooses, as for runs that recorded nothing)."""
+    facts = dict(facts or {})
+    backend = str(facts.get("backend") or "gemini")
+    if backend in ("gemini", "emulator"):
+        return connect_transport()
+    if backend == "vertex":
+        options = {k: facts[k] for k in _OPTIONS if facts.get(k)}
+        if facts.get("api_version"):
+            options["api_version"] = facts["api_version"]
+        return _get("vertex", **options)
+    if backend == "vertex-emulator":
+        base_url = _emulator_url(EMULATOR_URL_VAR, facts.get("base_url"), "emulator", backend)
+        storage_url = _emulator_url(
+            STORAGE_URL_VAR, facts.get("storage_url"), "Cloud Storage stand-in", backend
+        )
+        options = {k: facts[k] for k in _OPTIONS if facts.get(k)}
+        if facts.get("dataset"):
+            options["bigquery_url"] = _emulator_url(
+                BIGQUERY_URL_VAR, facts.get("bigquery_url"), "BigQuery stand-in", backend
+            )
+        return _get(backend, base_url=base_url, storage_url=storage_url, **options)
+    return connect_backend(backend, facts)

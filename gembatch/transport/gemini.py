@@ -25,6 +25,7 @@ __all__ = [
     "get_batch_raw",
     "iter_batches_raw",
     "parse_job",
+    "public_url",
 ]
 
 API_VERSION = "v1beta"
@@ -115,6 +116,16 @@ def classify(exc: BaseException) -> Failure:
     return Failure(transient=transient, status=type(exc).__name__, message=str(exc))
 
 
+def public_url(url: str) -> str:
+    """``url`` without user, password, query or fragment: what may be written down."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
 class GeminiTransport:
     """:class:`~gembatch.transport.base.Transport` over a ``google.genai.Client`` (Developer API).
 
@@ -165,6 +176,13 @@ class GeminiTransport:
 
     def __repr__(self) -> str:
         return f"<GeminiTransport {self.describe()}>"
+
+    def connection(self) -> dict[str, Any]:
+        """The facts that reconnect to this backend (a run records them); never a key or a token."""
+        facts: dict[str, Any] = {"backend": self.name, "api_version": self.api_version}
+        if self.emulated or self.base_url.rstrip("/") != DEFAULT_BASE_URL.rstrip("/"):
+            facts["base_url"] = public_url(self.base_url)
+        return facts
 
     # -- raw REST ---------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -107,7 +107,7 @@ def adopters() -> list[Adopter]:
 
 
 def _vertex(**options: Any) -> Transport:
-    from gembatch.transport.vertex import create
+    from gembatch.transport.vertex_connect import create
 
     return create(**options)
 

@@ -19,10 +19,11 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from gembatch.errors import BackendError, InputError
+from gembatch.errors import InputError
 from gembatch.transport.base import Failure, JobState, JobStatus, Timings
-from gembatch.transport.gemini import GeminiTransport
+from gembatch.transport.gemini import GeminiTransport, public_url
 from gembatch.transport.gemini import classify as classify_genai
+from gembatch.transport.vertex_bq import BigQueryTables, is_bq_uri, output_table
 from gembatch.transport.vertex_lines import iter_predictions, vertex_jsonl
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def parse_vertex_job(job: Mapping[str, Any]) -> JobStatus:
     state_text = str(job.get("state") or "")
     state = _STATE_MAP.get(state_text) or JobState.parse(state_text)
     info = job.get("outputInfo") or {}
-    output = info.get("gcsOutputDirectory") if state == JobState.SUCCEEDED else None
+    output = (info.get("gcsOutputDirectory") or output_table(job)) if state == JobState.SUCCEEDED else None
     error = job.get("error")
     return JobStatus(
         name=str(job.get("name") or ""),
@@ -124,16 +125,23 @@ class VertexTransport(GeminiTransport):
         name: str = "vertex",
         timings: Timings | None = None,
         emulated: bool = False,
+        bigquery: Any = None,
+        dataset: str | None = None,
     ):
         super().__init__(client, name=name, timings=timings or TIMINGS, emulated=emulated)
-        if not bucket or "/" in bucket or bucket.startswith("gs:"):
+        if not dataset and (not bucket or "/" in bucket or bucket.startswith("gs:")):
             raise InputError(
                 f"bucket must be a bucket name such as 'my-bucket', not {bucket!r}", field="bucket"
             )
         self.storage = storage
         self.bucket = bucket
+        self.bigquery = bigquery  # google-cloud-bigquery client, for bq:// inputs and outputs
+        self.dataset = dataset  # "project.dataset" the run's tables go to
         self.prefix = prefix.strip("/")
         self._readers: dict[str, tuple[str, bool]] = {}  # input URI -> (job name, job still active)
+        # with a dataset, job inputs and outputs are BigQuery tables instead of Cloud Storage objects
+        self.bq = BigQueryTables(bigquery, dataset, project=self.project, prefix=self.prefix,
+                                 limit=REQUESTS_PER_JOB) if dataset else None  # fmt: skip
 
     # -- where ------------------------------------------------------------------------------
     @property
@@ -145,15 +153,33 @@ class VertexTransport(GeminiTransport):
         return str(getattr(self.client._api_client, "location", "") or "")
 
     def describe(self) -> str:
-        where = (
-            f"{self.project}/{self.location} ({self.api_version}), data in gs://{self.bucket}/{self.prefix}"
-        )
+        data = f"bq://{self.bq.dataset}" if self.bq else f"gs://{self.bucket}/{self.prefix}"
+        where = f"{self.project}/{self.location} ({self.api_version}), data in {data}"
         if self.emulated:
             return f"Vertex AI emulator at {self.base_url.rstrip('/')}, {where}; results are emulated"
         return f"Vertex AI batch prediction in {where}"
 
     def __repr__(self) -> str:
         return f"<VertexTransport {self.describe()}>"
+
+    def connection(self) -> dict[str, Any]:
+        """Project, location, bucket, prefix (and dataset, emulator URLs): what reopens a run; no secret."""
+        facts: dict[str, Any] = {
+            "backend": self.name, "project": self.project, "location": self.location,
+            "bucket": self.bucket, "prefix": self.prefix, "api_version": self.api_version,
+        }  # fmt: skip
+        dataset = getattr(self, "dataset", None)
+        if dataset:
+            facts["dataset"] = str(dataset)
+        if self.emulated:
+            facts["base_url"] = public_url(self.base_url)
+            storage_url = getattr(getattr(self.storage, "_connection", None), "API_BASE_URL", None)
+            if storage_url:
+                facts["storage_url"] = public_url(str(storage_url))
+            bigquery_url = getattr(getattr(self.bigquery, "_connection", None), "API_BASE_URL", None)
+            if bigquery_url:
+                facts["bigquery_url"] = public_url(str(bigquery_url))
+        return facts
 
     # -- Cloud Storage ----------------------------------------------------------------------
     def _object_base(self, display_name: str) -> str:
@@ -178,7 +204,10 @@ class VertexTransport(GeminiTransport):
         return f"gs://{self.bucket}/{path}"
 
     def upload(self, data: BinaryIO, display_name: str) -> str:
-        """Upload gembatch request lines as Vertex input JSONL; returns the object's ``gs://`` URI."""
+        """Upload gembatch request lines as Vertex input JSONL; returns the object's ``gs://`` URI
+        (with a dataset: a new input table, ``bq://``)."""
+        if self.bq is not None:
+            return self.bq.upload(data, display_name)
         lines = (json.loads(raw) for raw in io.TextIOWrapper(data, encoding="utf-8") if raw.strip())
         return self._put(vertex_jsonl(lines), display_name)
 
@@ -186,6 +215,9 @@ class VertexTransport(GeminiTransport):
         """The run input objects under the prefix, as ``(gs:// URI, display name)``: the display name
         is the object's path below the prefix, so a run finds what it uploaded before a crash.
         Prediction outputs are not listed: they go with their job (see :meth:`delete`)."""
+        if self.bq is not None:
+            yield from self.bq.list_inputs(page_size)
+            return
         for blob in self.storage.list_blobs(self.bucket, prefix=f"{self.prefix}/", page_size=page_size):
             path = str(blob.name)
             leaf = path.rsplit("/", 1)[-1]
@@ -193,11 +225,19 @@ class VertexTransport(GeminiTransport):
                 tail = path.removeprefix(f"{self.prefix}/")
                 yield f"gs://{self.bucket}/{path}", f"gembatch/{tail}"
 
+    def _tables(self) -> BigQueryTables:
+        if self.bq is None:
+            raise InputError("a bq:// table needs the vertex backend with dataset=", field="dataset")
+        return self.bq
+
     def file_exists(self, name: str) -> bool:
-        return bool(self._blob(name).exists())
+        return self._tables().exists(name) if is_bq_uri(name) else bool(self._blob(name).exists())
 
     def download(self, file_name: str) -> bytes:
-        """The predictions under a job's output directory, as gembatch response lines (JSONL)."""
+        """The predictions under a job's output directory (or in its output table), as gembatch
+        response lines (JSONL)."""
+        if is_bq_uri(file_name):
+            return self._tables().download(file_name)
         bucket, path = parse_gcs_uri(file_name)
         blobs = sorted(
             (b for b in self.storage.list_blobs(bucket, prefix=path.rstrip("/") + "/")
@@ -217,11 +257,13 @@ class VertexTransport(GeminiTransport):
             job = self.get(reader[0])
             if not job.state.done:
                 raise _StillReading(f"{name} is still read by {reader[0]}")
-        if name.endswith(".jsonl"):
+        if is_bq_uri(name):  # an input or output table
+            self._tables().drop(name)
+        elif name.endswith(".jsonl"):
             self._blob(name).delete()
-            self._readers.pop(name, None)
-            return
-        self._delete_tree(name)
+        else:
+            self._delete_tree(name)
+        self._readers.pop(name, None)
 
     def _delete_tree(self, uri: str) -> int:
         bucket, path = parse_gcs_uri(uri)
@@ -249,8 +291,10 @@ class VertexTransport(GeminiTransport):
 
     def _remember(self, raw: Mapping[str, Any]) -> JobStatus:
         job = parse_vertex_job(raw)
-        source = ((raw.get("inputConfig") or {}).get("gcsSource") or {}).get("uris") or []
-        for uri in source:
+        config = raw.get("inputConfig") or {}
+        source = list((config.get("gcsSource") or {}).get("uris") or [])
+        source.append((config.get("bigquerySource") or {}).get("inputUri") or "")
+        for uri in filter(None, source):
             self._readers[str(uri)] = (job.name, str(raw.get("state") or "") in _ACTIVE)
         return job
 
@@ -263,7 +307,9 @@ class VertexTransport(GeminiTransport):
         requests: Sequence[Mapping[str, Any]] | None = None,
     ) -> JobStatus:
         """``batchPredictionJobs.create`` from an uploaded object (inline lines are uploaded first)."""
-        if file_name is None:
+        if file_name is None and self.bq is not None:
+            file_name = self.bq.upload_lines(requests or [], display_name)
+        elif file_name is None:
             file_name = self._put(vertex_jsonl(requests or []), display_name)
         model_name = (
             model if model.startswith(("projects/", "publishers/")) else f"publishers/google/models/{model}"
@@ -275,6 +321,8 @@ class VertexTransport(GeminiTransport):
             "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": [file_name]}},
             "outputConfig": {"predictionsFormat": "jsonl", "gcsDestination": {"outputUriPrefix": dest}},
         }
+        if is_bq_uri(file_name):
+            body.update(self._tables().job_config(file_name, display_name))
         return self._remember(self._request("post", "batchPredictionJobs", body))
 
     def get_raw(self, name: str) -> dict[str, Any]:
@@ -300,6 +348,8 @@ class VertexTransport(GeminiTransport):
         dest = ((raw.get("outputConfig") or {}).get("gcsDestination") or {}).get("outputUriPrefix")
         if dest and self._ours(str(dest)):
             self._delete_tree(str(dest))
+        for uri in self.bq.drop_job_tables(raw) if self.bq is not None else ():
+            self._readers.pop(uri, None)
         self._request("delete", self._path(name))
 
     def count_tokens(self, model: str, text: str) -> int:
@@ -325,83 +375,3 @@ class VertexTransport(GeminiTransport):
         if module.startswith("google.auth"):
             return Failure(transient=False, refused=True, status=type(exc).__name__, message=str(exc))
         return classify_genai(exc)
-
-
-def vertex_client(
-    project: str,
-    location: str,
-    *,
-    credentials: Any = None,
-    base_url: str | None = None,
-    api_version: str | None = None,
-) -> genai.Client:
-    """A ``google.genai.Client(vertexai=True)`` (ADC when ``credentials`` is None)."""
-    from google import genai
-    from google.genai import types
-
-    if not project or not location:
-        raise BackendError("the vertex backend needs project= and location= (for example 'us-central1')")
-    options = types.HttpOptions(base_url=base_url, api_version=api_version)
-    return genai.Client(
-        vertexai=True, project=project, location=location, credentials=credentials, http_options=options
-    )
-
-
-def default_credentials() -> tuple[Any, str | None]:
-    """Application Default Credentials (and their project), or one clear :class:`BackendError`."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    except DefaultCredentialsError as exc:
-        raise BackendError(
-            "no Google Cloud credentials for the vertex backend: run `gcloud auth application-default "
-            "login`, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or pass "
-            f"credentials= ({exc})"
-        ) from None
-    return credentials, project
-
-
-def storage_client(project: str, *, credentials: Any = None, endpoint: str | None = None) -> Any:
-    """A ``google.cloud.storage.Client`` (``endpoint``: a Cloud Storage emulator such as fake-gcs-server)."""
-    try:
-        from google.cloud import storage
-    except ImportError as exc:
-        raise BackendError(
-            "the vertex backend needs google-cloud-storage: pip install 'gembatch-runner[vertex]'"
-        ) from exc
-    options = {"api_endpoint": endpoint} if endpoint else None
-    return storage.Client(project=project, credentials=credentials, client_options=options)
-
-
-def create(
-    *,
-    project: str | None = None,
-    location: str | None = None,
-    bucket: str | None = None,
-    credentials: Any = None,
-    prefix: str = DEFAULT_PREFIX,
-    client: Any = None,
-    storage: Any = None,
-    base_url: str | None = None,
-    storage_endpoint: str | None = None,
-    emulated: bool = False,
-    timings: Timings | None = None,
-) -> VertexTransport:
-    """The ``vertex`` backend factory: ``get_backend("vertex", project=, location=, bucket=)``."""
-    if not bucket:
-        raise BackendError(
-            "the vertex backend needs bucket= (a Cloud Storage bucket for run inputs and outputs)"
-        )
-    if client is None and credentials is None and base_url is None:
-        credentials, found = default_credentials()
-        project = project or found
-    if client is None:
-        client = vertex_client(
-            str(project or ""), str(location or ""), credentials=credentials, base_url=base_url
-        )
-    project = project or str(getattr(client._api_client, "project", "") or "")
-    if storage is None:
-        storage = storage_client(project, credentials=credentials, endpoint=storage_endpoint)
-    return VertexTransport(client, storage, bucket=bucket, prefix=prefix, emulated=emulated, timings=timings)

@@ -26,6 +26,7 @@ __all__ = [
     "iter_predictions",
     "key_labels",
     "key_of",
+    "prediction_result",
     "to_vertex_line",
     "vertex_jsonl",
 ]
@@ -105,8 +106,11 @@ def from_prediction(line: Mapping[str, Any]) -> dict[str, Any] | None:
     key = key_of(line.get("request") if isinstance(line.get("request"), Mapping) else None)
     if key is None:
         return None
-    status = str(line.get("status") or "")
-    response = line.get("response")
+    return prediction_result(key, str(line.get("status") or ""), line.get("response"))
+
+
+def prediction_result(key: str, status: str, response: Any) -> dict[str, Any]:
+    """gembatch's response line for one prediction: ``status`` non-empty (or no response) is an error."""
     if status or not isinstance(response, Mapping) or not response:
         return {"key": key, "error": _status_error(status or "empty response")}
     return {"key": key, "response": dict(response)}

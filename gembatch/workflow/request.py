@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
-import json
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gembatch.errors import BudgetExceeded, GembatchError, InputError
+from gembatch.inputs.schemas import load_schema, read_text_file
 from gembatch.inputs.values import check_attempts, check_budget
 from gembatch.planning.catalog import DEFAULT_MODEL
 from gembatch.planning.plan import POLICIES
 from gembatch.presentation import formatters as fmt
+from gembatch.transport.connect import check_backend_options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +64,11 @@ class RunRequest:
     catalog, estimator
         A catalogue override (a :class:`~gembatch.Catalog`, a TOML/JSON path or a dict) and a token estimator.
     billing_date, project
-        Prices in force on this date (default today); whose learned limits apply (see :func:`gembatch.plan`).
+        Prices in force on this date (default today); whose learned limits apply (see :func:`gembatch.plan`),
+        and with a Vertex backend the Google Cloud project (default: the credentials' project).
+    backend, location, bucket, dataset
+        The backend (default: :func:`gembatch.connect`'s choice) and its settings, as for
+        ``gb.connect(backend=...)``: ``"vertex"`` takes ``location`` and ``bucket`` (Vertex's limits apply).
     budget_usd
         Never commit more than this (dollars; ``None``: no budget). Checked against the cost of ``mode``.
     mode, realtime
@@ -123,10 +126,15 @@ class RunRequest:
     cache_dir: str | os.PathLike[str] | None = None
     deadline: Any = None
     deadline_usd: float | None = None
+    backend: str | None = None
+    location: str | None = None
+    bucket: str | None = None
+    dataset: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompt_file", "system_instruction", "system_file", "schema", "catalog", "run_id",
-                     "id_col", "text_col", "billing_date", "cache_dir", "deadline"):  # fmt: skip
+                     "id_col", "text_col", "billing_date", "cache_dir", "deadline", "backend",
+                     "location", "bucket", "dataset"):  # fmt: skip
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 object.__setattr__(self, name, None)  # "" from a form or a notebook parameter: unset
         self._validate()
@@ -181,6 +189,7 @@ class RunRequest:
                     f"billing_date must be a date such as '2027-01-01', not {self.billing_date!r}",
                     field="billing_date",
                 ) from None
+        check_backend_options(self.backend, location=self.location, bucket=self.bucket, dataset=self.dataset)
         if self.realtime is not None:
             from gembatch.runs.realtime_send import RealtimeOptions
 
@@ -194,8 +203,10 @@ class RunRequest:
     def resolved_catalog(self) -> Catalog:
         """The catalogue: the default one with ``catalog`` applied on top."""
         from gembatch.planning.catalog import Catalog, load_catalog
+        from gembatch.planning.vertex_limits import vertex_catalog
 
-        return self.catalog if isinstance(self.catalog, Catalog) else load_catalog(self.catalog)
+        base = self.catalog if isinstance(self.catalog, Catalog) else load_catalog(self.catalog)
+        return vertex_catalog(base) if str(self.backend or "").startswith("vertex") else base
 
     @cached_property
     def resolved_prompt(self) -> str:
@@ -206,7 +217,7 @@ class RunRequest:
     def resolved_system_instruction(self) -> str | None:
         """The system instruction (from ``system_file`` when given), or ``None``."""
         if self.system_file is not None:
-            return _read_text(self.system_file, "system_file")
+            return read_text_file(self.system_file, "system_file")
         return self.system_instruction
 
     @cached_property
@@ -267,7 +278,8 @@ class RunRequest:
                          temperature=self.temperature, max_output_tokens=self.max_output_tokens,
                          thinking_budget=self.thinking_budget)  # fmt: skip
         with store:
-            return lookup(self.articles, spec, backend_kind(client), store)
+            kind = self.backend if client is None and self.backend else backend_kind(client)
+            return lookup(self.articles, spec, kind, store)
 
     def _to_run(self, client: Any) -> tuple[pd.DataFrame, CacheLookup | None]:
         """The articles to estimate and plan: the cache's misses (all of them with the cache off)."""
@@ -311,6 +323,9 @@ class RunRequest:
         from gembatch.cache.lookup import cache_note, note_estimate
         from gembatch.planning.plan import plan
 
+        name = str(getattr(client, "name", "") or "")
+        if self.backend is None and name.startswith("vertex"):  # a Vertex transport: Vertex's limits
+            return self.replace(backend=name).plan(check_budget=check_budget, client=client)
         articles, found = self._to_run(client)
         work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
                     chunk_tokens=self.chunk_tokens, inline=self.inline, **self.spec_kwargs())  # fmt: skip
@@ -355,8 +370,12 @@ class RunRequest:
         ``force`` starts a new run over a directory whose ledger is damaged (see
         :class:`~gembatch.LedgerDamaged`), setting the old files aside first.
         """
+        from gembatch.runs.backend_record import check_backend_name, recorded
         from gembatch.runs.run import Run
 
+        if client is None and self.backend is not None:  # a run there on another backend: refused first
+            check_backend_name(recorded(run_dir), self.backend, run_dir)
+            client = self.connect()
         work = plan if plan is not None else self.plan(client=client)
         try:
             return Run.create(run_dir, self.articles, work, client=client, force=force, **self.run_kwargs())
@@ -368,6 +387,14 @@ class RunRequest:
     ) -> Run:
         """Plan, check the budget, and create (or reopen) the :class:`~gembatch.Run` in ``run_dir``."""
         return self.create(run_dir, self.plan(client=client), client, force=force)
+
+    def connect(self) -> Any:
+        """The transport of :attr:`backend` with this request's settings (``None``: no backend named)."""
+        from gembatch.transport.connect import connect_backend
+
+        facts = {"project": self.project, "location": self.location, "bucket": self.bucket,
+                 "dataset": self.dataset}  # fmt: skip
+        return None if self.backend is None else connect_backend(self.backend, facts)
 
     def replace(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (validated again); articles already read are kept."""
@@ -385,52 +412,13 @@ class RunRequest:
 def load_prompt(prompt: str | None, prompt_file: str | os.PathLike[str] | None = None) -> str:
     """The prompt template: ``prompt_file``'s contents when given, else ``prompt`` (default ``{text}``)."""
     if prompt_file:
-        text = _read_text(prompt_file, "prompt_file")
+        text = read_text_file(prompt_file, "prompt_file")
         if not text.strip():
             raise InputError(f"prompt_file {str(prompt_file)!r} is empty", field="prompt_file")
         return text
     if prompt is not None and not prompt.strip():
         raise InputError(_EMPTY_PROMPT, field="prompt")
     return "{text}" if prompt is None else prompt
-
-
-def load_schema(schema: Any) -> Any:
-    """A response schema from a dict, a pydantic model, a ``.json`` path or ``"package.module:Model"``."""
-    if schema is None or isinstance(schema, dict):
-        return schema
-    if isinstance(schema, os.PathLike) or (isinstance(schema, str) and schema.endswith(".json")):
-        text = _read_text(schema, "schema")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"schema file {str(schema)!r} is not valid JSON: {exc}", field="schema"
-            ) from None
-        if not isinstance(value, dict):
-            raise InputError(f"schema file {str(schema)!r} must hold a JSON object", field="schema")
-        return value
-    if isinstance(schema, str):
-        module, sep, name = schema.partition(":")
-        if not sep or not module or not name:
-            raise InputError(
-                f"schema {schema!r}: use 'package.module:Model' or a path to a .json schema file",
-                field="schema",
-            )
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise InputError(f"schema {schema!r} cannot be imported: {exc}", field="schema") from None
-    return schema  # a pydantic model or another type the SDK turns into a schema
-
-
-def _read_text(path: str | os.PathLike[str], what: str) -> str:
-    try:
-        return Path(path).read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError(f"cannot read {what} {str(path)!r}: it does not exist", field=what) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise InputError(f"cannot read {what} {str(path)!r}: {reason}", field=what) from None
 
 
 def _integer(name: str, value: Any, *, low: int) -> None:

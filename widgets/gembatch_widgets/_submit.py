@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -179,6 +180,8 @@ class SubmitPanel(SnapshotDisplay):
         self.status.add_class("gb-submit-status")
         self.monitor_box = widgets.VBox()
         self.monitor_box.add_class("gb-submit-monitor")
+        self.backend_label = widgets.HTML(f"<b>backend</b>: {html.escape(self.backend_text())}")
+        self.backend_label.add_class("gb-submit-backend")
 
         # one message line under each field; a problem shows once, next to the field it is about
         self.inputs: dict[str, widgets.Widget] = {
@@ -210,6 +213,7 @@ class SubmitPanel(SnapshotDisplay):
                 self.mode,
                 self.cache,
                 row("run_dir"),
+                self.backend_label,
             ]
         )  # fmt: skip
         self.form = form
@@ -411,6 +415,17 @@ class SubmitPanel(SnapshotDisplay):
         self._remove_hook()
         self.widget.close()
 
+    def backend_text(self) -> str:
+        """Which backend the run targets, in one line (never a key or a token)."""
+        if self.client is not None:
+            return gembatch.describe(self.client)
+        backend = self.options.get("backend")
+        if not backend:
+            return "gb.connect()'s choice: the Gemini API with a key, else the emulator"
+        facts = [self.options.get(k) for k in ("project", "location", "bucket")]
+        where = "/".join(str(v) for v in facts if v)
+        return f"{backend} ({where})" if where else str(backend)
+
     # --- snapshot -----------------------------------------------------------------------------
     def _input_fields(self) -> dict[str, object]:
         n = len(self.articles) if self.articles is not None else None
@@ -420,6 +435,7 @@ class SubmitPanel(SnapshotDisplay):
             "prompt": self.prompt.value,
             "budget": fmt.usd(self.budget.value) if self.budget.value else "no budget",
             "run directory": self.run_dir.value,
+            "backend": self.backend_text(),
         }
 
     def snapshot_html(self) -> str:
