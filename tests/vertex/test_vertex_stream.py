@@ -35,3 +35,6 @@ def test_streamed_vertex_run_completes_page_by_page(vertex, tmp_path):
     assert sources == {"file"}
     stats = httpx.get(f"{vertex.base_url}/emulator/v1/stats").json()
     assert_no_duplicate_jobs(stats, run.run_id)
+    reopened = gb.Run.open(tmp_path / "run")  # the backend it recorded, without a client
+    assert reopened.transport.name == vertex.name
+    assert reopened.summary().done
