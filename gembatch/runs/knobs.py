@@ -7,8 +7,9 @@ from typing import Any
 from gembatch.errors import InputError
 from gembatch.runs.config import RunConfig
 from gembatch.runs.drivers.realtime import check_options
+from gembatch.transport.base import Timings, Transport
 
-__all__ = ["check_knobs"]
+__all__ = ["check_knobs", "timing_knobs"]
 
 
 def check_knobs(knobs: dict[str, Any]) -> None:
@@ -24,3 +25,9 @@ def check_knobs(knobs: dict[str, Any]) -> None:
             f"hedge_quantile must be a number between 0 and 1 (or None: no hedging), not {q!r}",
             field="hedge_quantile",
         )
+
+
+def timing_knobs(transport: Transport) -> dict[str, float]:
+    """The backend's poll timings, when they differ from the defaults (e.g. the emulator's)."""
+    timings = transport.timings
+    return {} if timings == Timings() else timings.as_options()

@@ -30,6 +30,7 @@ from gembatch.runs.drivers.realtime import finish_realtime
 from gembatch.runs.frames import chunks_frame, events_frame
 from gembatch.runs.guard import open_existing, set_aside, write_marker
 from gembatch.runs.knobs import check_knobs as _check_knobs
+from gembatch.runs.knobs import timing_knobs as _timing_knobs
 from gembatch.runs.lock import create_lock, driver_lock
 from gembatch.runs.poll import cancel_in_flight
 from gembatch.runs.result_pages import export_pages, iter_pages
@@ -41,19 +42,13 @@ from gembatch.runs.store import RunStore
 from gembatch.runs.streamed import is_streamed, new_stream_ledger, source_fingerprints
 from gembatch.runs.summarize import summarize
 from gembatch.runs.summary import RunSummary
-from gembatch.transport.base import Timings, Transport
+from gembatch.transport.base import Transport
 from gembatch.transport.connect import as_transport, connection_of
 
 __all__ = ["PANEL_GROUP", "Run", "StepReport"]
 
 #: Entry-point group where a panel package offers ``monitor`` (``gembatch_widgets`` does).
 PANEL_GROUP = "gembatch.panels"
-
-
-def _timing_knobs(transport: Transport) -> dict[str, float]:
-    """The backend's poll timings, when they differ from the defaults (e.g. the emulator's)."""
-    timings = transport.timings
-    return {} if timings == Timings() else timings.as_options()
 
 
 class Run:
