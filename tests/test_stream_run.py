@@ -20,7 +20,7 @@ N = 1_200
 @pytest.fixture(scope="module")
 def emu():
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    with running(speed=20_000, catalog=small_catalog()) as server:
+    with running(speed=5_000, catalog=small_catalog()) as server:  # output files live 35 s
         yield server
 
 
@@ -176,7 +176,7 @@ def test_retries_read_their_scattered_rows_back(source, tmp_path):
     row groups of the snapshot, not one planned chunk's contiguous slice."""
     path, frame = source
     plan = stream_plan(path)
-    with running(speed=20_000, profile="realistic", seed=3, catalog=small_catalog()) as server:
+    with running(speed=5_000, profile="realistic", seed=3, catalog=small_catalog()) as server:
         run = gb.Run.create(tmp_path / "s", path, plan, client=server.client(), max_attempts=4, **FAST)
         assert run.wait(timeout=240, progress=False)
         stats = server.stats()
