@@ -40,6 +40,17 @@ def _fetch(ctx: Context, row: Any, listed: Mapping[str, JobStatus] | None) -> di
     return out
 
 
+def _output_gone(ctx: Context, row: Any, exc: BaseException) -> str | None:
+    """Why a finished job's output can no longer be read (the service no longer has the file: it
+    expired or was deleted), or ``None`` when the failure is anything else (raised as before)."""
+    if not row["output_file"]:
+        return None
+    failure = ctx.transport.classify(exc)
+    if not (failure.answered and failure.code in (403, 404)):
+        return None
+    return f"its output {row['output_file']} is gone ({failure.summary(120)}); the articles are sent again"
+
+
 def collect_chunk(
     ctx: Context,
     chunk_id: str,
@@ -64,7 +75,14 @@ def collect_chunk(
 
         return withdraw(ctx, row, ids)  # sent again under the same attempt, nothing billed
     if state == State.SUCCEEDED:
-        lines = _fetch(ctx, row, listed)
+        try:
+            lines = _fetch(ctx, row, listed)
+        except Exception as exc:
+            gone = _output_gone(ctx, row, exc)
+            if gone is None:
+                raise
+            job_reason = gone
+            led.event("output_gone", f"{row['batch_name']}: {gone}", chunk_id)
     elif state == State.CANCELLED and (user_cancelled or row["cancel_reason"] == "user"):
         job_reason = "cancelled by the user"
     else:
