@@ -70,7 +70,7 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
     p.add_argument("--results-in", choices=("local", "bigquery"), default=None,
-                   help="bigquery: keep the results in the dataset's output tables (needs --dataset)")  # fmt: skip
+                   help="bigquery: keep the results in the dataset's tables (needs --dataset)")  # fmt: skip
     add_backend_options(p)
 
 

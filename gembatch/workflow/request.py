@@ -51,7 +51,7 @@ class RunRequest:
     inputs, query
         Articles: a file path (.jsonl, .json, .csv, .parquet), a ``bq://project.dataset.table``, a
         DataFrame or a list of dicts/strings; or ``query``, a BigQuery standard-SQL ``SELECT`` (not both).
-        BigQuery is read through the backend's (``backend="vertex"`` or ``"vertex-emulator"`` with ``dataset``).
+        BigQuery is read through the backend's (``"vertex"`` or ``"vertex-emulator"`` with ``dataset``).
     model, tier
         The model id and the account tier whose quota and rate limits apply.
     prompt, prompt_file
@@ -89,7 +89,7 @@ class RunRequest:
     id_col, text_col
         Input columns holding the article id and text.
     results_in
-        ``"local"`` (default) or ``"bigquery"``: keep the output tables in the dataset (see :meth:`gembatch.Run.create`).
+        ``"local"`` (default) or ``"bigquery"``: keep the output tables (see :meth:`gembatch.Run.create`).
 
     Examples
     --------
@@ -237,7 +237,8 @@ class RunRequest:
         """The validated articles frame (read once)."""
         client = self.connect() if is_bigquery(self.inputs, self.query) else None
         return read_source(self.inputs, self.query, client, id_col=self.id_col, text_col=self.text_col,
-                           model=self.model, catalog=self.resolved_catalog, estimator=self.estimator)  # fmt: skip
+                           model=self.model, catalog=self.resolved_catalog,
+                           estimator=self.estimator)  # fmt: skip
 
     def load(self) -> RunRequest:
         """Read the articles and every file now, so their errors surface here; returns ``self``."""

@@ -62,7 +62,9 @@ def check_results_in(value: Any, backend: Any, dataset: Any) -> None:
     if value not in RESULTS_IN:
         raise InputError(f"results_in must be 'local' or 'bigquery', not {value!r}", field="results_in")
     if value == "bigquery" and backend is not None and (not str(backend).startswith("vertex") or not dataset):
-        raise InputError(f"results_in='bigquery' needs a BigQuery dataset: {_NEEDS_DATASET}", field="results_in")
+        raise InputError(
+            f"results_in='bigquery' needs a BigQuery dataset: {_NEEDS_DATASET}", field="results_in"
+        )
 
 
 def read_source(

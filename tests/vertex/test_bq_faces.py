@@ -98,7 +98,8 @@ def _vertex(dataset: str) -> tuple[str, ...]:
 def test_cli_runs_a_bigquery_table_and_leaves_the_results_there(emu, bigquery, tmp_path):
     run_dir = tmp_path / "run"
     args = ("run", f"bq://{TABLE}", "--run-dir", str(run_dir), *_vertex("local.work"),
-            "--id-col", "id", "--text-col", "body", "--results-in", "bigquery", "--max-wait", "120")  # fmt: skip
+            "--id-col", "id", "--text-col", "body", "--results-in", "bigquery",
+            "--max-wait", "120")  # fmt: skip
     done = _cli(*args, cwd=tmp_path, **emu)
     assert done.returncode == 0, done.stderr
     assert "results kept in BigQuery: bq://" in done.stdout
@@ -108,7 +109,8 @@ def test_cli_runs_a_bigquery_table_and_leaves_the_results_there(emu, bigquery, t
     summary = json.loads(status.stdout)
     assert (summary["articles"], summary["succeeded"], summary["failed"]) == (N, N, 0)
     kept = summary["result_tables"]
-    assert kept and all(t.startswith("bq://local.work.") for t in kept)
+    assert kept
+    assert all(t.startswith("bq://local.work.") for t in kept)
     assert {t.rsplit(".", 1)[1] for t in kept} <= set(_tables(bigquery, "local.work"))
 
     out = tmp_path / "results.jsonl"
@@ -120,7 +122,8 @@ def test_cli_runs_a_bigquery_table_and_leaves_the_results_there(emu, bigquery, t
     csv = tmp_path / "results.csv"
     assert _cli("results", str(run_dir), "-o", str(csv), cwd=tmp_path, **emu).returncode == 0
     frame = pd.read_csv(csv)
-    assert len(frame) == N and frame["output_text"].notna().all()
+    assert len(frame) == N
+    assert frame["output_text"].notna().all()
 
     jobs = _stats(emu)["batches_created_by_display_name"]
     again = _cli(*args, cwd=tmp_path, **emu)  # the same command: the same run, nothing sent again
@@ -169,7 +172,8 @@ def test_cli_refuses_bad_bigquery_inputs_with_one_line(emu, bigquery, tmp_path, 
                 cwd=tmp_path, **emu)  # fmt: skip
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and says in lines[0], done.stderr
+    assert len(lines) == 1, done.stderr
+    assert says in lines[0], done.stderr
     assert "Traceback" not in done.stderr
     assert not run_dir.exists()
     assert _stats(emu)["batches_created_by_display_name"] == before
@@ -193,12 +197,15 @@ def test_rest_creates_a_run_from_a_bigquery_table(emu, bigquery, tmp_path, monke
     with TestClient(create_app(tmp_path / "runs", token="t0k", resume=False)) as api:
         before = _stats(emu)["batches_created_by_display_name"]
         bare = api.post("/v1/runs", json={**body, "run_id": "bare", "dataset": None}, headers=headers)
-        assert bare.status_code == 422 and "dataset" in bare.text, bare.text
+        assert bare.status_code == 422, bare.text
+        assert "--dataset" in bare.text
         both = api.post("/v1/runs", json={**body, "run_id": "both", "articles": ["x"]}, headers=headers)
-        assert both.status_code == 400 and "not both" in both.text, both.text
+        assert both.status_code == 400, both.text
+        assert "not both" in both.text
         missing = api.post("/v1/runs", json={**body, "run_id": "miss", "inputs": "bq://local.src.gone"},
                            headers=headers)  # fmt: skip
-        assert missing.status_code in (400, 422) and "not found" in missing.text, missing.text
+        assert missing.status_code in (400, 422), missing.text
+        assert "not found" in missing.text
         assert _stats(emu)["batches_created_by_display_name"] == before
         assert not any((tmp_path / "runs" / name).exists() for name in ("bare", "both", "miss"))
 
@@ -211,13 +218,16 @@ def test_rest_creates_a_run_from_a_bigquery_table(emu, bigquery, tmp_path, monke
                 break
         summary = reply.json()["summary"]
         assert (summary["articles"], summary["succeeded"]) == (N, N)
-        assert summary["result_tables"] and all(t.startswith("bq://local.rest.") for t in summary["result_tables"])
+        kept = summary["result_tables"]
+        assert kept
+        assert all(t.startswith("bq://local.rest.") for t in kept)
         page = api.get("/v1/runs/rest-bq/results", params={"limit": 5000}, headers=headers).json()
         assert page["total"] == N
         assert all(item["output_text"] for item in page["items"])
 
         query = {**body, "run_id": "rest-q", "inputs": None, "results_in": None,
                  "query": f"SELECT id, body FROM `{TABLE}` WHERE topic = 'land'"}  # fmt: skip
-        est = api.post("/v1/estimate", json={k: v for k, v in query.items() if k != "run_id"}, headers=headers)
+        query.pop("run_id")
+        est = api.post("/v1/estimate", json=query, headers=headers)
         assert est.status_code == 200, est.text
         assert est.json()["estimate"]["articles"] == N - N // 2
