@@ -151,7 +151,7 @@ def test_cli_runs_a_bigquery_query(emu, bigquery, tmp_path):
     plan = _cli("plan", "--query", query, *_vertex("local.workq"), "--text-col", "body", "--json",
                 cwd=tmp_path, **emu)  # fmt: skip
     assert plan.returncode == 0, plan.stderr
-    assert json.loads(plan.stdout)["cost"]["articles"] == sea
+    assert json.loads(plan.stdout)["estimate"]["articles"] == sea
 
 
 @pytest.mark.parametrize(
