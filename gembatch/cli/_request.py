@@ -24,7 +24,7 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", default=None,
                    help="articles: .jsonl, .json, .csv, .parquet or bq://project.dataset.table")  # fmt: skip
     p.add_argument("--query", default=None, metavar="SQL",
-                   help="articles from a BigQuery SELECT instead of FILE (needs --dataset)")  # fmt: skip
+                   help="articles from a BigQuery query instead of FILE (needs --dataset)")  # fmt: skip
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
     p.add_argument("--tier", default="tier1", help="tier1 (default), tier2, tier3")
     prompt = p.add_mutually_exclusive_group()
