@@ -64,7 +64,7 @@ class RunParams(BaseModel):
     bucket: str | None = Field(None, max_length=222, description="Vertex: bucket for inputs and outputs")
     dataset: str | None = Field(None, max_length=1024, description="Vertex: BigQuery dataset")
     query: str | None = Field(
-        None, min_length=1, max_length=100_000, description="articles from a BigQuery standard-SQL query (needs dataset)"
+        None, min_length=1, max_length=100_000, description="articles from a BigQuery query (needs dataset)"
     )
     results_in: str | None = Field(
         None, max_length=20, description="local (default) or bigquery: keep the output tables in the dataset"

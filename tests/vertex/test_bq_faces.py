@@ -231,3 +231,30 @@ def test_rest_creates_a_run_from_a_bigquery_table(emu, bigquery, tmp_path, monke
         est = api.post("/v1/estimate", json=query, headers=headers)
         assert est.status_code == 200, est.text
         assert est.json()["estimate"]["articles"] == N - N // 2
+
+
+def test_the_runbook_reads_a_bigquery_table_and_keeps_the_results_there(emu, bigquery, tmp_path, monkeypatch):
+    from gembatch import runbook
+
+    for var, url in emu.items():
+        monkeypatch.setenv(var, url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = runbook.connect_backend("vertex-emulator", dataset="local.book", state_dir=tmp_path / "emu")
+    with pytest.raises(gb.InputError, match="dataset"):  # the in-process default has no BigQuery
+        runbook.load_articles(f"bq://{TABLE}", id_col="id", text_col="body",
+                              client=runbook.connect_backend("vertex-emulator"))  # fmt: skip
+    articles = runbook.load_articles(f"bq://{TABLE}", id_col="id", text_col="body", model=MODEL,
+                                     client=client)  # fmt: skip
+    assert sorted(articles.index) == [f"a{i:03d}" for i in range(N)]
+    query = runbook.load_articles(query=f"SELECT id, body FROM `{TABLE}` WHERE topic = 'land'",
+                                  text_col="body", client=client)  # fmt: skip
+    assert len(query) == N - N // 2
+    request = runbook.request(articles, model=MODEL, prompt=PROMPT, chunk_tokens=2_000, cache=False,
+                              results_in="bigquery")  # fmt: skip
+    run = request.create(tmp_path / "run", request.plan(client=client), client=client)
+    assert runbook.wait(run, max_wait_s=120, report_every_s=5)
+    assert run.summary().succeeded == N
+    kept = run.summary().result_tables
+    assert kept
+    assert kept == run.result_tables()
+    assert run.results()["output_text"].notna().all()
