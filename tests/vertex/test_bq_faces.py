@@ -147,6 +147,10 @@ def test_cli_runs_a_bigquery_query(emu, bigquery, tmp_path):
     assert printed.returncode == 0, printed.stderr
     rows = [json.loads(line) for line in printed.stdout.splitlines()]
     assert sorted(r["article_id"] for r in rows) == [f"a{i:03d}" for i in range(1, N, 2)]
+    jobs = _stats(emu)["batches_created_by_display_name"]
+    again = _cli(*args, cwd=tmp_path, **emu)  # the rows are read again, match, and the run is reopened
+    assert again.returncode == 0, again.stderr
+    assert _stats(emu)["batches_created_by_display_name"] == jobs
 
     plan = _cli("plan", "--query", query, *_vertex("local.workq"), "--text-col", "body", "--json",
                 cwd=tmp_path, **emu)  # fmt: skip
