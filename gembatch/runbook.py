@@ -124,11 +124,21 @@ def load_articles(
     id_col: str | None = None,
     text_col: str | None = None,
     model: str | None = None,
+    query: str = "",
+    client: Any = None,
 ) -> pd.DataFrame:
-    """Read ``input_path`` with :func:`gembatch.read_articles`; ``""`` makes ``synthetic`` articles."""
+    """Read ``input_path`` with :func:`gembatch.read_articles`; ``""`` makes ``synthetic`` articles.
+
+    ``input_path`` may be a BigQuery table (``bq://project.dataset.table``), or ``query`` a BigQuery
+    query: both are read through ``client``, a Vertex backend made with a ``dataset``.
+    """
     from gembatch.inputs.articles import read_articles
     from gembatch.inputs.datasets import synthetic_articles
+    from gembatch.workflow.sources import is_bigquery, read_source
 
+    if is_bigquery(input_path, query or None):
+        return read_source(None if query else input_path, query or None, client, id_col=id_col or None,
+                           text_col=text_col or None, model=model, catalog=None)  # fmt: skip
     if input_path:
         return read_articles(input_path, id_col or None, text_col or None, model=model)
     return read_articles(synthetic_articles(synthetic, mean_chars=mean_chars), "id", model=model)

@@ -146,7 +146,7 @@ CLI_COMMANDS = {"pause": "pause", "resume": "resume", "retry_failed": "retry", "
                 "set_deadline": "set-deadline", "finish_realtime": "finish-realtime", "events": "events",
                 "cancel": "cancel",
                 "summary": "status", "wait": "wait", "results": "results", "chunks": "status",
-                "cleanup": "cleanup"}  # fmt: skip
+                "cleanup": "cleanup", "result_tables": "status"}  # fmt: skip
 
 
 def _operations() -> set[str]:

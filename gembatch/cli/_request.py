@@ -21,7 +21,10 @@ _REALTIME = ("rpm", "tpm")
 
 def add_request_options(p: argparse.ArgumentParser) -> None:
     """Every :class:`~gembatch.RunRequest` option a terminal can give (the same on every command)."""
-    p.add_argument("file", help="articles: .jsonl, .json, .csv or .parquet")
+    p.add_argument("file", nargs="?", default=None,
+                   help="articles: .jsonl, .json, .csv, .parquet or bq://project.dataset.table")  # fmt: skip
+    p.add_argument("--query", default=None, metavar="SQL",
+                   help="articles from a BigQuery query instead of FILE (needs --dataset)")  # fmt: skip
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id (default {DEFAULT_MODEL})")
     p.add_argument("--tier", default="tier1", help="tier1 (default), tier2, tier3")
     prompt = p.add_mutually_exclusive_group()
@@ -66,6 +69,8 @@ def add_request_options(p: argparse.ArgumentParser) -> None:
                    help="the most the switch to real time for the deadline may cost")  # fmt: skip
     p.add_argument("--id-col", default=None)
     p.add_argument("--text-col", default=None)
+    p.add_argument("--results-in", choices=("local", "bigquery"), default=None,
+                   help="bigquery: keep the results in the dataset's tables (needs --dataset)")  # fmt: skip
     add_backend_options(p)
 
 

@@ -170,6 +170,8 @@ def summary_fields(summary: RunSummary) -> dict[str, str]:
         fields["left at the service"] = (
             f"{fmt.count(s.leftovers)} files or jobs still to delete (`gembatch cleanup RUN_DIR`)"
         )
+    if s.result_tables:
+        fields["results kept in BigQuery"] = ", ".join(s.result_tables)
     if s.last_event:
         when = f" ({_clock(s.last_event_at)})" if s.last_event_at else ""
         fields["last event"] = f"{s.last_event}{when}"

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from gembatch.runs.config import RunConfig
+from gembatch.runs.states import State
 from gembatch.runs.store import RunStore
 from gembatch.runs.summary import RunSummary
 
@@ -166,4 +167,13 @@ def summarize(ledger: RunStore, config: RunConfig) -> RunSummary:
         deadline_at=float(deadline["at"]) if deadline.get("at") else None,
         deadline_note=deadline.get("note"),
         leftovers=ledger.leftovers(),
+        result_tables=_result_tables(ledger, config),
     )
+
+
+def _result_tables(ledger: RunStore, config: RunConfig) -> list[str]:
+    """The output tables a ``results_in="bigquery"`` run keeps, as ``bq://`` URIs (else none)."""
+    if config.results_in != "bigquery":
+        return []
+    rows = ledger.chunks_in(State.COLLECTED)
+    return [str(r["output_file"]) for r in rows if str(r["output_file"] or "").startswith("bq://")]

@@ -79,6 +79,7 @@ class RunSummary:
     deadline_at: float | None = None  # epoch seconds: jobs that would miss it go through real time
     deadline_note: str | None = None  # the last switch to real time the deadline made
     leftovers: int = 0  # files or jobs the run may still hold at the service (deletes owed)
+    result_tables: list[str] = field(default_factory=list)  # results kept in BigQuery (bq:// URIs)
 
     @property
     def finished(self) -> int:

@@ -105,7 +105,7 @@ async def _run_request(
     except ValueError:
         raise InputError("request body must be JSON (or multipart/form-data with a file)") from None
     params = model.model_validate(body)
-    return _request(params.articles, params, **extra)  # type: ignore[attr-defined]
+    return _request(params.source(), params, **extra)  # type: ignore[attr-defined]
 
 
 def create_app(

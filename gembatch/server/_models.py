@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gembatch.errors import InputError
 from gembatch.planning.catalog import DEFAULT_MODEL
 
 MAX_ARTICLES_JSON = 50_000
@@ -62,10 +63,16 @@ class RunParams(BaseModel):
     location: str | None = Field(None, max_length=60, description="Vertex: region, e.g. us-central1")
     bucket: str | None = Field(None, max_length=222, description="Vertex: bucket for inputs and outputs")
     dataset: str | None = Field(None, max_length=1024, description="Vertex: BigQuery dataset")
+    query: str | None = Field(
+        None, min_length=1, max_length=100_000, description="articles from a BigQuery query (needs dataset)"
+    )
+    results_in: str | None = Field(
+        None, max_length=20, description="local (default) or bigquery: keep the output tables in the dataset"
+    )
 
     def request_fields(self) -> dict[str, Any]:
         """The RunRequest keyword arguments this body sets (unset ones keep the request's defaults)."""
-        return self.model_dump(by_alias=True, exclude_none=True, exclude={"articles"})
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"articles", "inputs"})
 
 
 class CreateParams(RunParams):
@@ -75,22 +82,43 @@ class CreateParams(RunParams):
 
 
 _ARTICLES = Field(
+    None,
     min_length=1,
     max_length=MAX_ARTICLES_JSON,
     description="strings, or objects with an id (id/article_id) and a text (text/content)",
 )
+_TABLE = Field(
+    None,
+    max_length=1100,
+    pattern=r"^bq://[^\s]+$",
+    description="instead of articles: a BigQuery table, bq://project.dataset.table (needs dataset)",
+)
 
 
-class ArticlesBody(RunParams):
-    """Parameters plus the articles themselves."""
+class _Source:
+    """``articles``, or a BigQuery table in ``inputs`` (or ``query``): what the RunRequest reads."""
 
-    articles: list[dict[str, Any] | str] = _ARTICLES
+    articles: list[dict[str, Any] | str] | None
+    inputs: str | None
+
+    def source(self) -> Any:
+        if self.articles is not None and self.inputs is not None:
+            raise InputError("give articles or inputs (a bq:// table), not both", field="inputs")
+        return self.articles if self.articles is not None else self.inputs
 
 
-class CreateRunBody(CreateParams):
-    """A new run: parameters, run id and the articles."""
+class ArticlesBody(_Source, RunParams):
+    """Parameters plus the articles themselves (or where they are in BigQuery)."""
 
-    articles: list[dict[str, Any] | str] = _ARTICLES
+    articles: list[dict[str, Any] | str] | None = _ARTICLES
+    inputs: str | None = _TABLE
+
+
+class CreateRunBody(_Source, CreateParams):
+    """A new run: parameters, run id and the articles (or where they are in BigQuery)."""
+
+    articles: list[dict[str, Any] | str] | None = _ARTICLES
+    inputs: str | None = _TABLE
 
 
 class JobBody(BaseModel):

@@ -31,6 +31,7 @@ OPERATION_ROUTES = {
     "wait": ("GET", "/v1/runs/{run_id}"),  # ?wait_s=S: answers when the run is done or S have passed
     "results": ("GET", "/v1/runs/{run_id}/results"),
     "chunks": ("GET", "/v1/runs/{run_id}/chunks"),
+    "result_tables": ("GET", "/v1/runs/{run_id}"),  # the summary's result_tables
 }
 MAX_WAIT_S = 60.0
 

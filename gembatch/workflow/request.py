@@ -18,6 +18,7 @@ from gembatch.planning.catalog import DEFAULT_MODEL
 from gembatch.planning.plan import POLICIES
 from gembatch.presentation import formatters as fmt
 from gembatch.transport.connect import check_backend_options
+from gembatch.workflow.sources import check_results_in, check_source, is_bigquery, read_source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +36,9 @@ MODES = ("batch", "realtime")
 # Fields read from files: a string or path names the file (REST bodies never carry them).
 FILE_FIELDS = ("prompt_file", "system_file", "catalog")
 # The fields the articles are read with: changing one means reading them again.
-_READ_WITH = frozenset({"inputs", "id_col", "text_col", "model", "catalog", "estimator"})
+_READ_WITH = frozenset({"inputs", "query", "id_col", "text_col", "model", "catalog", "estimator"})
+# The fields of the transport: changing one means connecting again.
+_CONNECT_WITH = frozenset({"backend", "project", "location", "bucket", "dataset"})
 _EMPTY_PROMPT = "prompt is empty: give a template with {text}, or prompt_file"
 
 
@@ -45,8 +48,10 @@ class RunRequest:
 
     Parameters
     ----------
-    inputs
-        Articles: a file path (.jsonl, .json, .csv, .parquet), a DataFrame or a list of dicts/strings.
+    inputs, query
+        Articles: a file path (.jsonl, .json, .csv, .parquet), a ``bq://project.dataset.table``, a
+        DataFrame or a list of dicts/strings; or ``query``, a BigQuery standard-SQL ``SELECT`` (not both).
+        BigQuery is read through the backend's (``"vertex"`` or ``"vertex-emulator"`` with ``dataset``).
     model, tier
         The model id and the account tier whose quota and rate limits apply.
     prompt, prompt_file
@@ -83,6 +88,8 @@ class RunRequest:
         through real time, which may cost at most ``deadline_usd`` (see :meth:`gembatch.Run.set_deadline`).
     id_col, text_col
         Input columns holding the article id and text.
+    results_in
+        ``"local"`` (default) or ``"bigquery"``: keep the output tables (see :meth:`gembatch.Run.create`).
 
     Examples
     --------
@@ -91,7 +98,7 @@ class RunRequest:
     >>> run = req.plan_and_create("runs/demo")                                        # doctest: +SKIP
     """
 
-    inputs: Any = field(repr=False)  # a DataFrame's repr would drown the options
+    inputs: Any = field(default=None, repr=False)  # a DataFrame's repr would drown the options
     model: str = DEFAULT_MODEL
     tier: str = "tier1"
     prompt: str | None = None
@@ -130,21 +137,21 @@ class RunRequest:
     location: str | None = None
     bucket: str | None = None
     dataset: str | None = None
+    query: str | None = None
+    results_in: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("prompt_file", "system_instruction", "system_file", "schema", "catalog", "run_id",
                      "id_col", "text_col", "billing_date", "cache_dir", "deadline", "backend",
-                     "location", "bucket", "dataset"):  # fmt: skip
+                     "location", "bucket", "dataset", "query", "results_in"):  # fmt: skip
             if isinstance(getattr(self, name), str) and not getattr(self, name).strip():
                 object.__setattr__(self, name, None)  # "" from a form or a notebook parameter: unset
         self._validate()
 
     # -- validation ----------------------------------------------------------------------------
     def _validate(self) -> None:
-        if self.inputs is None:
-            raise InputError(
-                "inputs is required: a file path, a DataFrame or a list of articles", field="inputs"
-            )
+        check_source(self.inputs, self.query, self.backend, self.dataset)
+        check_results_in(self.results_in, self.backend, self.dataset)
         if not isinstance(self.model, str) or not self.model.strip():
             raise InputError(f"model must be a model id, e.g. {DEFAULT_MODEL!r}", field="model")
         if self.prompt is not None and self.prompt_file is not None:
@@ -228,12 +235,10 @@ class RunRequest:
     @cached_property
     def articles(self) -> pd.DataFrame:
         """The validated articles frame (read once)."""
-        from gembatch.inputs.articles import is_articles_frame, read_articles
-
-        if is_articles_frame(self.inputs):
-            return self.inputs
-        return read_articles(self.inputs, self.id_col, self.text_col, model=self.model,
-                             catalog=self.resolved_catalog, estimator=self.estimator)  # fmt: skip
+        client = self.connect() if is_bigquery(self.inputs, self.query) else None
+        return read_source(self.inputs, self.query, client, id_col=self.id_col, text_col=self.text_col,
+                           model=self.model, catalog=self.resolved_catalog,
+                           estimator=self.estimator)  # fmt: skip
 
     def load(self) -> RunRequest:
         """Read the articles and every file now, so their errors surface here; returns ``self``."""
@@ -325,7 +330,8 @@ class RunRequest:
 
         name = str(getattr(client, "name", "") or "")
         if self.backend is None and name.startswith("vertex"):  # a Vertex transport: Vertex's limits
-            return self.replace(backend=name).plan(check_budget=check_budget, client=client)
+            vertex = self.replace(backend=name, dataset=self.dataset or getattr(client, "dataset", None))
+            return vertex.plan(check_budget=check_budget, client=client)
         articles, found = self._to_run(client)
         work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
                     chunk_tokens=self.chunk_tokens, inline=self.inline, **self.spec_kwargs())  # fmt: skip
@@ -341,7 +347,7 @@ class RunRequest:
         knobs: dict[str, Any] = {**self.run_options, "mode": self.mode}
         if self.realtime:
             knobs["realtime"] = dict(self.realtime)
-        for name in ("pending_limit_s", "cancel_stale"):
+        for name in ("pending_limit_s", "cancel_stale", "results_in"):
             if getattr(self, name) is not None:
                 knobs[name] = getattr(self, name)
         knobs.setdefault("cache", self.cache)
@@ -389,18 +395,24 @@ class RunRequest:
         return self.create(run_dir, self.plan(client=client), client, force=force)
 
     def connect(self) -> Any:
-        """The transport of :attr:`backend` with this request's settings (``None``: no backend named)."""
+        """The transport of :attr:`backend` with this request's settings (``None``: no backend named);
+        made once, so a BigQuery input and the run's jobs use the same one."""
         from gembatch.transport.connect import connect_backend
 
+        if self.backend is None or "_transport" in self.__dict__:
+            return self.__dict__.get("_transport")
         facts = {"project": self.project, "location": self.location, "bucket": self.bucket,
                  "dataset": self.dataset}  # fmt: skip
-        return None if self.backend is None else connect_backend(self.backend, facts)
+        self.__dict__["_transport"] = connect_backend(self.backend, facts)
+        return self.__dict__["_transport"]
 
     def replace(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (validated again); articles already read are kept."""
         copy = dataclasses.replace(self, **changes)
         if "articles" in self.__dict__ and not changes.keys() & _READ_WITH:
             copy.__dict__["articles"] = self.__dict__["articles"]  # e.g. an upload that is gone by now
+        if "_transport" in self.__dict__ and not changes.keys() & _CONNECT_WITH:
+            copy.__dict__["_transport"] = self.__dict__["_transport"]
         return copy
 
     @classmethod
