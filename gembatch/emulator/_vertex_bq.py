@@ -6,18 +6,25 @@ the ``duckdb-extension-spatial`` wheel (built for the same DuckDB version), and 
 ``INSTALL spatial`` finds it already installed. The Vertex half of the emulator and the backend
 reach it with the official google-cloud-bigquery client pointed at ``BIGQUERY_EMULATOR_HOST``,
 which must be a loopback URL: the emulator never touches real BigQuery.
+
+bqemulator shares one DuckDB connection between its event loop and its worker threads, and two
+requests at once (an insert while a page is read) can deadlock it; so clients reach it through a
+small loopback proxy here that forwards one request at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +77,45 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_HOP = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length"})
+
+
+def _one_at_a_time(target_port: int) -> type[BaseHTTPRequestHandler]:
+    """A handler forwarding each request to ``127.0.0.1:target_port``, never two at once."""
+    lock = threading.Lock()
+
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+            with lock:
+                conn = http.client.HTTPConnection("127.0.0.1", target_port, timeout=300)
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    reply = conn.getresponse()
+                    data, status, reason = reply.read(), reply.status, reply.reason
+                    answer = reply.getheaders()
+                finally:
+                    conn.close()
+            self.send_response(status, reason)
+            for key, value in answer:
+                if key.lower() not in _HOP:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return
+
+    return Forward
+
+
 class LocalBigQuery:
     """One bqemulator on 127.0.0.1 (REST on ``port``, gRPC beside it), in memory or under ``root``."""
 
@@ -78,8 +124,10 @@ class LocalBigQuery:
         self.port = port or _free_port()
         self.grpc_port = _free_port()
         self.root = root
+        self.backend_port = _free_port()  # bqemulator itself; clients use ``port`` (the proxy)
         self.process: subprocess.Popen[bytes] | None = None
         self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._proxy: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -91,7 +139,8 @@ class LocalBigQuery:
         self._home = tempfile.TemporaryDirectory(prefix="gembatch-bq-")
         home = _duckdb_home(Path(self._home.name))
         args = [sys.executable, "-m", "bqemulator", "start", "--rest-host", "127.0.0.1",
-                "--rest-port", str(self.port), "--grpc-host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
+                "--rest-port", str(self.backend_port),
+                "--grpc-host", "127.0.0.1", "--grpc-port", str(self.grpc_port),
                 "--project", self.project, "--log-level", "error", "--no-admin"]  # fmt: skip
         if self.root is None:
             args.append("--ephemeral")
@@ -108,15 +157,27 @@ class LocalBigQuery:
                 err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
                 self.stop()
                 raise BackendError(f"the BigQuery stand-in exited at start: {err.strip()[-300:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return self
+            backend = ("127.0.0.1", self.backend_port)
+            with contextlib.suppress(OSError), socket.create_connection(backend, 0.2):
+                return self._serve_proxy()
             time.sleep(0.1)
         self.stop()
         raise BackendError(
             f"the BigQuery stand-in did not listen on 127.0.0.1:{self.port} within {timeout_s:.0f}s"
         )
 
+    def _serve_proxy(self) -> LocalBigQuery:
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _one_at_a_time(self.backend_port))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="gembatch-bigquery-proxy", daemon=True).start()
+        self._proxy = server
+        return self
+
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.shutdown()
+            self._proxy.server_close()
+            self._proxy = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
