@@ -325,7 +325,9 @@ class RunRequest:
 
         name = str(getattr(client, "name", "") or "")
         if self.backend is None and name.startswith("vertex"):  # a Vertex transport: Vertex's limits
-            return self.replace(backend=name).plan(check_budget=check_budget, client=client)
+            # and its project's learned limits, never those the Developer API taught ("auto")
+            project = (getattr(client, "project", "") or None) if self.project == "auto" else self.project
+            return self.replace(backend=name, project=project).plan(check_budget=check_budget, client=client)
         articles, found = self._to_run(client)
         work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,
                     chunk_tokens=self.chunk_tokens, inline=self.inline, **self.spec_kwargs())  # fmt: skip
