@@ -264,7 +264,7 @@ def example_results(
 
 
 def storage_left(client: Any, run: Run) -> dict[str, Any]:
-    """What a Vertex run still holds where its data lives, for :func:`gembatch.presentation.report.write_report`.
+    """What a Vertex run still holds where its data lives (extra keys for ``report.write_report``).
 
     ``{"left_in_storage": {"where": ..., "objects": n}}``: every Cloud Storage object under the
     run's prefix of the bucket (inputs and prediction files), or every BigQuery table of the run in
@@ -333,7 +333,8 @@ def closing_block(run_dir: str | os.PathLike[str], since: float | None = None) -
             lines.append(f"reopened:  the {state} run in {path}; {sent} this time")
     left = saved.get("left_in_storage")
     if isinstance(left, dict):
-        lines.append(f"storage:   {fmt.count(int(left.get('objects', 0)))} object(s) left in {left.get('where')}")
+        count = fmt.count(int(left.get("objects", 0)))
+        lines.append(f"storage:   {count} object(s) left in {left.get('where')}")
     kept = ("results.parquet", "summary.json", "runbook.ipynb", "papermill.log")
     names = [n for n in kept if (path / n).exists()]
     lines.append(f"files:     in {path}/: " + ", ".join(names))
