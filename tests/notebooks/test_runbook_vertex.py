@@ -38,10 +38,13 @@ def test_runbook_on_vertex_emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["finished"] is True
     assert summary["articles"] == 300
-    assert summary["succeeded"] == 300 and summary["failed"] == 0 and summary["pending"] == 0
+    assert summary["succeeded"] == 300
+    assert summary["failed"] == 0
+    assert summary["pending"] == 0
     assert summary["backend"].startswith("Vertex AI emulator")
     left = summary["left_in_storage"]
-    assert left["where"].startswith("gs://") and left["where"].endswith("/")
+    assert left["where"].startswith("gs://")
+    assert left["where"].endswith("/")
     assert left["objects"] == 0
     # planned with Vertex's limits, not the enqueued-token quota learned for the Developer API
     assert summary["quota_tokens"] == vertex_catalog().get(MODEL).enqueued_limit("tier1")
