@@ -33,6 +33,7 @@ __all__ = [
     "load_schema",
     "monitor",
     "request",
+    "storage_left",
     "wait",
 ]
 
@@ -272,6 +273,26 @@ def example_results(
     return path / "results.parquet"
 
 
+def storage_left(client: Any, run: Run) -> dict[str, Any]:
+    """What a Vertex run still holds where its data lives (extra keys for ``report.write_report``).
+
+    ``{"left_in_storage": {"where": ..., "objects": n}}``: every Cloud Storage object under the
+    run's prefix of the bucket (inputs and prediction files), or every BigQuery table of the run in
+    the dataset; ``n`` is 0 once every chunk is collected. ``{}`` for any other backend.
+    """
+    if not str(getattr(client, "name", "") or "").startswith("vertex"):
+        return {}
+    tables = getattr(client, "bq", None)
+    if tables is not None:
+        where = f"bq://{tables.dataset} (the run's tables)"
+        count = len(tables.list_tables(f"gembatch/{run.run_id}/"))
+    else:
+        prefix = f"{client.prefix}/{run.run_id}/"
+        where = f"gs://{client.bucket}/{prefix}"
+        count = sum(1 for _ in client.storage.list_blobs(client.bucket, prefix=prefix))
+    return {"left_in_storage": {"where": where, "objects": count}}
+
+
 def closing_block(run_dir: str | os.PathLike[str], since: float | None = None) -> str:
     """A few lines to end a headless run with: outcome, articles, cost, duration, where the files are.
 
@@ -320,6 +341,10 @@ def closing_block(run_dir: str | os.PathLike[str], since: float | None = None) -
             sent = "nothing submitted" if not submitted else f"{submitted} job(s) submitted"
             state = "finished" if s.done and not submitted else "unfinished"
             lines.append(f"reopened:  the {state} run in {path}; {sent} this time")
+    left = saved.get("left_in_storage")
+    if isinstance(left, dict):
+        count = fmt.count(int(left.get("objects", 0)))
+        lines.append(f"storage:   {count} object(s) left in {left.get('where')}")
     kept = ("results.parquet", "summary.json", "runbook.ipynb", "papermill.log")
     names = [n for n in kept if (path / n).exists()]
     lines.append(f"files:     in {path}/: " + ", ".join(names))

@@ -39,6 +39,26 @@ def test_make_demo_installs_only_what_the_demo_needs() -> None:
     assert not names & {"pytest", "ruff", "mypy", "playwright"}
 
 
+def test_make_demo_vertex_runs_the_same_runbook_with_a_light_install() -> None:
+    prereqs, recipe = _recipe("demo-vertex")
+    assert "$(VENV)/.demo-vertex-installed" in prereqs
+    assert "install" not in prereqs.split()
+    assert "notebooks/20_runbook_12k.ipynb" in recipe
+    assert "-p backend vertex-emulator" in recipe
+    assert "-p dataset $(DEMO_VERTEX_DATASET)" in recipe
+    assert "gembatch.runbook $(DEMO_VERTEX_DIR)" in recipe  # the closing block
+    before, light = _recipe("$(VENV)/.demo-vertex-installed")
+    assert "$(VENV)/.demo-installed" in before
+    assert "$(DEMO_VERTEX_DEPS)" in light
+    deps = re.search(r"^DEMO_VERTEX_DEPS := (.*)$", MAKEFILE, re.M)
+    assert deps
+    assert deps.group(1) == '-e ".[notebook,vertex]"'
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=\[ ]", req)[0] for req in extras["vertex"]}
+    assert "google-cloud-storage" in names
+    assert not names & {"pytest", "ruff", "mypy", "playwright"}
+
+
 def test_closing_block_of_a_first_run_and_of_a_rerun(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
     started = time.time()

@@ -45,6 +45,12 @@ def _start(args: argparse.Namespace) -> int:
     info = start(_state_dir(args), port=args.port, **_options(args))
     print(f"emulator running: pid {info['pid']} port {info['port']} base_url {info['base_url']}")
     print(f"use it with: GEMBATCH_EMULATOR_URL={info['base_url']}")
+    _print_vertex(info)
+    return 0
+
+
+def _print_vertex(info: dict[str, Any]) -> None:
+    """The Cloud Storage and BigQuery stand-ins a ``--vertex`` emulator started, if any."""
     if info.get("storage_url"):
         print(
             f"Vertex: STORAGE_EMULATOR_HOST={info['storage_url']}, project {info['vertex_project']}, "
@@ -53,7 +59,17 @@ def _start(args: argparse.Namespace) -> int:
         )
     if info.get("bigquery_url"):
         print(f"Vertex: BIGQUERY_EMULATOR_HOST={info['bigquery_url']} (BigQuery input and output tables)")
-    return 0
+
+
+def _vertex_info(state_dir: Path) -> dict[str, Any]:
+    """What a ``--vertex`` emulator wrote about its stand-ins (``vertex.json``), or {}."""
+    import json
+
+    try:
+        data = json.loads((state_dir / "vertex.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _stop(args: argparse.Namespace) -> int:
@@ -79,6 +95,7 @@ def _status(args: argparse.Namespace) -> int:
             f"speed {stats['clock']['speed']:g}, profile {stats['profile']}, tier {stats['tier']}, "
             f"emulated time {stats['clock']['now']}, jobs: {jobs}"
         )
+    _print_vertex(_vertex_info(_state_dir(args)))
     return 0
 
 

@@ -330,7 +330,10 @@ class RunRequest:
 
         name = str(getattr(client, "name", "") or "")
         if self.backend is None and name.startswith("vertex"):  # a Vertex transport: Vertex's limits
-            vertex = self.replace(backend=name, dataset=self.dataset or getattr(client, "dataset", None))
+            # and its project's learned limits, never those the Developer API taught ("auto")
+            project = (getattr(client, "project", "") or None) if self.project == "auto" else self.project
+            dataset = self.dataset or getattr(client, "dataset", None)
+            vertex = self.replace(backend=name, project=project, dataset=dataset)
             return vertex.plan(check_budget=check_budget, client=client)
         articles, found = self._to_run(client)
         work = plan(articles, policy=self.policy, headroom=self.headroom, budget_usd=None,

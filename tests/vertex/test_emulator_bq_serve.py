@@ -107,6 +107,10 @@ def test_emulator_start_vertex_serves_all_three(tmp_path: Path, bq_url):  # bq_u
         storage_url = re.search(r"STORAGE_EMULATOR_HOST=([^\s,]+)", out).group(1)
         bigquery_url = re.search(r"BIGQUERY_EMULATOR_HOST=(\S+)", out).group(1)
         assert len({emulator_url, storage_url, bigquery_url}) == 3
+        status = _gembatch("emulator", "status", "--state-dir", str(state))
+        assert status.returncode == 0, status.stderr + status.stdout
+        assert f"STORAGE_EMULATOR_HOST={storage_url}," in status.stdout
+        assert f"BIGQUERY_EMULATOR_HOST={bigquery_url} " in status.stdout
 
         assert httpx.get(f"{emulator_url}/emulator/v1/health").status_code == 200
         assert local_storage(PROJECT, storage_url).lookup_bucket("gembatch-local") is not None
