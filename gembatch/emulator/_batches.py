@@ -258,8 +258,8 @@ class BatchService:
                     self.clock.real_seconds(max(retry, 1.0)),
                 )
             try:
-                # An embedding model the catalogue does not price has no known quota: none is enforced.
-                limit = info.enqueued_limit(self.tier) if info else None
+                # No quota is enforced where none is known (an unpriced embedding model; Vertex).
+                limit = info.enqueued_limit(self.tier) if info and deadline != "vertex" else None
             except CatalogError:
                 limit = 0
             held = self._enqueued(model, project)
