@@ -112,4 +112,6 @@ def test_console_entry_point_has_no_traceback(tmp_path):
         [sys.executable, "-m", "gembatch", "plan"], capture_output=True, text=True, check=False
     )
     assert usage.returncode == 2
-    assert "--model" in usage.stderr
+    assert "FILE" in usage.stderr
+    assert "--query" in usage.stderr
+    assert len(usage.stderr.strip().splitlines()) == 1

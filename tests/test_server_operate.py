@@ -146,7 +146,8 @@ CLI_COMMANDS = {"pause": "pause", "resume": "resume", "retry_failed": "retry", "
                 "set_deadline": "set-deadline", "finish_realtime": "finish-realtime", "events": "events",
                 "cancel": "cancel",
                 "summary": "status", "wait": "wait", "results": "results", "chunks": "status",
-                "cleanup": "cleanup", "result_tables": "status"}  # fmt: skip
+                "cleanup": "cleanup", "result_tables": "status", "iter_results": "results",
+                "export_results": "results"}  # fmt: skip
 
 
 def _operations() -> set[str]:

@@ -96,4 +96,12 @@ def request_from_args(args: argparse.Namespace) -> RunRequest:
     realtime = {k: getattr(args, k) for k in _REALTIME if getattr(args, k, None) is not None}
     if realtime:
         fields["realtime"] = realtime
+    if "inputs" not in fields and "query" not in fields and hasattr(args, "file"):
+        from gembatch.errors import InputError
+
+        raise InputError(
+            "no articles given: name a FILE (.jsonl, .csv, .parquet, or bq://project.dataset.table) "
+            "or --query SQL (see --help)",
+            field="inputs",
+        )
     return RunRequest(**fields)

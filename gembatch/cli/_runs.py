@@ -159,7 +159,16 @@ def _results(args: argparse.Namespace) -> int:
 
         frame = job_results(connect(), args.target)
     else:
-        frame = gb.Run.open(args.target).results(join=args.join)
+        run = gb.Run.open(args.target)
+        if not args.join and run.config.results_in != "bigquery":  # page by page: any size of run
+            if output and str(output).endswith(".parquet"):
+                print(run.export_results(output))
+                return 0
+            if not output:
+                for page in run.iter_results():
+                    page.reset_index().to_json(sys.stdout, orient="records", lines=True)
+                return 0
+        frame = run.results(join=args.join)
     if output:
         print(export(frame, output))
     else:

@@ -32,6 +32,8 @@ OPERATION_ROUTES = {
     "results": ("GET", "/v1/runs/{run_id}/results"),
     "chunks": ("GET", "/v1/runs/{run_id}/chunks"),
     "result_tables": ("GET", "/v1/runs/{run_id}"),  # the summary's result_tables
+    "iter_results": ("GET", "/v1/runs/{run_id}/results"),  # ?offset=&limit=: a page of the results
+    "export_results": ("GET", "/v1/runs/{run_id}/results"),
 }
 MAX_WAIT_S = 60.0
 
