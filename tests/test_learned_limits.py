@@ -177,3 +177,16 @@ def test_spend_cap_set_by_the_user_replaces_the_reported_one(limits_file):
     assert cat.tier("tier1").spend_cap_usd_month == 1_000_000
     assert gb.default_catalog().tier("tier3").spend_cap_usd_month == 20_000
     assert not gb.default_catalog().tier("tier1").spend_cap_confirmed
+
+
+def test_limits_the_developer_api_taught_do_not_shape_a_vertex_plan(limits_file):
+    from gembatch.planning.vertex_limits import vertex_catalog, vertex_limits
+
+    small = gb.load_catalog({MODEL: {"enqueued_tokens": {"tier1": 100}}})
+    with running(speed=600, catalog=small) as emu:
+        ll.learn_from_error(_quota_429(emu), client=emu.client(), model=MODEL, tier="tier1")
+    arts = ["a short article", "another short one"]
+    assert gb.plan(arts, MODEL).quota_tokens == 100  # the Developer API's "auto" project learned it
+    vertex = vertex_catalog()
+    assert vertex.with_overrides({}).service == "vertex"
+    assert gb.plan(arts, MODEL, catalog=vertex).quota_tokens == int(vertex_limits()["enqueued_tokens"])

@@ -208,6 +208,8 @@ class Catalog:
         self._defaults = dict(defaults or {})
         self._tiers = dict(tiers or {})
         self._dated: dict[tuple[str, str], ModelInfo] = {}
+        #: the service whose limits these are: ``"gemini"`` (Developer API tiers) or ``"vertex"``
+        self.service = "gemini"
 
     def get(self, model: str, billing_date: DateLike = None) -> ModelInfo:
         """The model with the prices in force on ``billing_date`` (default today)."""
@@ -262,7 +264,9 @@ class Catalog:
         tiers = dict(self._tiers)
         for name, entry in data.get("tiers", {}).items():
             tiers[name] = _tier(name, entry, tiers.get(name))
-        return Catalog(models, defaults, tiers)
+        merged = Catalog(models, defaults, tiers)
+        merged.service = self.service
+        return merged
 
     def to_frame(self, billing_date: DateLike = None) -> pd.DataFrame:
         """A DataFrame with one row per model (prices on ``billing_date``, limits per tier).

@@ -316,6 +316,8 @@ def resolve_model(
             f"{info.id} was retired on {info.retired}: {successor} (`gembatch models` lists them), "
             f"or price past work with billing_date before {info.retired}"
         )
+    if catalog.service == "vertex" and isinstance(project, str) and project == "auto":
+        return info, []  # "auto" is the Developer API's project: its learned limits are not Vertex's
     return apply_learned(info, tier, project)
 
 

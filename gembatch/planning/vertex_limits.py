@@ -45,4 +45,6 @@ def vertex_catalog(catalog: Catalog | None = None) -> Catalog:
         "concurrent_batch_jobs": int(limits["concurrent_batch_jobs"]),
         "batch_expiry_hours": float(limits["batch_expiry_hours"]),
     }
-    return base.with_overrides({mid: entry for mid in base.ids() if base.get(mid).kind == "text"})
+    vertex = base.with_overrides({mid: entry for mid in base.ids() if base.get(mid).kind == "text"})
+    vertex.service = "vertex"  # limits the Developer API taught this machine do not apply
+    return vertex
