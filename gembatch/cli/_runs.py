@@ -89,7 +89,7 @@ def run_exit_code(summary: Any) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    request = request_from_args(args)
+    request = _recorded_backend(args)
     plan = request.plan()  # every mistake in the request surfaces before a backend is started
     if not args.force:  # a damaged ledger is refused before a backend is reached (or announced)
         _refuse_damaged(args.run_dir)
@@ -106,6 +106,24 @@ def _run(args: argparse.Namespace) -> int:
             )
     _show(run)
     return run_exit_code(run.summary())
+
+
+def _recorded_backend(args: argparse.Namespace) -> Any:
+    """The request the options describe, on the Vertex backend the run in ``--run-dir`` recorded when
+    no --backend is given: a re-run reads its ``bq://`` table or ``--query`` through the transport
+    the run reconnects to (the record's project or stand-ins, never new ones)."""
+    from gembatch.runs.backend_record import family, recorded
+    from gembatch.transport.connect import reconnect
+
+    facts = recorded(args.run_dir)
+    if getattr(args, "backend", None) is not None or family(facts.get("backend")) == "developer":
+        return request_from_args(args)
+    for name in ("backend", "project", "location", "bucket", "dataset"):
+        if facts.get(name) and getattr(args, name, None) in (None, "", "auto"):
+            setattr(args, name, str(facts[name]))
+    request = request_from_args(args)
+    request.__dict__["_transport"] = reconnect(facts)
+    return request
 
 
 def _refuse_damaged(run_dir: str) -> None:

@@ -129,6 +129,12 @@ def test_cli_runs_a_bigquery_table_and_leaves_the_results_there(emu, bigquery, t
     again = _cli(*args, cwd=tmp_path, **emu)  # the same command: the same run, nothing sent again
     assert again.returncode == 0, again.stderr
     assert _stats(emu)["batches_created_by_display_name"] == jobs
+    bare = ("run", f"bq://{TABLE}", "--run-dir", str(run_dir), "--id-col", "id", "--text-col", "body",
+            "--model", MODEL, "--prompt", PROMPT, "--chunk-tokens", "2000", "--no-cache",
+            "--results-in", "bigquery", "--max-wait", "120")  # fmt: skip
+    again = _cli(*bare, cwd=tmp_path)  # no backend flags, no variables: the run's record says where
+    assert again.returncode == 0, again.stderr
+    assert _stats(emu)["batches_created_by_display_name"] == jobs
     assert_no_duplicate_jobs(_stats(emu), gb.Run.open(run_dir).run_id)
 
 
