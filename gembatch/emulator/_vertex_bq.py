@@ -27,14 +27,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from gembatch.emulator._vertex_gcs import loopback_url, stop_process
 from gembatch.errors import BackendError
 
 __all__ = ["BIGQUERY_VAR", "LocalBigQuery", "bigquery_available", "local_bigquery"]
 
 BIGQUERY_VAR = "BIGQUERY_EMULATOR_HOST"
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _MISSING = "the BigQuery stand-in is not installed: pip install 'gembatch-runner[vertex]'"
 
 
@@ -178,15 +177,7 @@ class LocalBigQuery:
             self._proxy.shutdown()
             self._proxy.server_close()
             self._proxy = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
+        stop_process(self.process, grace_s=10)
         self.process = None
         if self._home is not None:
             self._home.cleanup()
@@ -201,13 +192,7 @@ class LocalBigQuery:
 
 def local_bigquery(project: str = "local", url: str | None = None) -> Any:
     """A google-cloud-bigquery client for the loopback stand-in at ``url`` or ``$BIGQUERY_EMULATOR_HOST``."""
-    url = url or os.environ.get(BIGQUERY_VAR, "").strip()
-    if not url:
-        raise BackendError(
-            f"no BigQuery stand-in: set {BIGQUERY_VAR} (gembatch emulator start --vertex starts one)"
-        )
-    if (urlsplit(url).hostname or "") not in _LOOPBACK:
-        raise BackendError(f"{BIGQUERY_VAR}={url!r} is not a loopback address; the emulator stays local")
+    url = loopback_url(BIGQUERY_VAR, url, "BigQuery")
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
 

@@ -44,6 +44,31 @@ def fake_gcs_binary() -> Path | None:
     return None
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, grace_s: float = 5.0) -> None:
+    """Terminate a stand-in's process (killed after ``grace_s``) and close its stderr pipe."""
+    if process is None:
+        return
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if process.stderr is not None:
+        process.stderr.close()
+
+
+def loopback_url(var: str, url: str | None, what: str) -> str:
+    """``url`` or ``$var``, refused unless it is a loopback address (the stand-ins stay local)."""
+    url = url or os.environ.get(var, "").strip()
+    if not url:
+        raise BackendError(f"no {what} stand-in: set {var} (gembatch emulator start --vertex starts one)")
+    if (urlsplit(url).hostname or "") not in _LOOPBACK:
+        raise BackendError(f"{var}={url!r} is not a loopback address; the emulator stays local")
+    return url
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,15 +116,7 @@ class FakeGcs:
         raise BackendError(f"fake-gcs-server did not listen on 127.0.0.1:{self.port} within {timeout_s:.0f}s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> FakeGcs:
@@ -111,13 +128,7 @@ class FakeGcs:
 
 def local_storage(project: str = "emulator", url: str | None = None) -> Any:
     """A google-cloud-storage client for the loopback stand-in at ``url`` or ``$STORAGE_EMULATOR_HOST``."""
-    url = url or os.environ.get(STORAGE_VAR, "").strip()
-    if not url:
-        raise BackendError(
-            f"no Cloud Storage stand-in: set {STORAGE_VAR} (gembatch emulator start --vertex starts one)"
-        )
-    if (urlsplit(url).hostname or "") not in _LOOPBACK:
-        raise BackendError(f"{STORAGE_VAR}={url!r} is not a loopback address; the emulator stays local")
+    url = loopback_url(STORAGE_VAR, url, "Cloud Storage")
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage  # type: ignore[attr-defined]  # untyped, beside the typed bigquery
 
